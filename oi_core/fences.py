@@ -1,0 +1,165 @@
+"""Splits a streamed Markdown reply into prose and code blocks, identically however it is chunked.
+
+The parser only decides a line's fate once it has seen enough of that line: a line that starts
+(after up to three spaces) with a backtick or tilde is held until its newline, because only then do
+we know whether it opens or closes a fence. Every other line streams through at once. Because every
+decision depends on the text and never on where chunks happen to split, feeding a reply one
+character at a time or all at once yields the same blocks (tests/test_fences.py proves it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+
+
+@dataclass(frozen=True)
+class Text:
+    """Prose for the assistant message."""
+
+    content: str
+
+
+@dataclass(frozen=True)
+class CodeStart:
+    language: str
+
+
+@dataclass(frozen=True)
+class Code:
+    content: str
+
+
+@dataclass(frozen=True)
+class CodeEnd:
+    closed: bool = True
+
+
+FenceEvent = Text | CodeStart | Code | CodeEnd
+
+
+class FenceParser:
+    """Incremental Markdown fence splitter; `is_code(language)` says which fences are runnable."""
+
+    def __init__(self, is_code: Callable[[str], bool] = lambda language: True) -> None:
+        self._is_code = is_code
+        self._state = "text"  # "text" | "code" | "quote" (a fence that is shown, not run)
+        self._fence: tuple[str, int] | None = None
+        self._buf = ""  # the undecided start of the current line
+        self._mid_line = False  # the current line is already known to be ordinary content
+        self._held_ws = ""  # whitespace that only becomes prose if more prose follows
+        self._text_started = False
+        self._code_newline = False  # a newline inside code that only counts if more code follows
+        self._out: list[FenceEvent] = []
+
+    # ------------------------------------------------------------ public
+
+    def feed(self, text: str) -> list[FenceEvent]:
+        self._buf += text
+        self._drain(final=False)
+        return self._take()
+
+    def close(self) -> list[FenceEvent]:
+        self._drain(final=True)
+        if self._buf:
+            self._line(self._buf, newline=False)
+            self._buf = ""
+        if self._state == "code":
+            self._out.append(CodeEnd(closed=False))
+            self._state = "text"
+            self._code_newline = False
+        return self._take()
+
+    # ------------------------------------------------------------ internals
+
+    def _drain(self, final: bool) -> None:
+        while self._buf:
+            if self._mid_line:
+                cut = self._buf.find("\n")
+                if cut < 0:
+                    self._content(self._buf)
+                    self._buf = ""
+                    return
+                self._content(self._buf[: cut + 1])
+                self._buf = self._buf[cut + 1 :]
+                self._mid_line = False
+                continue
+            stripped = self._buf.lstrip(" ")
+            indent = len(self._buf) - len(stripped)
+            if not stripped and indent <= 3:
+                return  # only spaces so far: wait for the line to show what it is
+            if indent <= 3 and stripped[0] in "`~":
+                cut = self._buf.find("\n")
+                if cut < 0:
+                    return  # a possible fence line: wait for its newline (or the end)
+                self._line(self._buf[:cut], newline=True)
+                self._buf = self._buf[cut + 1 :]
+                continue
+            self._mid_line = True
+
+    def _line(self, line: str, newline: bool) -> None:
+        """Classify one whole line that starts with a fence character."""
+        if self._state == "text":
+            match = _OPEN.match(line)
+            if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
+                info = match.group(2).strip()
+                language = info.split()[0].lower() if info else ""
+                self._fence = (match.group(1)[0], len(match.group(1)))
+                if self._is_code(language):
+                    self._held_ws = ""
+                    self._out.append(CodeStart(language))
+                    self._state = "code"
+                    return
+                self._state = "quote"
+            self._content(line + ("\n" if newline else ""))
+            return
+        if self._closes(line):
+            if self._state == "code":
+                self._out.append(CodeEnd())
+                self._code_newline = False
+                self._text_started = False
+                self._held_ws = ""
+                self._state = "text"
+                return
+            self._state = "text"
+        self._content(line + ("\n" if newline else ""))
+
+    def _closes(self, line: str) -> bool:
+        assert self._fence is not None
+        char, length = self._fence
+        return re.fullmatch(rf" {{0,3}}{re.escape(char)}{{{length},}}[ \t]*", line) is not None
+
+    def _content(self, text: str) -> None:
+        if self._state == "code":
+            if self._code_newline:
+                text = "\n" + text
+                self._code_newline = False
+            if text.endswith("\n"):
+                text = text[:-1]
+                self._code_newline = True
+            if text:
+                self._out.append(Code(text))
+            return
+        combined = self._held_ws + text
+        body = combined.rstrip()
+        if not body:
+            self._held_ws = combined
+            return
+        self._held_ws = combined[len(body) :]
+        if not self._text_started:
+            body = body.lstrip()
+            self._text_started = True
+        self._out.append(Text(body))
+
+    def _take(self) -> list[FenceEvent]:
+        out, self._out = self._out, []
+        merged: list[FenceEvent] = []
+        for event in out:
+            if merged and type(event) in (Text, Code) and type(merged[-1]) is type(event):
+                merged[-1] = type(event)(merged[-1].content + event.content)  # type: ignore[union-attr]
+            else:
+                merged.append(event)
+        return merged

@@ -1,0 +1,303 @@
+"""The language model: settings as documented (`interpreter.llm.*`) and async streaming through litellm.
+
+litellm costs about three seconds to import, so it is imported on first use (and can be warmed in a
+background thread with `Llm.warm_up()`), never on the start-up path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import LlmError, describe_llm_error
+
+if TYPE_CHECKING:
+    from .open_interpreter import OpenInterpreter
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+_litellm_lock = threading.Lock()
+
+
+def import_litellm() -> Any:
+    """Import litellm once, quietly and offline."""
+    with _litellm_lock:
+        import litellm
+
+        litellm.telemetry = False
+        litellm.suppress_debug_info = True
+        litellm.drop_params = True
+        return litellm
+
+
+@dataclass
+class ToolCallDelta:
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass
+class Delta:
+    """One streamed piece of a completion, provider-neutral."""
+
+    content: str = ""
+    tool_calls: list[ToolCallDelta] = field(default_factory=list)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+
+
+EXECUTE_TOOL_NAME = "execute"
+
+DEFAULT_EXECUTION_INSTRUCTIONS = (
+    "To run code on the user's machine, write a Markdown code block whose opening fence names the "
+    "language (```python, ```shell, ...). It runs as soon as the user approves it, and you receive its output."
+)
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def delta_from_chunk(chunk: Any) -> Delta:
+    """Read an OpenAI-style streaming chunk (dict or litellm object) into a Delta."""
+    out = Delta()
+    usage = _get(chunk, "usage")
+    if usage:
+        out.prompt_tokens = _get(usage, "prompt_tokens")
+        out.completion_tokens = _get(usage, "completion_tokens")
+    choices = _get(chunk, "choices") or []
+    if not choices:
+        return out
+    out.finish_reason = _get(choices[0], "finish_reason")
+    delta = _get(choices[0], "delta") or _get(choices[0], "message") or {}
+    out.content = _get(delta, "content") or ""
+    for position, call in enumerate(_get(delta, "tool_calls") or []):
+        function = _get(call, "function") or {}
+        out.tool_calls.append(
+            ToolCallDelta(
+                index=_get(call, "index", position) or 0,
+                id=_get(call, "id"),
+                name=_get(function, "name"),
+                arguments=_get(function, "arguments") or "",
+            )
+        )
+    legacy = _get(delta, "function_call")
+    if legacy:
+        out.tool_calls.append(
+            ToolCallDelta(index=0, name=_get(legacy, "name"), arguments=_get(legacy, "arguments") or "")
+        )
+    return out
+
+
+class Llm:
+    """`interpreter.llm`: which model, how to reach it, and what it can do."""
+
+    def __init__(self, interpreter: "OpenInterpreter | None" = None) -> None:
+        self.interpreter = interpreter
+        self.model: str = "gpt-4o"
+        self.temperature: float = 0.0
+        self.context_window: int | None = None
+        self.max_tokens: int | None = None
+        self.max_output: int = 2800
+        self.api_base: str | None = None
+        self.api_key: str | None = None
+        self.api_version: str | None = None
+        self.supports_functions: bool | None = None
+        self.supports_vision: bool | None = None
+        self.execution_instructions: str = DEFAULT_EXECUTION_INSTRUCTIONS
+        self.completions: Callable[..., Any] | None = None
+        self.request_timeout: float = 600.0
+        self.extra_headers: dict[str, str] | None = None
+
+    # ------------------------------------------------------------ capabilities
+
+    def warm_up(self) -> threading.Thread:
+        """Import litellm in a background thread so the first request does not pay for it."""
+        thread = threading.Thread(target=import_litellm, name="litellm-import", daemon=True)
+        thread.start()
+        return thread
+
+    def uses_functions(self) -> bool:
+        if self.supports_functions is not None:
+            return bool(self.supports_functions)
+        if self.completions is not None:
+            return False
+        try:
+            return bool(import_litellm().supports_function_calling(self.model))
+        except Exception:
+            return False
+
+    def uses_vision(self) -> bool:
+        if self.supports_vision is not None:
+            return bool(self.supports_vision)
+        if self.completions is not None:
+            return False
+        try:
+            return bool(import_litellm().supports_vision(self.model))
+        except Exception:
+            return False
+
+    def effective_context_window(self) -> int:
+        if self.context_window:
+            return int(self.context_window)
+        if self.completions is None:
+            try:
+                info = import_litellm().get_model_info(self.model)
+                window = info.get("max_input_tokens") or info.get("max_tokens")
+                if window:
+                    return int(window)
+            except Exception:
+                pass
+        return 8000
+
+    def resolved_api_key(self) -> str | None:
+        """Explicit setting first, then the provider's environment variable (litellm reads it), then the keyring."""
+        if self.api_key:
+            return self.api_key
+        from . import secrets
+
+        return secrets.lookup_api_key(self.model, api_base=self.api_base)
+
+    # ------------------------------------------------------------ token accounting
+
+    def count_tokens(self, messages: list[dict[str, Any]]) -> int:
+        text_chars = sum(len(str(m.get("content") or "")) + len(str(m.get("tool_calls") or "")) for m in messages)
+        try:
+            return int(import_litellm().token_counter(model=self.model, messages=messages))
+        except Exception:
+            return text_chars // 3 + 4 * len(messages)
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        if self.completions is not None:
+            return 0.0
+        try:
+            prompt_cost, completion_cost = import_litellm().cost_per_token(
+                model=self.model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+            )
+            return float(prompt_cost + completion_cost)
+        except Exception:
+            return 0.0
+
+    # ------------------------------------------------------------ streaming
+
+    async def stream(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> AsyncIterator[Delta]:
+        """Yield Deltas; every failure surfaces as LlmError with a sentence for the user."""
+        if self.completions is not None:
+            async for delta in self._stream_custom(messages, tools):
+                yield delta
+            return
+        litellm = await asyncio.to_thread(import_litellm)
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "stream": True,
+            "temperature": self.temperature,
+            "timeout": self.request_timeout,
+            "stream_options": {"include_usage": True},
+        }
+        if tools:
+            params["tools"] = tools
+        if self.max_tokens:
+            params["max_tokens"] = int(self.max_tokens)
+        if self.api_base:
+            params["api_base"] = self.api_base
+        if self.api_version:
+            params["api_version"] = self.api_version
+        if self.extra_headers:
+            params["extra_headers"] = self.extra_headers
+        api_key = self.resolved_api_key()
+        if api_key:
+            params["api_key"] = api_key
+        elif self.api_base:
+            params["api_key"] = "not-needed"  # local OpenAI-compatible servers ignore it; the client insists
+        else:
+            missing = self._missing_keys(litellm)
+            if missing:
+                names = " or ".join(missing)
+                raise LlmError(
+                    f"No API key for {self.model}: set {names}, store one with `oi-tui --set-key`, "
+                    "or point --api_base at a local server."
+                )
+        try:
+            response = await litellm.acompletion(**params)
+            finished = False
+            async for chunk in response:
+                delta = delta_from_chunk(chunk)
+                finished = finished or bool(delta.finish_reason)
+                yield delta
+            if not finished:
+                raise LlmError(
+                    f"{self.model} at {self.api_base or 'the provider'} dropped the connection mid-reply: "
+                    "the partial reply was kept; send your message again."
+                )
+        except LlmError:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # litellm wraps every provider failure differently
+            raise LlmError(describe_llm_error(exc, self.model, self.api_base)) from exc
+
+    def _missing_keys(self, litellm: Any) -> list[str]:
+        try:
+            report = litellm.validate_environment(model=self.model)
+        except Exception:
+            return []
+        if report.get("keys_in_environment"):
+            return []
+        return list(report.get("missing_keys") or [])
+
+    async def _stream_custom(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> AsyncIterator[Delta]:
+        function = self.completions
+        assert function is not None
+        offered = {
+            "messages": messages,
+            "model": self.model,
+            "stream": True,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "api_base": self.api_base,
+            "api_key": self.api_key,
+            "tools": tools,
+        }
+        try:
+            signature = inspect.signature(function)
+            if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+                kwargs = offered
+            else:
+                kwargs = {k: v for k, v in offered.items() if k in signature.parameters}
+        except (TypeError, ValueError):
+            kwargs = offered
+        try:
+            result = function(**kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+            if hasattr(result, "__aiter__"):
+                async for chunk in result:
+                    yield delta_from_chunk(chunk)
+                return
+            iterator = iter(result)
+            done = object()
+            while True:
+                chunk = await asyncio.to_thread(next, iterator, done)
+                if chunk is done:
+                    return
+                yield delta_from_chunk(chunk)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            name = getattr(function, "__name__", "custom completions")
+            raise LlmError(f"The custom completions function {name} failed: {exc}") from exc

@@ -1,0 +1,278 @@
+"""`OpenInterpreter`: settings, the conversation, and the sync and async ways to chat."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from .bus import EventBus
+from .computer import Computer, NoInput, RunIO
+from .events import ErrorRaised, MessageCompleted, MessagesReplaced, Status, StatusChanged, TurnFinished
+from .llm import Llm
+from .loop_thread import LoopThread
+from .respond import Approver, Responder
+from .system_message import DEFAULT_SYSTEM_MESSAGE
+
+DEFAULT_LOOP_MESSAGE = (
+    "Keep going with the task; you can run code on my machine. When everything I asked for is finished, "
+    "reply with exactly 'The task is done.' If you are blocked on information only I have, reply with exactly "
+    "'Please provide more information.' If it cannot be done, reply with exactly 'The task is impossible.'"
+)
+DEFAULT_LOOP_BREAKERS = ["The task is done.", "The task is impossible.", "Please provide more information."]
+
+
+class OpenInterpreter:
+    """One conversation with one model and one computer; create several for independent sessions."""
+
+    def __init__(self, **settings: Any) -> None:
+        self.bus = EventBus()
+        self.llm = Llm(self)
+        self.computer = Computer(self)
+        self.messages: list[dict[str, Any]] = []
+        # Behaviour (names and meanings as the reference documents them)
+        self.auto_run = False
+        self.safe_mode = "off"
+        self.offline = False
+        self.verbose = False
+        self.debug = False
+        self.loop = False
+        self.loop_message = DEFAULT_LOOP_MESSAGE
+        self.loop_breakers = list(DEFAULT_LOOP_BREAKERS)
+        self.loop_max_turns = 25
+        self.max_budget: float | None = None
+        self.system_message = DEFAULT_SYSTEM_MESSAGE
+        self.custom_instructions = ""
+        self.user_message_template = "{content}"
+        self.always_apply_user_message_template = False
+        self.code_output_template = "Code output: {content}\n\nWhat does this output mean, and what comes next (if anything)?"
+        self.empty_code_output_template = (
+            "The code above ran on my machine and printed nothing. What comes next (if anything)?"
+        )
+        self.code_output_sender = "user"
+        self.os = False
+        self.disable_telemetry = True  # accepted for compatibility: oi-tui never sends telemetry
+        self.anonymized_telemetry = False
+        self.in_terminal_interface = False
+        self.multi_line = True
+        self.speak_messages = False
+        self.plain_text_display = False
+        self.highlight_active_line = True
+        # Conversation files (see oi_core.conversations)
+        self.conversation_history = True
+        self.conversation_filename: str | None = None
+        self.conversation_history_path: str | None = None
+        self.conversation_id = uuid.uuid4().hex[:12]
+        self.profile: str | None = None
+        # Session state
+        self.total_cost = 0.0
+        self.total_tokens = 0
+        self.status: Status = "idle"
+        self._stop_requested = False
+        self._loop_thread = LoopThread("oi-core")
+        self._autosave_task: asyncio.Future[Any] | None = None
+        self._autosave_dirty = False
+        for name, value in settings.items():
+            self.set_setting(name, value)
+
+    # ------------------------------------------------------------ settings
+
+    def set_setting(self, path: str, value: Any) -> None:
+        """Set a setting by dotted path ("llm.model", "computer.emit_images", "auto_run")."""
+        from .settings import apply_setting
+
+        apply_setting(self, path, value)
+
+    def get_setting(self, path: str) -> Any:
+        target: Any = self
+        for part in path.split("."):
+            target = getattr(target, part)
+        return target
+
+    @property
+    def anonymous_telemetry(self) -> bool:
+        return False
+
+    # ------------------------------------------------------------ conversation state
+
+    def reset(self) -> None:
+        """Forget the conversation and shut down running languages; settings stay."""
+        try:
+            self.computer.terminate()
+        except Exception:
+            pass
+        self.messages = []
+        self.conversation_id = uuid.uuid4().hex[:12]
+        self.conversation_filename = None
+        self.total_cost = 0.0
+        self.bus.publish(MessagesReplaced(0))
+
+    def load_messages(self, messages: list[dict[str, Any]], conversation_id: str | None = None) -> None:
+        """Resume: replace the conversation (the model sees the whole history next turn)."""
+        self.messages = [dict(m) for m in messages]
+        if conversation_id:
+            self.conversation_id = conversation_id
+        self.bus.publish(MessagesReplaced(len(self.messages)))
+
+    def _append(self, message: dict[str, Any]) -> int:
+        self.messages.append(message)
+        index = len(self.messages) - 1
+        self._message_appended(message, index)
+        return index
+
+    def _message_appended(self, message: dict[str, Any], index: int) -> None:
+        self.bus.publish(MessageCompleted(message, index))
+        if self.conversation_history:
+            self._schedule_autosave()
+
+    def _schedule_autosave(self) -> None:
+        """Save off the event loop, coalescing bursts into one write."""
+        self._autosave_dirty = True
+        if self._autosave_task is not None and not self._autosave_task.done():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._autosave_now()
+            return
+        self._autosave_task = loop.create_task(self._autosave_loop())
+
+    async def _autosave_loop(self) -> None:
+        while self._autosave_dirty:
+            self._autosave_dirty = False
+            snapshot = copy.copy(self.messages)
+            try:
+                await asyncio.to_thread(self._autosave_now, snapshot)
+            except Exception as exc:  # disk full, permissions: say so, keep going
+                self.bus.publish(ErrorRaised("conversation", f"Could not save the conversation: {exc}"))
+
+    def _autosave_now(self, snapshot: list[dict[str, Any]] | None = None) -> None:
+        try:
+            from . import conversations
+        except ImportError:
+            return
+        conversations.autosave(self, self.messages if snapshot is None else snapshot)
+
+    async def flush_autosave(self) -> None:
+        """Wait until every appended message is on disk."""
+        while self._autosave_task is not None and not self._autosave_task.done():
+            await asyncio.shield(self._autosave_task)
+
+    def _set_status(self, status: Status, detail: str = "") -> None:
+        self.status = status
+        self.bus.publish(StatusChanged(status, detail))
+
+    # ------------------------------------------------------------ async API
+
+    async def achat(
+        self,
+        message: str | dict[str, Any] | list[dict[str, Any]] | None = None,
+        *,
+        approve: Approver | None = None,
+        io: RunIO | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Stream LMC chunks for one user turn. `approve` decides about each code block unless auto_run."""
+        self._add_user_input(message)
+        self._stop_requested = False
+        responder = Responder(self, approve, io or NoInput())
+        try:
+            async for chunk in responder.run():
+                yield chunk
+        except asyncio.CancelledError:
+            responder.reason = "stopped"
+            raise
+        except Exception:
+            responder.reason = "error"
+            raise
+        finally:
+            self._set_status("idle")
+            self.bus.publish(TurnFinished(responder.reason))
+
+    def _add_user_input(self, message: str | dict[str, Any] | list[dict[str, Any]] | None) -> None:
+        if message is None:
+            return
+        if isinstance(message, str):
+            from .images import user_message_with_images
+
+            for item in user_message_with_images(message):
+                self._append(item)
+            return
+        items = [message] if isinstance(message, dict) else list(message)
+        for item in items:
+            item = dict(item)
+            item.setdefault("type", "message")
+            item.setdefault("role", "user")
+            self._append(item)
+
+    async def astop(self) -> None:
+        """Stop generation or interrupt the running code; the conversation stays intact."""
+        self._stop_requested = True
+        self._set_status("stopping")
+        await self.computer.astop()
+
+    # ------------------------------------------------------------ sync API (the reference's shape)
+
+    def chat(
+        self,
+        message: str | dict[str, Any] | list[dict[str, Any]] | None = None,
+        display: bool = True,
+        stream: bool = False,
+        blocking: bool = True,
+    ) -> Any:
+        """Chat as the reference documents: returns the new messages, or a generator of chunks with stream=True."""
+        if message is None and display and not stream:
+            from .display import interactive_chat
+
+            return interactive_chat(self)
+        approve = self._default_approver(display=display, stream=stream)
+        io: RunIO = _TerminalInput() if display else NoInput()
+        if stream:
+            return self._stream_sync(message, approve, io, display)
+        before = len(self.messages)
+        for _ in self._stream_sync(message, approve, io, display):
+            pass
+        return self.messages[before:]
+
+    def _stream_sync(self, message: Any, approve: Approver | None, io: RunIO, display: bool) -> Iterator[dict[str, Any]]:
+        chunks = self._loop_thread.iterate(self.achat(message, approve=approve, io=io))
+        if display:
+            from .display import print_chunks
+
+            chunks = print_chunks(chunks)
+        yield from chunks
+
+    def _default_approver(self, display: bool, stream: bool) -> Approver | None:
+        if display:
+            from .display import terminal_approver
+
+            return terminal_approver
+        if stream:
+            return _approve_by_continuing  # documented: break on the confirmation chunk to refuse
+        return None  # nobody to ask: code is declined and the model is told
+
+    def respond(self) -> Iterator[dict[str, Any]]:
+        """Continue from the current messages without adding a user message (reference-compatible)."""
+        return self._stream_sync(None, self._default_approver(False, True), NoInput(), False)
+
+    def stop(self) -> None:
+        self._loop_thread.run(self.astop())
+
+    def terminate(self) -> None:
+        try:
+            self._loop_thread.run(self.computer.aterminate())
+        finally:
+            self._loop_thread.stop()
+
+
+async def _approve_by_continuing(language: str, code: str) -> str:
+    return code
+
+
+class _TerminalInput:
+    async def request_input(self, prompt: str, password: bool = False) -> str:
+        import getpass
+
+        reader = getpass.getpass if password else input
+        return await asyncio.to_thread(reader, prompt)

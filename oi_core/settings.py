@@ -1,0 +1,168 @@
+"""Every documented setting: its dotted path, type and meaning, plus coercion and the old flat names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import SettingsError
+
+
+@dataclass(frozen=True)
+class Setting:
+    path: str
+    type: str  # "str", "int", "float", "bool", "list", "dict", "any", "str|None" ...
+    help: str
+
+
+SETTINGS: dict[str, Setting] = {
+    s.path: s
+    for s in [
+        Setting("llm.model", "str", "Model name as litellm knows it (gpt-4o, ollama/llama3, openai/<name> for OpenAI-compatible servers)."),
+        Setting("llm.temperature", "float", "Sampling temperature."),
+        Setting("llm.context_window", "int|None", "Tokens the model accepts; older messages are trimmed to fit."),
+        Setting("llm.max_tokens", "int|None", "Most tokens the model may write per reply."),
+        Setting("llm.max_output", "int", "Characters of code output sent back to the model (the rest is cut, and it is told)."),
+        Setting("llm.api_base", "str|None", "URL of the API (e.g. http://localhost:1234/v1)."),
+        Setting("llm.api_key", "str|None", "API key (better: the keyring, or the provider's environment variable)."),
+        Setting("llm.api_version", "str|None", "API version (Azure)."),
+        Setting("llm.supports_functions", "bool|None", "Use tool calling for code (None: ask litellm)."),
+        Setting("llm.supports_vision", "bool|None", "Send images to the model (None: ask litellm)."),
+        Setting("llm.execution_instructions", "str", "How the model is told to write runnable code in text mode."),
+        Setting("llm.request_timeout", "float", "Seconds to wait for the model."),
+        Setting("auto_run", "bool", "Run code without asking for approval."),
+        Setting("safe_mode", "str", "off, ask or auto (accepted; approval is always asked unless auto_run)."),
+        Setting("offline", "bool", "Disable features that need the internet."),
+        Setting("verbose", "bool", "Show debugging details."),
+        Setting("debug", "bool", "Show debugging details."),
+        Setting("loop", "bool", "Keep the model working until it says the task is done or impossible."),
+        Setting("loop_message", "str", "What is said to the model to keep it going in loop mode."),
+        Setting("loop_breakers", "list", "Phrases that end loop mode."),
+        Setting("max_budget", "float|None", "Most USD to spend in this session."),
+        Setting("system_message", "str", "The system message."),
+        Setting("custom_instructions", "str", "Added to the system message."),
+        Setting("user_message_template", "str", "Wraps the user's message; {content} is replaced."),
+        Setting("always_apply_user_message_template", "bool", "Apply the template to every user message, not just the last."),
+        Setting("code_output_template", "str", "How code output is shown to the model; {content} is replaced."),
+        Setting("empty_code_output_template", "str", "Shown to the model when code printed nothing."),
+        Setting("code_output_sender", "str", "Role that reports code output in text mode: user or assistant."),
+        Setting("os", "bool", "OS mode: the model controls the screen, mouse and keyboard."),
+        Setting("disable_telemetry", "bool", "Accepted for compatibility; oi-tui sends no telemetry at all."),
+        Setting("anonymized_telemetry", "bool", "Accepted for compatibility; oi-tui sends no telemetry at all."),
+        Setting("in_terminal_interface", "bool", "Set by the terminal front ends."),
+        Setting("multi_line", "bool", "Multi-line input."),
+        Setting("speak_messages", "bool", "Speak replies aloud (macOS only in the reference)."),
+        Setting("plain_text_display", "bool", "Plain text instead of rich rendering."),
+        Setting("highlight_active_line", "bool", "Highlight the line that is running."),
+        Setting("conversation_history", "bool", "Save conversations automatically."),
+        Setting("conversation_filename", "str|None", "File name of this conversation."),
+        Setting("conversation_history_path", "str|None", "Folder of saved conversations."),
+        Setting("messages", "list", "The conversation as LMC messages."),
+        Setting("computer.offline", "bool", "Computer API without internet features."),
+        Setting("computer.verbose", "bool", "Computer API debugging output."),
+        Setting("computer.emit_images", "bool", "Show images produced by code (and send them to vision models)."),
+        Setting("computer.import_computer_api", "bool", "Make `computer` importable in the Python runner."),
+    ]
+}
+
+#: Older flat names (v0.1 profiles, `interpreter.model` style) and where they live now.
+LEGACY_NAMES = {
+    "model": "llm.model",
+    "llm_model": "llm.model",
+    "temperature": "llm.temperature",
+    "llm_temperature": "llm.temperature",
+    "context_window": "llm.context_window",
+    "max_tokens": "llm.max_tokens",
+    "max_output": "llm.max_output",
+    "api_base": "llm.api_base",
+    "api_key": "llm.api_key",
+    "api_version": "llm.api_version",
+    "function_calling_llm": "llm.supports_functions",
+    "supports_functions": "llm.supports_functions",
+    "vision": "llm.supports_vision",
+    "supports_vision": "llm.supports_vision",
+    "llm_supports_functions": "llm.supports_functions",
+    "llm_supports_vision": "llm.supports_vision",
+    "execution_instructions": "llm.execution_instructions",
+    "emit_images": "computer.emit_images",
+    "import_computer_api": "computer.import_computer_api",
+}
+
+_TRUE = {"true", "yes", "on", "1", "y"}
+_FALSE = {"false", "no", "off", "0", "n"}
+
+
+def canonical_path(path: str) -> str:
+    return LEGACY_NAMES.get(path, path)
+
+
+def coerce(setting: Setting, value: Any) -> Any:
+    """Convert `value` to the setting's type; raise SettingsError with a sentence naming the setting."""
+    kinds = setting.type.split("|")
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null") and "None" in kinds):
+        if "None" in kinds or "any" in kinds:
+            return None
+        raise SettingsError(f"{setting.path} cannot be empty; expected {kinds[0]}.")
+    for kind in kinds:
+        if kind == "None":
+            continue
+        try:
+            return _coerce_one(kind, value)
+        except (TypeError, ValueError):
+            continue
+    raise SettingsError(f"{setting.path} expects {' or '.join(kinds)}, got {value!r}.")
+
+
+def _coerce_one(kind: str, value: Any) -> Any:
+    if kind == "any":
+        return value
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise ValueError
+    if kind == "int":
+        if isinstance(value, bool):
+            raise ValueError
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        return int(value)
+    if kind == "float":
+        if isinstance(value, bool):
+            raise ValueError
+        return float(value)
+    if kind == "str":
+        if isinstance(value, (dict, list, bool)):
+            raise ValueError
+        return str(value)
+    if kind == "list":
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        raise ValueError
+    if kind == "dict":
+        if isinstance(value, dict):
+            return value
+        raise ValueError
+    raise ValueError
+
+
+def apply_setting(interpreter: Any, path: str, value: Any) -> None:
+    """Set one setting on an interpreter, validating its name and type."""
+    path = canonical_path(path)
+    setting = SETTINGS.get(path)
+    if setting is None:
+        raise SettingsError(f"Unknown setting {path!r}.")
+    value = coerce(setting, value)
+    if path == "messages":
+        interpreter.load_messages(value)
+        return
+    target = interpreter
+    parts = path.split(".")
+    for part in parts[:-1]:
+        target = getattr(target, part)
+    setattr(target, parts[-1], value)
+    if path == "disable_telemetry":
+        interpreter.anonymized_telemetry = not value
