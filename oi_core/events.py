@@ -103,6 +103,14 @@ class SettingsApplied(Event):
     profile: str | None = None
 
 
+@dataclass(frozen=True)
+class InfoShown(Event):
+    """Text for the user that is not part of the conversation (magic command output, notices)."""
+
+    text: str
+    title: str = ""
+
+
 # ---------------------------------------------------------------- clients -> core
 
 

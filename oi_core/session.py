@@ -1,0 +1,212 @@
+"""Connects an interpreter to its bus: client events in, core events out. The TUI and plain mode use this."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from typing import Any
+
+from .errors import OiError
+from .events import (
+    ChunkEmitted,
+    CodeApproved,
+    CodeSkipped,
+    ErrorRaised,
+    InfoShown,
+    InputAnswered,
+    InputRequested,
+    SettingChanged,
+    SettingsApplied,
+    StopRequested,
+    UserMessageSent,
+    ApprovalRequested,
+)
+
+log = logging.getLogger("oi_core.session")
+_ids = itertools.count(1)
+
+
+class Session:
+    """Owns the running turn; answers approvals and input() through bus events."""
+
+    def __init__(self, interpreter: Any) -> None:
+        self.interpreter = interpreter
+        self.bus = interpreter.bus
+        self.turn: asyncio.Task[None] | None = None
+        self._approvals: dict[str, asyncio.Future[str | None]] = {}
+        self._inputs: dict[str, asyncio.Future[str]] = {}
+        self._unsubscribe = [
+            self.bus.on(UserMessageSent, self._on_user_message),
+            self.bus.on(CodeApproved, self._on_code_approved),
+            self.bus.on(CodeSkipped, self._on_code_skipped),
+            self.bus.on(InputAnswered, self._on_input_answered),
+            self.bus.on(StopRequested, self._on_stop_requested),
+            self.bus.on(SettingChanged, self._on_setting_changed),
+        ]
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def busy(self) -> bool:
+        return self.turn is not None and not self.turn.done()
+
+    def warm_up(self) -> None:
+        """Import litellm and start the Python kernel in the background so the first turn does not wait."""
+        self.interpreter.llm.warm_up()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._start_kernel())
+        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def _start_kernel(self) -> None:
+        try:
+            await self.interpreter.computer.terminal.astart("python")
+        except Exception as exc:
+            log.warning("python warm-up failed: %s", exc)
+
+    async def close(self) -> None:
+        """Stop whatever runs and shut the languages down (no orphan processes)."""
+        await self.stop()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        await self.interpreter.computer.aterminate()
+        await self.interpreter.flush_autosave()
+
+    # ------------------------------------------------------------ turns
+
+    def send(self, content: str, images: tuple[str, ...] = ()) -> None:
+        self.bus.publish(UserMessageSent(content, images))
+
+    async def _on_user_message(self, event: UserMessageSent) -> None:
+        if self.busy:
+            self.bus.publish(ErrorRaised("busy", "Still working on the last message: wait, or press Esc to stop it."))
+            return
+        if event.content.lstrip().startswith("%") and not event.images:
+            from .magic import run_magic
+
+            try:
+                text = await run_magic(self, event.content.strip())
+            except OiError as exc:
+                self.bus.publish(ErrorRaised(exc.kind, exc.message))
+                return
+            if text:
+                self.bus.publish(InfoShown(text))
+            return
+        message: Any = event.content
+        if event.images:
+            message = [{"role": "user", "type": "message", "content": event.content}] + [
+                {"role": "user", "type": "image", "format": "path", "content": path} for path in event.images
+            ]
+        self.turn = asyncio.ensure_future(self._run_turn(message))
+
+    async def run_turn(self, message: Any) -> None:
+        """Start a turn and wait for it (for callers that want to await completion)."""
+        self.turn = asyncio.ensure_future(self._run_turn(message))
+        await asyncio.shield(self.turn)
+
+    async def _run_turn(self, message: Any) -> None:
+        try:
+            async for chunk in self.interpreter.achat(message, approve=self._approve, io=self):
+                self.bus.publish(ChunkEmitted(chunk))
+        except asyncio.CancelledError:
+            pass
+        except OiError as exc:
+            self.bus.publish(ErrorRaised(exc.kind, exc.message))
+        except Exception as exc:  # a bug of ours: say so in one line, keep the app alive
+            log.exception("turn failed")
+            self.bus.publish(ErrorRaised("internal", f"Something went wrong inside oi-tui ({type(exc).__name__}: {exc})."))
+        finally:
+            self._cancel_pending()
+
+    async def wait_idle(self) -> None:
+        if self.turn is not None:
+            try:
+                await asyncio.shield(self.turn)
+            except asyncio.CancelledError:
+                pass
+
+    # ------------------------------------------------------------ approvals and input
+
+    async def _approve(self, language: str, code: str) -> str | None:
+        request_id = f"approval-{next(_ids)}"
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._approvals[request_id] = future
+        self.bus.publish(ApprovalRequested(request_id, language, code))
+        try:
+            return await future
+        finally:
+            self._approvals.pop(request_id, None)
+
+    async def request_input(self, prompt: str, password: bool = False) -> str:
+        request_id = f"input-{next(_ids)}"
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._inputs[request_id] = future
+        self.interpreter._set_status("awaiting_input", prompt)
+        self.bus.publish(InputRequested(request_id, prompt, password))
+        try:
+            return await future
+        finally:
+            self._inputs.pop(request_id, None)
+            if self.interpreter.status == "awaiting_input":
+                self.interpreter._set_status("running")
+
+    def _on_code_approved(self, event: CodeApproved) -> None:
+        future = self._approvals.get(event.request_id)
+        if future is not None and not future.done():
+            future.set_result(event.code)
+
+    def _on_code_skipped(self, event: CodeSkipped) -> None:
+        future = self._approvals.get(event.request_id)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def _on_input_answered(self, event: InputAnswered) -> None:
+        future = self._inputs.get(event.request_id)
+        if future is not None and not future.done():
+            future.set_result(event.text)
+
+    def _cancel_pending(self) -> None:
+        for future in list(self._approvals.values()):
+            if not future.done():
+                future.set_result(None)
+        for future in list(self._inputs.values()):
+            if not future.done():
+                future.set_exception(EOFError("The run was stopped."))
+
+    # ------------------------------------------------------------ stop and settings
+
+    async def _on_stop_requested(self, event: StopRequested) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        """Interrupt running code (state kept) or cancel generation; returns when the turn has ended."""
+        if not self.busy:
+            return
+        interp = self.interpreter
+        status = interp.status
+        interp._stop_requested = True
+        self._cancel_pending()
+        if status in ("running", "awaiting_input", "stopping"):
+            await interp.astop()
+            try:
+                await asyncio.wait_for(asyncio.shield(self.turn), timeout=3)  # type: ignore[arg-type]
+                return
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                pass
+        assert self.turn is not None
+        self.turn.cancel()
+        try:
+            await self.turn
+        except asyncio.CancelledError:
+            pass
+
+    def _on_setting_changed(self, event: SettingChanged) -> None:
+        try:
+            self.interpreter.set_setting(event.path, event.value)
+        except OiError as exc:
+            self.bus.publish(ErrorRaised(exc.kind, exc.message))
+            return
+        self.bus.publish(SettingsApplied({event.path: event.value}, self.interpreter.profile))
