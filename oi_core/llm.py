@@ -117,6 +117,7 @@ class Llm:
         self.execution_instructions: str = DEFAULT_EXECUTION_INSTRUCTIONS
         self.completions: Callable[..., Any] | None = None
         self.request_timeout: float = 600.0
+        self.max_retries: int = 2  # retries on 429/5xx/timeouts before the error reaches the user
         self.extra_headers: dict[str, str] | None = None
 
     # ------------------------------------------------------------ capabilities
@@ -205,6 +206,7 @@ class Llm:
             "stream": True,
             "temperature": self.temperature,
             "timeout": self.request_timeout,
+            "max_retries": self.max_retries,
             "stream_options": {"include_usage": True},
         }
         if tools:
