@@ -30,6 +30,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("llm.supports_vision", "bool|None", "Send images to the model (None: ask litellm)."),
         Setting("llm.execution_instructions", "str", "How the model is told to write runnable code in text mode."),
         Setting("llm.request_timeout", "float", "Seconds to wait for the model."),
+        Setting("llm.max_retries", "int", "Retries on rate limits, server errors and timeouts."),
         Setting("auto_run", "bool", "Run code without asking for approval."),
         Setting("safe_mode", "str", "off, ask or auto (accepted; approval is always asked unless auto_run)."),
         Setting("offline", "bool", "Disable features that need the internet."),
@@ -86,7 +87,22 @@ LEGACY_NAMES = {
     "execution_instructions": "llm.execution_instructions",
     "emit_images": "computer.emit_images",
     "import_computer_api": "computer.import_computer_api",
+    # the flat `llm_*` names of the terminal settings table
+    "llm_context_window": "llm.context_window",
+    "llm_max_tokens": "llm.max_tokens",
+    "llm_max_output": "llm.max_output",
+    "llm_api_base": "llm.api_base",
+    "llm_api_key": "llm.api_key",
+    "llm_api_version": "llm.api_version",
+    "llm_max_budget": "max_budget",
+    "llm.max_budget": "max_budget",
+    # some documented profiles nest these under `llm:` although they belong to the interpreter
+    "llm.custom_instructions": "custom_instructions",
+    "llm.system_message": "system_message",
 }
+
+#: Profile keys that switch a whole mode on (expanded by oi_core.profiles) rather than set one value.
+MODE_KEYS = ("fast", "local", "vision", "os")
 
 _TRUE = {"true", "yes", "on", "1", "y"}
 _FALSE = {"false", "no", "off", "0", "n"}

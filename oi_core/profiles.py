@@ -1,0 +1,503 @@
+"""Profiles: named sets of settings in YAML (or, from the user's own folder, Python).
+
+Where they come from, in order of precedence when two share a name:
+
+1. the user's profile folder (``<platform config dir>/oi-tui/profiles``), created on first use with an
+   editable ``default.yaml``;
+2. the profiles shipped with oi-tui (the top-level ``profiles/`` folder of the source tree).
+
+A YAML profile may use any mix of the documented shapes::
+
+    llm:                     # nested
+      model: gpt-4o
+    llm.temperature: 0.2     # dotted
+    model: gpt-4o            # the older flat names (see settings.LEGACY_NAMES)
+    local: true              # a whole mode (fast, local, vision, os)
+    version: 0.2.5
+
+Loading never half-applies: a profile is validated completely first, and every problem is reported
+with the file, the line and the key. Callers (`apply_profile`, the command line) then fall back to the
+default profile and say so.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import sys
+import traceback
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import SettingsError
+from .settings import LEGACY_NAMES, MODE_KEYS, SETTINGS, canonical_path, coerce
+
+PROFILE_SUFFIXES = (".yaml", ".yml", ".py")
+DEFAULT_PROFILE = "default"
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "profiles"
+
+VISION_INSTRUCTIONS = (
+    "You can see images: the user may attach screenshots or mention image file paths, and images your code "
+    "shows with matplotlib (plt.show()) come back to you. When you build a web page, write the complete "
+    "HTML, CSS and JavaScript in one block every time; never leave placeholders for earlier parts."
+)
+
+#: What each mode key (`--fast`, `local: true` ...) sets. Explicit settings given alongside win.
+MODES: dict[str, dict[str, Any]] = {
+    "fast": {"llm.model": "gpt-4o-mini"},
+    "local": {
+        "offline": True,
+        "llm.model": "openai/local",
+        "llm.api_base": "http://localhost:1234/v1",
+        "llm.supports_functions": False,
+        "llm.context_window": 8000,
+        "llm.max_tokens": 1200,
+    },
+    "vision": {
+        "llm.model": "gpt-4o",
+        "llm.supports_vision": True,
+        "computer.emit_images": True,
+        "custom_instructions": VISION_INSTRUCTIONS,
+    },
+    "os": {
+        "os": True,
+        "llm.model": "gpt-4o",
+        "llm.supports_vision": True,
+        "computer.emit_images": True,
+        "computer.import_computer_api": True,
+    },
+}
+
+#: Settings a profile switch leaves alone: they describe the session, not the configuration.
+SESSION_SETTINGS = frozenset(
+    {"messages", "conversation_filename", "conversation_history_path", "in_terminal_interface", "plain_text_display"}
+)
+
+DEFAULT_TEMPLATE = """\
+# Your default oi-tui profile: loaded when no --profile is given. Edit freely.
+# Every setting from the documentation works here, nested (llm: {model: ...}), dotted (llm.model: ...)
+# or with the older flat names (model: ...). Keep API keys out of this file: use `oi-tui --set-key openai`
+# or the provider's environment variable instead.
+
+llm:
+  model: gpt-4o
+  temperature: 0
+  # api_base: http://localhost:1234/v1   # an OpenAI-compatible server
+  # context_window: 16000
+  # max_tokens: 1000
+
+# custom_instructions: "Prefer Python. Keep answers short."
+auto_run: false
+offline: false
+
+version: 0.2.5
+"""
+
+
+class ProfileError(SettingsError):
+    """A profile could not be found or is invalid; the message names file, line and key."""
+
+    kind = "profile"
+
+
+@dataclass
+class ProfileInfo:
+    name: str
+    path: Path
+    source: str  # "user" or "shipped"
+
+    @property
+    def kind(self) -> str:
+        return "python" if self.path.suffix == ".py" else "yaml"
+
+
+@dataclass
+class ProfileResult:
+    """A validated profile: dotted setting path -> value (already coerced), in file order."""
+
+    name: str
+    path: Path | None
+    settings: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    version: str | None = None
+    python: bool = False
+
+
+# ---------------------------------------------------------------- folders
+
+
+def user_profile_dir() -> Path:
+    """Where the user's profiles live (not created)."""
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("oi-tui", appauthor=False)) / "profiles"
+
+
+def profile_dir(create: bool = True) -> Path:
+    """The user's profile folder; on first use it is created with an editable default.yaml."""
+    path = user_profile_dir()
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+        default = path / "default.yaml"
+        if not any((path / f"default{suffix}").exists() for suffix in PROFILE_SUFFIXES):
+            shipped = SHIPPED_DIR / "default.yaml"
+            if shipped.is_file():
+                shutil.copyfile(shipped, default)
+            else:
+                default.write_text(DEFAULT_TEMPLATE, encoding="utf-8")
+    return path
+
+
+def shipped_profile_dir() -> Path:
+    return SHIPPED_DIR
+
+
+def list_profiles() -> list[ProfileInfo]:
+    """Every profile by name; a user profile hides a shipped one of the same name."""
+    found: dict[str, ProfileInfo] = {}
+    for source, folder in (("shipped", SHIPPED_DIR), ("user", profile_dir())):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.suffix in PROFILE_SUFFIXES and path.is_file() and not path.name.startswith((".", "_")):
+                if source == "shipped" and path.suffix == ".py":
+                    continue  # Python profiles run only from the user's own folder
+                found[path.stem] = ProfileInfo(path.stem, path, source)
+    return sorted(found.values(), key=lambda info: (info.name != DEFAULT_PROFILE, info.name))
+
+
+def resolve_profile(name_or_path: str | os.PathLike[str]) -> Path:
+    """Find a profile by name ("fast", "fast.yaml") or path; raise ProfileError naming what exists."""
+    raw = str(name_or_path).strip()
+    if not raw:
+        raise ProfileError("No profile name given.")
+    candidate = Path(raw).expanduser()
+    if candidate.is_file():
+        return candidate.resolve()
+    names = [raw] if Path(raw).suffix in PROFILE_SUFFIXES else [raw + suffix for suffix in PROFILE_SUFFIXES]
+    for folder in (profile_dir(), SHIPPED_DIR):
+        for name in names:
+            path = folder / name
+            if path.is_file():
+                return path.resolve()
+    available = ", ".join(info.name for info in list_profiles()) or "none"
+    raise ProfileError(f"No profile named {raw!r} (available: {available}; folder: {profile_dir()}).")
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_profile(name_or_path: str | os.PathLike[str]) -> ProfileResult:
+    """Read and validate a profile; raise ProfileError (file, line, key) if it cannot be used."""
+    path = resolve_profile(name_or_path)
+    if path.suffix == ".py":
+        return _load_python(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
+    return parse_yaml_profile(text, path)
+
+
+def parse_yaml_profile(text: str, path: Path | None = None, name: str | None = None) -> ProfileResult:
+    import yaml
+
+    where = str(path) if path else "<profile>"
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ProfileError(f"{where}{line}: invalid YAML ({problem}).") from exc
+    result = ProfileResult(name or (path.stem if path else "profile"), path)
+    if data is None:
+        return result
+    if not isinstance(data, dict):
+        raise ProfileError(f"{where}, line 1: a profile must be a mapping of settings (key: value), not {type(data).__name__}.")
+    lines = _key_lines(node)
+    errors: list[str] = []
+    explicit: dict[str, Any] = {}
+    modes: dict[str, Any] = {}
+
+    def at(key_path: str) -> str:
+        line = lines.get(key_path)
+        return f"{where}, line {line}" if line else where
+
+    def walk(mapping: dict[Any, Any], prefix: str) -> None:
+        for key, value in mapping.items():
+            key_text = str(key)
+            full = prefix + key_text
+            if not prefix and key_text == "version":
+                result.version = None if value is None else str(value)
+                continue
+            if not prefix and key_text in MODE_KEYS and not (key_text == "os" and value is False):
+                try:
+                    enabled = coerce(SETTINGS["auto_run"], value)  # any bool-typed setting coerces the same way
+                except SettingsError:
+                    errors.append(f"{at(full)}: {key_text!r} must be true or false, got {value!r}.")
+                    continue
+                if enabled:
+                    modes[key_text] = True
+                elif key_text == "vision":
+                    explicit["llm.supports_vision"] = False
+                continue
+            if isinstance(value, dict) and _is_group(canonical_path(full)):
+                walk(value, full + ".")
+                continue
+            target = canonical_path(full)
+            setting = SETTINGS.get(target)
+            if setting is None:
+                errors.append(f"{at(full)}: unknown setting {full!r}{_suggest(full)}.")
+                continue
+            if value is None and setting.type == "str":
+                value = ""
+            try:
+                explicit[target] = coerce(setting, value)
+            except SettingsError as exc:
+                errors.append(f"{at(full)}: key {full!r}: {exc.message}")
+
+    walk(data, "")
+    if errors:
+        raise ProfileError(" ".join(errors) if len(errors) == 1 else "Problems in the profile: " + " ".join(errors))
+    for mode in modes:
+        result.settings.update(MODES[mode])
+    result.settings.update(explicit)
+    return result
+
+
+def _is_group(path: str) -> bool:
+    return any(name.startswith(path + ".") for name in SETTINGS)
+
+
+def _suggest(key: str) -> str:
+    names = list(SETTINGS) + list(LEGACY_NAMES) + list(MODE_KEYS) + ["version"]
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    if not close:
+        leaf = key.rsplit(".", 1)[-1]
+        close = difflib.get_close_matches(leaf, names, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _key_lines(node: Any, prefix: str = "") -> dict[str, int]:
+    """Dotted key path -> 1-based line of the key, from the composed YAML tree."""
+    import yaml
+
+    out: dict[str, int] = {}
+    if not isinstance(node, yaml.MappingNode):
+        return out
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            continue
+        path = prefix + str(key_node.value)
+        out.setdefault(path, key_node.start_mark.line + 1)
+        out.update(_key_lines(value_node, path + "."))
+    return out
+
+
+# ---------------------------------------------------------------- Python profiles
+
+
+def _check_python_allowed(path: Path) -> None:
+    folder = user_profile_dir().resolve()
+    if path.resolve().parent != folder:
+        raise ProfileError(
+            f"{path}: Python profiles run code, so they are only loaded from your own profile folder ({folder}). "
+            "Copy the file there if you trust it."
+        )
+
+
+def _exec_python_profile(path: Path, target: Any) -> None:
+    """Run a Python profile with `interpreter` bound to `target` (also as `from interpreter import interpreter`)."""
+    _check_python_allowed(path)
+    try:
+        source = path.read_text(encoding="utf-8")
+        code = compile(source, str(path), "exec")
+    except SyntaxError as exc:
+        raise ProfileError(f"{path}, line {exc.lineno}: invalid Python ({exc.msg}).") from exc
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
+    shim = types.ModuleType("interpreter")
+    shim.interpreter = target  # type: ignore[attr-defined]
+    shim.OpenInterpreter = type(target)  # type: ignore[attr-defined]
+    saved = {name: sys.modules.get(name) for name in ("interpreter",)}
+    sys.modules["interpreter"] = shim
+    namespace: dict[str, Any] = {"__name__": "__oi_profile__", "__file__": str(path), "interpreter": target}
+    try:
+        exec(code, namespace)
+    except SettingsError as exc:
+        raise ProfileError(f"{path}, line {_traceback_line(exc, path)}: {exc.message}") from exc
+    except Exception as exc:
+        raise ProfileError(f"{path}, line {_traceback_line(exc, path)}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+def _traceback_line(exc: BaseException, path: Path) -> str:
+    line = "?"
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == str(path):
+            line = str(frame.lineno)
+    return line
+
+
+def _load_python(path: Path) -> ProfileResult:
+    from .open_interpreter import OpenInterpreter
+
+    target = OpenInterpreter()
+    _exec_python_profile(path, target)
+    defaults = default_values()
+    result = ProfileResult(path.stem, path, python=True)
+    for name in SETTINGS:
+        if name in SESSION_SETTINGS:
+            continue
+        value = target.get_setting(name)
+        if value != defaults.get(name):
+            result.settings[name] = value
+    return result
+
+
+# ---------------------------------------------------------------- applying
+
+_DEFAULTS: dict[str, Any] | None = None
+
+
+def default_values() -> dict[str, Any]:
+    """Every setting's value on a fresh interpreter."""
+    global _DEFAULTS
+    if _DEFAULTS is None:
+        from .open_interpreter import OpenInterpreter
+
+        fresh = OpenInterpreter()
+        _DEFAULTS = {name: _copy(fresh.get_setting(name)) for name in SETTINGS if name not in SESSION_SETTINGS}
+    return {name: _copy(value) for name, value in _DEFAULTS.items()}
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
+
+
+def expand_modes(modes: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Settings for the given mode names (for `--fast`, `--local`, `--vision`, `--os`)."""
+    out: dict[str, Any] = {}
+    for mode in modes:
+        out.update(MODES[mode])
+    return out
+
+
+def load_with_fallback(name: str | None) -> tuple[ProfileResult, list[str]]:
+    """Load `name` (default when None); if it fails, the default profile, then no profile; say what happened."""
+    messages: list[str] = []
+    wanted = name or DEFAULT_PROFILE
+    try:
+        result = load_profile(wanted)
+        messages.extend(result.warnings)
+        return result, messages
+    except ProfileError as exc:
+        messages.append(exc.message)
+    if Path(str(wanted)).stem != DEFAULT_PROFILE:
+        try:
+            result = load_profile(DEFAULT_PROFILE)
+            messages.append(f"Using the default profile ({result.path}) instead.")
+            return result, messages
+        except ProfileError as exc:
+            messages.append(exc.message)
+    shipped = SHIPPED_DIR / "default.yaml"
+    if shipped.is_file():
+        try:
+            result = load_profile(shipped)
+            messages.append(f"Using the built-in default profile ({shipped}) instead.")
+            return result, messages
+        except ProfileError:
+            pass
+    messages.append("Using the built-in default settings instead.")
+    return ProfileResult(DEFAULT_PROFILE, None), messages
+
+
+def apply_profile(
+    interpreter: Any, name: str | None = None, *, overrides: dict[str, Any] | None = None, reset: bool = True
+) -> list[str]:
+    """Switch `interpreter` to a profile (default when None) while keeping the conversation.
+
+    Settings the profile does not mention go back to their defaults (unless ``reset=False``), then the
+    profile's settings apply, then ``overrides`` (e.g. command-line flags). Returns messages for the user
+    (problems and fallbacks); an empty list means it loaded cleanly. ``interpreter.profile`` names the
+    profile in effect afterwards.
+    """
+    from .events import SettingsApplied
+    from .settings import apply_setting
+
+    result, messages = load_with_fallback(name)
+    before = {key: _copy(value) for key, value in _snapshot(interpreter).items()}
+    if reset:
+        for key, value in default_values().items():
+            try:
+                apply_setting(interpreter, key, value)
+            except SettingsError:
+                pass
+    if result.python and result.path is not None:
+        try:
+            _exec_python_profile(result.path, interpreter)
+        except ProfileError as exc:  # it ran fine a moment ago; report rather than crash
+            messages.append(exc.message)
+    else:
+        for key, value in result.settings.items():
+            try:
+                apply_setting(interpreter, key, value)
+            except SettingsError as exc:
+                messages.append(f"{result.path}: {exc.message}")
+    for key, value in (overrides or {}).items():
+        try:
+            apply_setting(interpreter, key, value)
+        except SettingsError as exc:
+            messages.append(exc.message)
+    interpreter.profile = result.name
+    after = _snapshot(interpreter)
+    changed = {key: value for key, value in after.items() if before.get(key) != value}
+    if changed.get("llm.api_key"):
+        from .secrets import mask
+
+        changed["llm.api_key"] = mask(changed["llm.api_key"])  # never put a key where clients may show it
+    bus = getattr(interpreter, "bus", None)
+    if bus is not None:
+        bus.publish(SettingsApplied(changed, result.name))
+    return messages
+
+
+def _snapshot(interpreter: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in SETTINGS:
+        if name in SESSION_SETTINGS:
+            continue
+        try:
+            out[name] = interpreter.get_setting(name)
+        except AttributeError:
+            continue
+    return out
+
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "MODES",
+    "ProfileError",
+    "ProfileInfo",
+    "ProfileResult",
+    "apply_profile",
+    "expand_modes",
+    "list_profiles",
+    "load_profile",
+    "load_with_fallback",
+    "parse_yaml_profile",
+    "profile_dir",
+    "resolve_profile",
+    "shipped_profile_dir",
+    "user_profile_dir",
+]
