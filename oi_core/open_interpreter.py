@@ -10,6 +10,7 @@ from typing import Any
 
 from .bus import EventBus
 from .computer import Computer, NoInput, RunIO
+from .errors import OiError
 from .events import ErrorRaised, MessageCompleted, MessagesReplaced, Status, StatusChanged, TurnFinished
 from .llm import Llm
 from .loop_thread import LoopThread
@@ -182,6 +183,10 @@ class OpenInterpreter:
                 yield chunk
         except asyncio.CancelledError:
             responder.reason = "stopped"
+            raise
+        except OiError as exc:
+            responder.reason = "budget" if exc.kind == "budget" else "error"
+            self.bus.publish(ErrorRaised(exc.kind, exc.message))
             raise
         except Exception:
             responder.reason = "error"

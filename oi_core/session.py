@@ -113,8 +113,8 @@ class Session:
                 self.bus.publish(ChunkEmitted(chunk))
         except asyncio.CancelledError:
             pass
-        except OiError as exc:
-            self.bus.publish(ErrorRaised(exc.kind, exc.message))
+        except OiError:
+            pass  # already published as ErrorRaised by achat
         except Exception as exc:  # a bug of ours: say so in one line, keep the app alive
             log.exception("turn failed")
             self.bus.publish(ErrorRaised("internal", f"Something went wrong inside oi-tui ({type(exc).__name__}: {exc})."))
