@@ -1,0 +1,417 @@
+"""First-run setup: choose a model provider and enter its key, or point oi-tui at a local server.
+
+Shown instead of a traceback when no usable model is configured (`needs_setup`). The screen dismisses
+with a `SetupResult` (or None when cancelled); `apply_setup` puts it into the interpreter and stores the
+key in the OS keyring. The key is typed into a masked input and never shown, logged or repr'd.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+
+from oi_core import secrets
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    """What the user chose: the litellm model string, the server (None for a cloud provider) and key."""
+
+    model: str
+    api_base: str | None
+    api_key: str | None = field(default=None, repr=False)
+    provider: str = "openai"
+    """The keyring entry name for a cloud provider ("openai", "anthropic", ...); the choice id otherwise."""
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    """One entry of the provider list."""
+
+    id: str
+    label: str
+    default_model: str
+    local: bool = False
+    """True for an OpenAI-compatible (or Ollama) server reached through a URL."""
+    default_url: str = ""
+    model_prefix: str = ""
+    """Prepended to a bare model name typed for a local server ("llama3.1" -> "ollama/llama3.1")."""
+    key_check: tuple[str, str, str] | None = None
+    """(URL, header, header value template) used by Test connection for a cloud provider."""
+
+
+CHOICES: tuple[ProviderChoice, ...] = (
+    ProviderChoice(
+        "openai", "OpenAI", "gpt-4o", key_check=("https://api.openai.com/v1/models", "Authorization", "Bearer {key}")
+    ),
+    ProviderChoice(
+        "anthropic",
+        "Anthropic",
+        "anthropic/claude-sonnet-4-20250514",
+        key_check=("https://api.anthropic.com/v1/models", "x-api-key", "{key}"),
+    ),
+    ProviderChoice(
+        "openrouter",
+        "OpenRouter",
+        "openrouter/openai/gpt-4o",
+        key_check=("https://openrouter.ai/api/v1/auth/key", "Authorization", "Bearer {key}"),
+    ),
+    ProviderChoice(
+        "groq",
+        "Groq",
+        "groq/llama-3.3-70b-versatile",
+        key_check=("https://api.groq.com/openai/v1/models", "Authorization", "Bearer {key}"),
+    ),
+    ProviderChoice(
+        "gemini",
+        "Google Gemini",
+        "gemini/gemini-2.0-flash",
+        key_check=("https://generativelanguage.googleapis.com/v1beta/models", "x-goog-api-key", "{key}"),
+    ),
+    ProviderChoice(
+        "mistral",
+        "Mistral",
+        "mistral/mistral-large-latest",
+        key_check=("https://api.mistral.ai/v1/models", "Authorization", "Bearer {key}"),
+    ),
+    ProviderChoice(
+        "ollama", "Ollama (local)", "llama3.1", local=True, default_url="http://localhost:11434", model_prefix="ollama/"
+    ),
+    ProviderChoice(
+        "lm_studio",
+        "LM Studio (local)",
+        "",
+        local=True,
+        default_url="http://localhost:1234/v1",
+        model_prefix="openai/",
+    ),
+    ProviderChoice("custom", "Other server (OpenAI API)", "", local=True, model_prefix="openai/"),
+)
+CHOICES_BY_ID = {choice.id: choice for choice in CHOICES}
+_LOCAL_PREFIXES = ("openai/", "ollama/", "ollama_chat/", "lm_studio/", "hosted_vllm/")
+
+
+# ------------------------------------------------------------------ logic without widgets
+
+
+def _provider_env() -> dict[str, str]:
+    return dict(getattr(secrets, "PROVIDER_ENV", {}))
+
+
+def _env_var(provider: str) -> str | None:
+    return _provider_env().get(provider)
+
+
+def needs_setup(interpreter: Any) -> bool:
+    """True when the configured model needs an API key that is nowhere to be found.
+
+    A model reached through `api_base` (a local or custom server), an explicit `llm.api_key`, the
+    provider's environment variable and a stored (keyring or session) key all count as usable.
+    Providers not known to need a key (e.g. `ollama/...`) never trigger setup.
+    """
+    llm = interpreter.llm
+    model = (getattr(llm, "model", None) or "").strip()
+    if not model:
+        return True
+    if getattr(llm, "api_base", None) or getattr(llm, "api_key", None):
+        return False
+    provider = secrets.provider_for(model)
+    env_name = _env_var(provider)
+    if env_name is None:
+        return False
+    if os.environ.get(env_name):
+        return False
+    try:
+        return not secrets.lookup_api_key(model, api_base=None)
+    except Exception:  # noqa: BLE001 - a broken keyring means "no stored key", not a crash
+        return True
+
+
+def apply_setup(interpreter: Any, result: SetupResult) -> str:
+    """Point the interpreter at the chosen model and store the key; returns a sentence for the user.
+
+    A cloud provider's key goes to the OS keyring (service "oi-tui", user = provider). Without a
+    keyring backend, and for a custom server's key, the key is kept for this session only, and the
+    sentence says so. The key itself never appears in the sentence.
+    """
+    llm = interpreter.llm
+    llm.model = result.model
+    llm.api_base = result.api_base
+    where = f"{result.model} at {result.api_base}" if result.api_base else result.model
+    if not result.api_key:
+        return f"Using {where}."
+
+    if result.api_base:  # a custom server's key must not replace the provider's real one in the keyring
+        llm.api_key = result.api_key
+        return f"Using {where}. Its API key is kept for this session only."
+
+    store = getattr(secrets, "store_api_key", None)
+    if store is not None:
+        try:
+            message = store(result.provider, result.api_key)
+        except Exception as exc:  # noqa: BLE001
+            llm.api_key = result.api_key
+            return f"Using {where}. The key could not be stored ({type(exc).__name__}); it is kept for this session only."
+        if "session only" in message:
+            llm.api_key = result.api_key
+        return f"Using {where}. {message}"
+
+    try:
+        import keyring
+
+        keyring.set_password(getattr(secrets, "SERVICE", "oi-tui"), result.provider, result.api_key)
+    except Exception as exc:  # noqa: BLE001 - no backend, locked keyring, ...
+        llm.api_key = result.api_key
+        return (
+            f"Using {where}. No usable keyring ({type(exc).__name__}): the key is kept for this session only; "
+            f"set {_env_var(result.provider) or 'the provider key variable'} to keep it."
+        )
+    return f"Using {where}. The {result.provider} API key is stored in the system keyring."
+
+
+def _scrub(text: str, key: str | None) -> str:
+    return text.replace(key, "•••") if key else text
+
+
+async def check_connection(choice: ProviderChoice, model: str, url: str | None, key: str | None) -> tuple[bool, str]:
+    """Ask the server whether it is there (and accepts the key); returns (ok, a sentence without the key)."""
+    try:
+        import httpx
+    except ImportError:
+        return False, "Cannot test: the httpx package is not installed."
+    headers: dict[str, str] = {}
+    if choice.local:
+        if not url:
+            return False, "Enter the server URL first."
+        base = url.rstrip("/")
+        target = f"{base}/api/tags" if choice.id == "ollama" else f"{base}/models"
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+    else:
+        assert choice.key_check is not None
+        target, header, template = choice.key_check
+        if not key:
+            return False, "Enter an API key first."
+        headers[header] = template.format(key=key)
+        if choice.id == "anthropic":
+            headers["anthropic-version"] = "2023-06-01"
+    try:
+        async with httpx.AsyncClient(timeout=8.0) as client:
+            response = await client.get(target, headers=headers)
+    except httpx.HTTPError as exc:
+        return False, _scrub(f"Could not reach {target}: {type(exc).__name__}.", key)
+    if response.status_code in (401, 403):
+        return False, f"{target} refused the key (HTTP {response.status_code})."
+    if response.status_code >= 400:
+        return False, f"{target} answered HTTP {response.status_code}."
+    count = ""
+    try:
+        body = response.json()
+        listed = body.get("data") or body.get("models") if isinstance(body, dict) else None
+        if isinstance(listed, list):
+            count = f" ({len(listed)} models available)"
+    except ValueError:
+        pass
+    return True, f"Connected{count}."
+
+
+# ------------------------------------------------------------------ the screen
+
+
+class SetupScreen(ModalScreen["SetupResult | None"]):
+    """Pick a provider and key, or a local OpenAI-compatible server, then Save."""
+
+    CSS_PATH = Path(__file__).with_suffix(".tcss")
+    AUTO_FOCUS = "#setup-provider"
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="setup.cancel", tooltip="Close without changing anything"),
+        Binding("ctrl+s", "save", "Save", id="setup.save", tooltip="Use this model and store the key"),
+        Binding("ctrl+t", "test", "Test", id="setup.test", tooltip="Check that the server answers"),
+    ]
+
+    def __init__(
+        self,
+        model: str | None = None,
+        api_base: str | None = None,
+        *,
+        reason: str | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._initial_model = model
+        self._initial_base = api_base
+        self._reason = reason
+        self.choice = self._initial_choice(model, api_base)
+
+    @staticmethod
+    def _initial_choice(model: str | None, api_base: str | None) -> ProviderChoice:
+        if api_base:
+            for choice in CHOICES:
+                if choice.local and choice.default_url and api_base.rstrip("/") == choice.default_url:
+                    return choice
+            return CHOICES_BY_ID["custom"]
+        if model:
+            return CHOICES_BY_ID.get(secrets.provider_for(model), CHOICES[0])
+        return CHOICES[0]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="setup-dialog") as dialog:
+            dialog.border_title = "Welcome to oi-tui"
+            yield Static(
+                self._reason
+                or "oi-tui needs a language model. Choose a provider and paste its API key, "
+                "or use a model server running on your machine.",
+                id="setup-intro",
+            )
+            with Horizontal(id="setup-body"):
+                with RadioSet(id="setup-provider"):
+                    for choice in CHOICES:
+                        yield RadioButton(choice.label, value=choice is self.choice, id=f"choice-{choice.id}")
+                with Vertical(id="setup-fields"):
+                    yield Label("Server URL", id="setup-url-label", classes="local-only")
+                    yield Input(id="setup-url", classes="local-only", placeholder="http://localhost:8000/v1")
+                    yield Label("Model", id="setup-model-label")
+                    yield Input(id="setup-model")
+                    yield Label("API key", id="setup-key-label")
+                    yield Input(id="setup-key", password=True, placeholder="paste your key")
+                    yield Static("", id="setup-hint")
+            yield Static("", id="setup-status")
+            with Horizontal(id="setup-buttons"):
+                yield Button("Test connection", id="setup-test")
+                yield Button("Save", id="setup-save", variant="primary")
+                yield Button("Cancel", id="setup-cancel")
+
+    def on_mount(self) -> None:
+        self._show_choice(self.choice, initial=True)
+
+    # ------------------------------------------------------------ reacting to the form
+
+    def _show_choice(self, choice: ProviderChoice, initial: bool = False) -> None:
+        """Adapt the fields to `choice`: URL for servers, key hint naming the environment variable."""
+        self.choice = choice
+        self.set_class(choice.local, "-local")
+        model_input = self.query_one("#setup-model", Input)
+        url_input = self.query_one("#setup-url", Input)
+        if initial and self._initial_model and secrets.provider_for(self._initial_model) == choice.id:
+            model_input.value = self._initial_model
+        elif initial and choice.local and self._initial_model:
+            model_input.value = self._bare_model(self._initial_model)
+        else:
+            model_input.value = choice.default_model
+        url_input.value = (self._initial_base if initial and self._initial_base else None) or choice.default_url
+        model_input.placeholder = "model name as the server lists it" if choice.local else "provider/model"
+        key_label = self.query_one("#setup-key-label", Label)
+        key_input = self.query_one("#setup-key", Input)
+        key_input.value = ""
+        if choice.local:
+            key_label.update("API key (optional)")
+            key_input.placeholder = "only if your server asks for one"
+            hint = "Start the server first; Test connection checks that it answers."
+        else:
+            key_label.update("API key")
+            key_input.placeholder = "paste your key"
+            env_name = _env_var(choice.id)
+            if env_name and os.environ.get(env_name):
+                hint = f"{env_name} is set: leave the key empty to use it."
+            else:
+                hint = "The key goes to your system keyring, never to a file."
+                if env_name:
+                    hint += f" (Or set {env_name}.)"
+        self.query_one("#setup-hint", Static).update(hint)
+        self._status("")
+
+    @staticmethod
+    def _bare_model(model: str) -> str:
+        for prefix in _LOCAL_PREFIXES:
+            if model.startswith(prefix):
+                return model[len(prefix) :]
+        return model
+
+    @on(RadioSet.Changed, "#setup-provider")
+    def _provider_changed(self, event: RadioSet.Changed) -> None:
+        button_id = event.pressed.id or ""
+        choice = CHOICES_BY_ID.get(button_id.removeprefix("choice-"))
+        if choice is not None and choice is not self.choice:
+            self._show_choice(choice)
+
+    def _status(self, text: str, error: bool = False) -> None:
+        status = self.query_one("#setup-status", Static)
+        status.update(text)
+        status.set_class(error, "-error")
+        status.set_class(bool(text) and not error, "-ok")
+
+    def _form(self) -> tuple[str, str | None, str | None]:
+        model = self.query_one("#setup-model", Input).value.strip()
+        url = self.query_one("#setup-url", Input).value.strip() if self.choice.local else None
+        key = self.query_one("#setup-key", Input).value.strip() or None
+        return model, url, key
+
+    def result_from_form(self) -> SetupResult | str:
+        """The result the form describes, or a sentence saying what is missing."""
+        choice = self.choice
+        model, url, key = self._form()
+        if choice.local:
+            if not url:
+                return "Enter the server URL, e.g. http://localhost:11434."
+            if not url.startswith(("http://", "https://")):
+                return "The server URL must start with http:// or https://."
+            if not model:
+                return "Enter the model name (as the server lists it)."
+            if not model.startswith(_LOCAL_PREFIXES):
+                model = choice.model_prefix + model
+            return SetupResult(model=model, api_base=url.rstrip("/"), api_key=key, provider=choice.id)
+        if not model:
+            return "Enter a model name."
+        provider = secrets.provider_for(model)
+        env_name = _env_var(provider)
+        if not key and not (env_name and os.environ.get(env_name)):
+            return f"Enter your {choice.label} API key."
+        return SetupResult(model=model, api_base=None, api_key=key, provider=provider)
+
+    # ------------------------------------------------------------ actions
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_save()
+
+    @on(Button.Pressed, "#setup-save")
+    def action_save(self) -> None:
+        """Dismiss with the result, or explain what is missing."""
+        result = self.result_from_form()
+        if isinstance(result, str):
+            self._status(result, error=True)
+            return
+        self.dismiss(result)
+
+    @on(Button.Pressed, "#setup-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#setup-test")
+    def action_test(self) -> None:
+        model, url, key = self._form()
+        if not self.choice.local and not key:
+            env_name = _env_var(self.choice.id)
+            key = os.environ.get(env_name) if env_name else None
+        self._status("Testing…")
+        self._run_test(self.choice, model, url, key)
+
+    @work(exclusive=True, group="setup-test", exit_on_error=False)
+    async def _run_test(self, choice: ProviderChoice, model: str, url: str | None, key: str | None) -> None:
+        ok, message = await check_connection(choice, model, url, key)
+        if choice is self.choice:
+            self._status(message, error=not ok)
+
+
+__all__ = ["CHOICES", "ProviderChoice", "SetupResult", "SetupScreen", "apply_setup", "check_connection", "needs_setup"]
