@@ -39,7 +39,8 @@ def _run(command: list[str], data: str | None = None) -> str:
             input=None if data is None else data.encode("utf-8"),
             stdin=subprocess.DEVNULL if data is None else None,
             stdout=subprocess.PIPE if data is None else subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            # xclip -i stays in the background to serve the selection: no pipe it could keep open
+            stderr=subprocess.PIPE if data is None else subprocess.DEVNULL,
             timeout=TIMEOUT,
         )
     except subprocess.TimeoutExpired as exc:

@@ -96,7 +96,7 @@ def translate_error(exc: BaseException, action: str) -> ComputerError:
         return exc
     text = str(exc)
     lowered = text.lower()
-    if "authoriz" in lowered or "permission" in lowered or "not permitted" in lowered or "access denied" in lowered:
+    if "authoriz" in lowered or "xauth" in lowered or "permission" in lowered or "not permitted" in lowered or "access denied" in lowered:
         if IS_MAC:
             return PermissionDeniedError(
                 f"macOS refused to let this program {action}: allow your terminal in System Settings > "
@@ -120,11 +120,34 @@ _PG: Any = None
 _PG_DISPLAY: str | None = None
 
 
+def _ensure_xauthority() -> None:
+    """python-xlib (under pyautogui) refuses to connect when the Xauthority file is missing, unlike libX11:
+    point it at an empty file then, which means "no credentials" exactly as libX11 treats a missing one."""
+    path = os.environ.get("XAUTHORITY") or os.path.join(os.path.expanduser("~"), ".Xauthority")
+    if os.path.exists(path):
+        return
+    import tempfile
+
+    empty = os.path.join(tempfile.gettempdir(), f"oi-no-xauthority-{os.getuid()}")
+    if not os.path.exists(empty):
+        # One entry for a host that does not exist (an empty file makes python-xlib print a warning).
+        def field(data: bytes) -> bytes:
+            return len(data).to_bytes(2, "big") + data
+
+        entry = (256).to_bytes(2, "big") + field(b"oi-no-such-host") + field(b"65535")
+        entry += field(b"MIT-MAGIC-COOKIE-1") + field(bytes(16))
+        with open(empty, "wb") as handle:
+            handle.write(entry)
+    os.environ["XAUTHORITY"] = empty
+
+
 def pyautogui_module() -> Any:
     """pyautogui, imported only once a display is known to exist (it fails at import without one)."""
     global _PG, _PG_DISPLAY
     require_display()
     display = os.environ.get("DISPLAY")
+    if not (IS_MAC or IS_WINDOWS):
+        _ensure_xauthority()
     if _PG is None:
         try:
             import pyautogui
