@@ -1,0 +1,356 @@
+"""Magic commands: `%`-prefixed lines the user types instead of a message (the TUI and plain mode share them).
+
+`run_magic(session, text)` returns text to show the user (or None) and raises OiError for mistakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import difflib
+import json
+import platform
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import OiError
+
+HELP: dict[str, str] = {
+    "%": "%% <command>  run a command in the system shell",
+    "verbose": "%verbose [true/false]  turn verbose mode on (no argument or true) or off (false)",
+    "reset": "%reset  start the conversation over",
+    "undo": "%undo  remove your last message and everything after it",
+    "save_message": "%save_message [path]  save the messages as JSON (default messages.json)",
+    "load_message": "%load_message [path]  load messages from JSON (default messages.json)",
+    "tokens": "%tokens [prompt]  tokens and estimated cost of the next request (plus an optional prompt)",
+    "info": "%info  system and session information",
+    "help": "%help  this list",
+    "jupyter": "%jupyter [path]  export the conversation as a Jupyter notebook (default: Downloads folder)",
+    "markdown": "%markdown [path]  export the conversation as Markdown (default: Downloads folder)",
+}
+
+COMMANDS = [name for name in HELP if name != "%"]
+
+Handler = Callable[[Any, str], Awaitable[str | None]]
+
+
+async def run_magic(session: Any, text: str) -> str | None:
+    """Run one magic command line ("%reset", "%% ls", "%tokens hello") against a Session."""
+    line = text.strip()
+    if not line.startswith("%"):
+        raise OiError(f"{line!r} is not a magic command; they start with %. Type %help for the list.")
+    if line.startswith("%%"):
+        return await _shell(session, line[2:].strip())
+    body = line[1:]
+    name, _, argument = body.partition(" ")
+    name = name.strip().lower()
+    argument = argument.strip()
+    handler = _HANDLERS.get(name)
+    if handler is None:
+        raise OiError(_unknown_message(name))
+    return await handler(session, argument)
+
+
+def _unknown_message(name: str) -> str:
+    if not name:
+        return "A lone % is not a command. Type %help for the list."
+    close = difflib.get_close_matches(name, COMMANDS, n=2, cutoff=0.5)
+    if close:
+        options = " or ".join(f"%{c}" for c in close)
+        return f"Unknown command %{name}. Did you mean {options}? Type %help for the list."
+    return f"Unknown command %{name}. Type %help for the list."
+
+
+def _interp(session: Any) -> Any:
+    return getattr(session, "interpreter", session)
+
+
+# ---------------------------------------------------------------- commands
+
+
+async def _shell(session: Any, command: str) -> str:
+    if not command:
+        raise OiError("Nothing to run: write the shell command after %%, e.g. %% ls.")
+    interp = _interp(session)
+    parts: list[str] = []
+    async for chunk in interp.computer.arun("shell", command):
+        if chunk.get("type") == "console" and chunk.get("format") == "output":
+            parts.append(str(chunk.get("content") or ""))
+    output = "".join(parts).rstrip("\n")
+    return output or "(no output)"
+
+
+async def _verbose(session: Any, argument: str) -> str:
+    interp = _interp(session)
+    value = argument.lower()
+    if value in ("", "true", "on", "yes", "1"):
+        on = True
+    elif value in ("false", "off", "no", "0"):
+        on = False
+    else:
+        raise OiError(f"%verbose takes true or false, not {argument!r}.")
+    interp.verbose = on
+    return "Verbose mode on." if on else "Verbose mode off."
+
+
+async def _reset(session: Any, argument: str) -> str:
+    interp = _interp(session)
+    if getattr(session, "busy", False) and hasattr(session, "stop"):
+        await session.stop()
+    interp.reset()
+    return "The conversation was reset."
+
+
+async def _undo(session: Any, argument: str) -> str:
+    interp = _interp(session)
+    messages = interp.messages
+    last_user = max(
+        (i for i, m in enumerate(messages) if m.get("role") == "user" and m.get("type", "message") == "message"),
+        default=None,
+    )
+    if last_user is None:
+        return "Nothing to undo."
+    # the user's message may have come with images: they belong to the same turn
+    start = last_user
+    while start > 0 and messages[start - 1].get("role") == "user" and messages[start - 1].get("type") == "image":
+        start -= 1
+    removed = len(messages) - start
+    interp.load_messages(messages[:start])
+    return f"Removed your last message and {removed - 1} message(s) after it."
+
+
+def _path(argument: str, default: str) -> Path:
+    raw = argument.strip().strip("'\"") or default
+    return Path(raw).expanduser()
+
+
+async def _save_message(session: Any, argument: str) -> str:
+    interp = _interp(session)
+    path = _path(argument, "messages.json")
+    if not path.suffix:
+        path = path.with_suffix(".json")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(interp.messages, indent=2, ensure_ascii=False, default=str)
+        from .secrets import redact
+
+        path.write_text(redact(text, interp), encoding="utf-8")
+    except OSError as exc:
+        raise OiError(f"Could not save the messages to {path}: {exc.strerror or exc}.") from exc
+    return f"Saved {len(interp.messages)} messages to {path}."
+
+
+async def _load_message(session: Any, argument: str) -> str:
+    interp = _interp(session)
+    path = _path(argument, "messages.json")
+    if not path.exists() and not path.suffix and path.with_suffix(".json").exists():
+        path = path.with_suffix(".json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise OiError(f"No file {path}: give the path of a file saved with %save_message.") from exc
+    except OSError as exc:
+        raise OiError(f"Could not read {path}: {exc.strerror or exc}.") from exc
+    except json.JSONDecodeError as exc:
+        raise OiError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg}).") from exc
+    if not isinstance(data, list) or not all(isinstance(m, dict) and "role" in m for m in data):
+        raise OiError(f"{path} does not hold a list of messages (each an object with a role).")
+    interp.load_messages(data)
+    return f"Loaded {len(data)} messages from {path}."
+
+
+async def _tokens(session: Any, argument: str) -> str:
+    interp = _interp(session)
+
+    def count() -> tuple[int, int]:
+        from .convert import to_llm_messages
+        from .system_message import build_system_message
+
+        request = to_llm_messages(interp, build_system_message(interp))
+        conversation = interp.llm.count_tokens(request)
+        prompt = interp.llm.count_tokens([{"role": "user", "content": argument}]) if argument else 0
+        return conversation, prompt
+
+    conversation, prompt = await asyncio.to_thread(count)
+    model = interp.llm.model
+    lines = [f"Next request to {model}: {conversation} tokens (system message and conversation)."]
+    total = conversation
+    if argument:
+        total += prompt
+        lines.append(f"Your prompt: {prompt} tokens; together {total} tokens.")
+    cost = await asyncio.to_thread(interp.llm.cost, total, 0)
+    if cost:
+        lines.append(f"Estimated input cost: ${cost:.6f}.")
+    else:
+        lines.append(f"No price known for {model}: cost not estimated.")
+    return "\n".join(lines)
+
+
+async def _info(session: Any, argument: str) -> str:
+    interp = _interp(session)
+    llm = interp.llm
+    from . import __version__
+    from .secrets import key_source, mask
+
+    try:
+        window = llm.effective_context_window()
+    except Exception:
+        window = llm.context_window
+    key = llm.resolved_api_key() if hasattr(llm, "resolved_api_key") else llm.api_key
+    rows = [
+        ("oi-tui", __version__),
+        ("Python", f"{platform.python_version()} ({sys.executable})"),
+        ("System", f"{platform.system()} {platform.release()} ({platform.machine()})"),
+        ("Profile", interp.profile or "(none)"),
+        ("Model", llm.model),
+        ("API base", llm.api_base or "(provider default)"),
+        ("API key", f"{mask(key) if key else '(not set)'} from {key_source(llm.model, llm.api_key)}"),
+        ("API version", llm.api_version or "(default)"),
+        ("Context window", window),
+        ("Max tokens", llm.max_tokens or "(model default)"),
+        ("Temperature", llm.temperature),
+        ("Function calling", "on" if llm.supports_functions else "off" if llm.supports_functions is False else "auto"),
+        ("Vision", "on" if llm.supports_vision else "off" if llm.supports_vision is False else "auto"),
+        ("Auto run", interp.auto_run),
+        ("Loop", interp.loop),
+        ("OS mode", interp.os),
+        ("Offline", interp.offline),
+        ("Verbose", interp.verbose),
+        ("Max budget", f"${interp.max_budget}" if interp.max_budget else "(none)"),
+        ("Messages", len(interp.messages)),
+        ("Spent", f"${interp.total_cost:.4f}"),
+        ("Conversation", interp.conversation_id),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
+
+
+async def _help(session: Any, argument: str) -> str:
+    return "Magic commands:\n" + "\n".join(f"  {line}" for line in HELP.values())
+
+
+def downloads_dir() -> Path:
+    """The user's Downloads folder (created if missing)."""
+    import platformdirs
+
+    path = Path(platformdirs.user_downloads_dir())
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def conversation_title(interp: Any) -> str:
+    first = next(
+        (str(m.get("content") or "") for m in interp.messages if m.get("role") == "user" and m.get("type") == "message"),
+        "",
+    )
+    words = re.sub(r"[^\w\s-]", "", first).split()[:6]
+    stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    return ("_".join(words) or "conversation") + "_" + stamp
+
+
+def _export_path(argument: str, interp: Any, suffix: str) -> Path:
+    if argument:
+        path = _path(argument, "")
+        if path.is_dir():
+            path = path / (conversation_title(interp) + suffix)
+        elif path.suffix.lower() != suffix:
+            path = path.with_name(path.name + suffix)
+        return path
+    return downloads_dir() / (conversation_title(interp) + suffix)
+
+
+def to_markdown(messages: list[dict[str, Any]]) -> str:
+    """The conversation as Markdown: who said what, code fenced, output fenced."""
+    out: list[str] = []
+    last_role = None
+    for message in messages:
+        role, kind = message.get("role"), message.get("type")
+        content = message.get("content")
+        if role != last_role and kind != "console":
+            out.append({"user": "## User", "assistant": "## Assistant", "computer": "## Computer"}.get(role, f"## {role}"))
+            last_role = role
+        if kind == "message":
+            out.append(str(content or ""))
+        elif kind == "code":
+            out.append(f"```{message.get('format') or ''}\n{content or ''}\n```")
+        elif kind == "console":
+            if content:
+                out.append(f"```\n{str(content).rstrip()}\n```")
+        elif kind == "image":
+            out.append("*(image)*" if message.get("format", "").startswith("base64") else f"![image]({content})")
+        elif content:
+            out.append(str(content))
+    return "\n\n".join(out).strip() + "\n"
+
+
+def to_notebook(messages: list[dict[str, Any]]) -> Any:
+    """The conversation as an nbformat v4 notebook: text as Markdown cells, code with its output."""
+    import nbformat
+    from nbformat import v4
+
+    cells: list[Any] = []
+    last_code: Any = None
+    for message in messages:
+        role, kind = message.get("role"), message.get("type")
+        content = str(message.get("content") or "")
+        if kind == "code" and role == "assistant":
+            language = message.get("format") or "python"
+            source = content if language == "python" else ("%%bash\n" if language in ("shell", "bash", "sh") else f"# {language}\n") + content
+            last_code = v4.new_code_cell(source)
+            cells.append(last_code)
+        elif kind == "console" and role == "computer":
+            if last_code is not None and content:
+                last_code.outputs.append(v4.new_output("stream", name="stdout", text=content))
+        elif kind == "message":
+            prefix = "**User:** " if role == "user" else ""
+            cells.append(v4.new_markdown_cell(prefix + content))
+            last_code = None
+    notebook = v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.validate(notebook)
+    return notebook
+
+
+async def _markdown(session: Any, argument: str) -> str:
+    interp = _interp(session)
+    path = _export_path(argument, interp, ".md")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(to_markdown(interp.messages), encoding="utf-8")
+    except OSError as exc:
+        raise OiError(f"Could not write {path}: {exc.strerror or exc}.") from exc
+    return f"Exported the conversation to {path}."
+
+
+async def _jupyter(session: Any, argument: str) -> str:
+    interp = _interp(session)
+    path = _export_path(argument, interp, ".ipynb")
+
+    def write() -> None:
+        import nbformat
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(to_notebook(interp.messages), str(path))
+
+    try:
+        await asyncio.to_thread(write)
+    except OSError as exc:
+        raise OiError(f"Could not write {path}: {exc.strerror or exc}.") from exc
+    return f"Exported the conversation to the notebook {path}."
+
+
+_HANDLERS: dict[str, Handler] = {
+    "verbose": _verbose,
+    "reset": _reset,
+    "undo": _undo,
+    "save_message": _save_message,
+    "load_message": _load_message,
+    "tokens": _tokens,
+    "info": _info,
+    "help": _help,
+    "jupyter": _jupyter,
+    "markdown": _markdown,
+}
