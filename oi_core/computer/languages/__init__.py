@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def builtin_languages() -> list[type]:
-    from .subprocess_runner import PythonSubprocess, Shell
+    from .python import Python
+    from .subprocess_runner import Shell
 
-    return [PythonSubprocess, Shell]
+    return [Python, Shell]
