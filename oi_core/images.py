@@ -5,17 +5,52 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
-_PATH = re.compile(r"""(?:(?<=\s)|^)(['"]?)((?:~|\.{1,2}|/)[^\s'"]*?\.(?:png|jpe?g|gif|webp|bmp))\1(?=\s|$|[.,;:!?)])""", re.I)
+_EXT = r"\.(?:png|jpe?g|gif|webp|bmp)"
+# "a path with spaces.png", 'x.png' or `x.png`
+_QUOTED = re.compile(r"""(["'`])([^"'`\n]+?""" + _EXT + r")\1", re.I)
+# /abs/x.png, ~/x.png, ./x.png, dir/x.png, x.png, file:///x.png, C:\x.png, /my\ shot.png
+_BARE = re.compile(
+    r"""(?<![\w/~.\\:-])((?:file://)?(?:~|[A-Za-z]:[\\/])?(?:\\ |[^\s"'`<>|()\[\]{}])*?""" + _EXT + r")(?=$|[\s.,;:!?)\]}])",
+    re.I,
+)
 
 
-def image_paths_in(text: str) -> list[Path]:
-    """Existing image files whose paths appear in the text."""
-    found = []
-    for match in _PATH.finditer(text):
-        path = Path(match.group(2)).expanduser()
-        if path.is_file():
+def _candidate(raw: str) -> Path:
+    text = raw.strip()
+    if text.lower().startswith("file://"):
+        text = unquote(text[len("file://"):])
+    text = text.replace("\\ ", " ")
+    return Path(text).expanduser()
+
+
+def image_paths_in(text: str, cwd: Path | None = None) -> list[Path]:
+    """Existing image files whose paths appear in the text, in order, each once."""
+    spans: list[tuple[int, str]] = []
+    taken: list[tuple[int, int]] = []
+    for match in _QUOTED.finditer(text):
+        spans.append((match.start(2), match.group(2)))
+        taken.append(match.span())
+    for match in _BARE.finditer(text):
+        if any(start <= match.start(1) < end for start, end in taken):
+            continue
+        spans.append((match.start(1), match.group(1)))
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for _, raw in sorted(spans):
+        path = _candidate(raw)
+        if not path.is_absolute() and cwd is not None:
+            path = cwd / path
+        try:
+            if not path.is_file():
+                continue
+            resolved = path.resolve()
+        except OSError:
+            continue
+        if resolved not in seen:
+            seen.add(resolved)
             found.append(path)
     return found
 
