@@ -1,0 +1,281 @@
+"""OiApp: the full-screen oi-tui application.
+
+Startup stays light: nothing here imports litellm or starts a kernel. The Session is created on
+mount and warmed up after the first frame, so the prompt is ready at once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+from textual.command import SimpleCommand
+
+from oi_core.events import SettingChanged, StopRequested
+
+from .screens.chat import ChatScreen
+from .screens.confirm import ConfirmScreen
+
+try:  # written by another engineer; the app works without it
+    from .commands import OiCommands
+
+    _EXTRA_COMMANDS = {OiCommands}
+except ImportError:  # pragma: no cover
+    _EXTRA_COMMANDS = set()
+
+
+class OiApp(App):
+    """The oi-tui app over one OpenInterpreter and its Session."""
+
+    TITLE = "oi-tui"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | _EXTRA_COMMANDS
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, tooltip="Quit (asks first while something runs)"),
+        Binding("ctrl+n", "new_conversation", "New", id="new_conversation", tooltip="Start a new conversation"),
+        Binding("ctrl+o", "open_conversations", "History", id="open_conversations",
+                tooltip="Browse and resume past conversations"),
+    ]
+
+    def __init__(
+        self,
+        interpreter: Any,
+        *,
+        start_in_conversations: bool = False,
+        startup_warnings: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.interpreter = interpreter
+        self.session: Any = None
+        self.start_in_conversations = start_in_conversations
+        self.startup_warnings = list(startup_warnings or [])
+        self._closed = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    def get_default_screen(self) -> ChatScreen:
+        return ChatScreen()
+
+    def on_mount(self) -> None:
+        from oi_core.session import Session
+
+        self.session = Session(self.interpreter)
+        self._install_themes()
+        self._apply_keymap()
+        for warning in self.startup_warnings:
+            self.notify(warning, title="Startup", severity="warning", timeout=10)
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        self.session.warm_up()
+        if self._needs_setup():
+            self.action_set_api_key()
+        elif self.start_in_conversations:
+            self.action_open_conversations()
+
+    def _install_themes(self) -> None:
+        if os.environ.get("OI_TUI_THEME"):  # tests and demos pin a theme
+            self.theme = os.environ["OI_TUI_THEME"]
+            return
+        try:
+            from .themes import install_themes
+        except ImportError:
+            return
+        install_themes(self)
+
+    def _apply_keymap(self) -> None:
+        try:
+            from .keymap import load_keymap
+        except ImportError:
+            return
+        keymap, problems = load_keymap()
+        if keymap:
+            self.update_keymap(keymap)
+        for problem in problems:
+            self.notify(problem, title="Keymap", severity="warning", timeout=8)
+
+    def _needs_setup(self) -> bool:
+        try:
+            from .screens.setup import needs_setup
+        except ImportError:
+            return False
+        try:
+            return bool(needs_setup(self.interpreter))
+        except Exception:
+            return False
+
+    async def close_session(self) -> None:
+        """Stop what runs and shut the languages down (idempotent)."""
+        if self._closed or self.session is None:
+            return
+        self._closed = True
+        try:
+            await self.session.close()
+        except Exception:
+            pass
+
+    async def on_unmount(self) -> None:
+        await self.close_session()
+
+    # ------------------------------------------------------------ state read by the palette
+
+    @property
+    def busy(self) -> bool:
+        """True while a turn runs (generation, approval, code, input)."""
+        return bool(self.session is not None and self.session.busy)
+
+    @property
+    def profile_name(self) -> str | None:
+        return getattr(self.interpreter, "profile", None)
+
+    @property
+    def auto_run(self) -> bool:
+        return bool(self.interpreter.auto_run)
+
+    @property
+    def chat_screen(self) -> ChatScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, ChatScreen):
+                return screen
+        return None
+
+    # ------------------------------------------------------------ actions
+
+    async def action_quit(self) -> None:
+        """Quit; while something runs, ask first (ctrl+q again on the question quits at once)."""
+        if isinstance(self.screen, ConfirmScreen) or not self.busy:
+            await self.close_session()
+            self.exit()
+            return
+
+        async def decided(yes: bool | None) -> None:
+            if yes:
+                await self.close_session()
+                self.exit()
+
+        self.push_screen(ConfirmScreen("Something is still running. Stop it and quit?", yes="Quit", no="Stay"),
+                         decided)
+
+    def action_stop(self) -> None:
+        if self.busy:
+            self.interpreter.bus.publish(StopRequested())
+
+    def action_toggle_auto_run(self) -> None:
+        value = not bool(self.interpreter.auto_run)
+        self.interpreter.bus.publish(SettingChanged("auto_run", value))
+        self.notify("Auto-run is ON: code runs without asking." if value else "Auto-run is OFF: you approve each run.",
+                    timeout=4)
+
+    async def action_new_conversation(self) -> None:
+        if self.busy:
+            await self.session.stop()
+        self.interpreter.reset()  # publishes MessagesReplaced; the chat screen re-renders
+
+    def action_open_conversations(self) -> None:
+        try:
+            from oi_core.conversations import store_for
+
+            from .screens.navigator import NavigatorScreen
+        except ImportError:
+            self.notify("The conversation navigator is not available in this build.", severity="warning")
+            return
+        store = store_for(self.interpreter)
+
+        def opened(conversation_id: str | None) -> None:
+            if conversation_id:
+                self.resume_conversation(conversation_id, store)
+
+        self.push_screen(NavigatorScreen(store), opened)
+
+    def resume_conversation(self, conversation_id: str, store: Any) -> None:
+        if self.busy:
+            self.notify("Stop the current run before opening another conversation.", severity="warning")
+            return
+        try:
+            messages = store.load(conversation_id)
+        except Exception as exc:
+            self.notify(f"Could not open that conversation: {exc}", title="Conversation", severity="error")
+            return
+        self.interpreter.load_messages(messages, conversation_id)
+
+    def action_switch_profile(self) -> None:
+        try:
+            from oi_core.profiles import list_profiles
+        except ImportError:
+            self.notify("Profiles are not available in this build.", severity="warning")
+            return
+        try:
+            profiles = list_profiles()
+        except Exception as exc:
+            self.notify(f"Could not list profiles: {exc}", title="Profiles", severity="error")
+            return
+        if not profiles:
+            self.notify("No profiles found.", title="Profiles")
+            return
+        commands = [
+            SimpleCommand(
+                info.name,
+                lambda name=info.name: self.switch_profile(name),
+                f"{info.source} profile · {info.path}",
+            )
+            for info in profiles
+        ]
+        self.search_commands(commands, placeholder="Switch to profile…")
+
+    def switch_profile(self, name: str) -> None:
+        """Apply a profile to the running session; the conversation stays."""
+        from oi_core.profiles import apply_profile
+
+        try:
+            problems = apply_profile(self.interpreter, name)
+        except Exception as exc:
+            self.notify(f"Could not switch to {name}: {exc}", title="Profiles", severity="error")
+            return
+        for problem in problems:
+            self.notify(problem, title="Profiles", severity="warning", timeout=8)
+        self.notify(f"Profile {self.interpreter.profile or name} · {self.interpreter.llm.model}", timeout=4)
+
+    def action_export_markdown(self) -> None:
+        from oi_core.conversation_export import to_markdown
+
+        messages = list(self.interpreter.messages)
+        if not messages:
+            self.notify("Nothing to export yet.", severity="warning")
+            return
+        path = Path.cwd() / f"oi-conversation-{self.interpreter.conversation_id}.md"
+        try:
+            path.write_text(to_markdown(messages, f"Conversation {self.interpreter.conversation_id}"),
+                            encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Could not export: {exc}", title="Export", severity="error")
+            return
+        self.notify(f"Saved {path}", title="Exported")
+
+    def action_set_api_key(self) -> None:
+        try:
+            from .screens.setup import SetupScreen, apply_setup
+        except ImportError:
+            return
+        llm = self.interpreter.llm
+
+        def chosen(result: Any) -> None:
+            if result is None:
+                return
+            try:
+                self.notify(apply_setup(self.interpreter, result), title="Model")
+            except Exception as exc:
+                self.notify(f"Could not apply the setup: {exc}", severity="error")
+            self.interpreter.bus.publish(SettingChanged("llm.model", self.interpreter.llm.model))
+
+        self.push_screen(SetupScreen(llm.model, getattr(llm, "api_base", None)), chosen)
+
+    def action_open_profile_dir(self) -> None:
+        try:
+            from oi_core.profiles import profile_dir
+
+            self.notify(str(profile_dir()), title="Profiles folder", timeout=10)
+        except Exception as exc:
+            self.notify(f"No profiles folder: {exc}", severity="warning")

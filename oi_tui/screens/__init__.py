@@ -1,0 +1,1 @@
+"""Screens of oi-tui, one per module, each with its own .tcss file."""

@@ -1,0 +1,107 @@
+"""A code block in the transcript: compact code with its language, then the output and images it produced."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, Static
+
+from .console import strip_ansi
+
+CODE_LINES_SHOWN = 8
+OUTPUT_LINES_SHOWN = 12
+
+#: "halfcell" (default) or "unicode"; both render the same in every terminal (tests force one).
+IMAGE_RENDERER_ENV = "OI_TUI_IMAGE_RENDERER"
+
+STATE_LABELS = {"": "", "pending": "awaiting approval", "running": "running", "done": "ran",
+                "skipped": "skipped", "stopped": "stopped", "editing": "editing"}
+
+
+def image_widget_class(renderer: str | None = None):
+    """The textual-image widget class for the configured renderer (imported on first use)."""
+    from textual_image.widget import HalfcellImage, UnicodeImage
+
+    renderer = (renderer or os.environ.get(IMAGE_RENDERER_ENV) or "halfcell").lower()
+    return UnicodeImage if renderer == "unicode" else HalfcellImage
+
+
+class CodeBlock(Vertical):
+    """Compact view of one code block and everything its run produced."""
+
+    def __init__(self, language: str, code: str = "", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.language = language or "text"
+        self.code = code
+        self.output = ""
+        self.state = ""
+
+    def compose(self) -> ComposeResult:
+        yield Label(self._header(), id="code-header", classes="code-header")
+        yield Static(self._code_renderable(), classes="code-body")
+        yield Static(self._output_renderable(), classes="code-output" + ("" if self.output else " -empty"))
+
+    def _header(self) -> str:
+        label = STATE_LABELS.get(self.state, self.state)
+        return f" {self.language} " + (f"· {label}" if label else "")
+
+    def _code_renderable(self) -> Syntax | Text:
+        lines = self.code.rstrip("\n").split("\n")
+        shown = "\n".join(lines[:CODE_LINES_SHOWN])
+        lexer = {"shell": "bash", "sh": "bash"}.get(self.language, self.language)
+        syntax = Syntax(shown, lexer, theme="ansi_dark", background_color="default", word_wrap=True)
+        if len(lines) <= CODE_LINES_SHOWN:
+            return syntax
+        from rich.console import Group
+
+        return Group(syntax, Text(f"… {len(lines) - CODE_LINES_SHOWN} more lines", style="dim italic"))
+
+    def set_state(self, state: str) -> None:
+        self.state = state
+        self.set_class(state == "pending", "-pending")
+        self.set_class(state == "running", "-running")
+        self.query_one("#code-header", Label).update(self._header())
+
+    def append_code(self, text: str) -> None:
+        self.code += text
+        self.query_one(".code-body", Static).update(self._code_renderable())
+
+    def set_code(self, code: str) -> None:
+        self.code = code
+        self.query_one(".code-body", Static).update(self._code_renderable())
+
+    def _output_renderable(self) -> Text:
+        lines = strip_ansi(self.output).rstrip("\n").split("\n")
+        tail = lines[-OUTPUT_LINES_SHOWN:]
+        return Text(("…\n" if len(lines) > OUTPUT_LINES_SHOWN else "") + "\n".join(tail))
+
+    def append_output(self, text: str) -> None:
+        self.output += text
+        if len(self.output) > 20_000:
+            self.output = self.output[-20_000:]
+        box = self.query_one(".code-output", Static)
+        box.remove_class("-empty")
+        box.update(self._output_renderable())
+
+    async def add_image(self, chunk_format: str, content: str) -> None:
+        """Show a base64 image the run produced, below the output."""
+        from PIL import Image as PILImage
+
+        try:
+            image = PILImage.open(io.BytesIO(base64.b64decode(content)))
+            image.load()
+        except Exception:
+            await self.mount(Static(Text(f"[image: {chunk_format}, could not be decoded]", style="dim")))
+            return
+        await self.mount(image_widget_class()(image, classes="code-image"))
+
+    async def add_html(self, html: str) -> None:
+        """Rich output we cannot render in a terminal: show it as text."""
+        shown = html if len(html) < 2000 else html[:2000] + " …"
+        await self.mount(Static(Text(shown, style="dim"), classes="code-html"))

@@ -1,0 +1,112 @@
+"""The console pane: live output of the current run (batched, capped) and the input() prompt line."""
+
+from __future__ import annotations
+
+import re
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, Log
+
+#: CSI / OSC escape sequences; Log shows plain text, so colours are stripped cleanly.
+ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+
+MAX_LINES = 5000
+
+
+def strip_ansi(text: str) -> str:
+    """Remove terminal escape sequences and carriage-return overwrites from process output."""
+    text = ANSI.sub("", text)
+    if "\r" in text:
+        text = "\n".join(line.rsplit("\r", 1)[-1] if not line.endswith("\r") else line.rstrip("\r")
+                         for line in text.split("\n"))
+    return text
+
+
+class ConsolePane(Vertical):
+    """Log of process output; an Input appears when running code asks for a line."""
+
+    class InputAnswered(Message):
+        """The user typed an answer to a running program's input() request."""
+
+        def __init__(self, request_id: str, text: str) -> None:
+            super().__init__()
+            self.request_id = request_id
+            self.text = text
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._pending: list[str] = []
+        self._request_id: str | None = None
+        self.border_title = "console"
+
+    def compose(self) -> ComposeResult:
+        yield Log(max_lines=MAX_LINES, highlight=False, id="console-log")
+        yield Input(id="console-input", classes="-hidden")
+
+    @property
+    def log_widget(self) -> Log:
+        return self.query_one("#console-log", Log)
+
+    @property
+    def text(self) -> str:
+        """Everything shown (flushed) so far."""
+        return "\n".join(self.log_widget.lines)
+
+    def buffer(self, text: str) -> None:
+        """Queue output; `flush` writes it (the screen calls it on a ~30 Hz timer)."""
+        self._pending.append(text)
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        text = strip_ansi("".join(self._pending))
+        self._pending.clear()
+        self.log_widget.write(text)
+
+    def write_note(self, text: str) -> None:
+        """A line of our own (run separators, echoed answers)."""
+        self.flush()
+        log = self.log_widget
+        if log.lines and log.lines[-1] != "":
+            log.write("\n")
+        log.write(text + "\n")
+
+    def ask(self, request_id: str, prompt: str, password: bool = False) -> None:
+        """Show the prompt line and focus it."""
+        self.flush()
+        self._request_id = request_id
+        box = self.query_one("#console-input", Input)
+        box.value = ""
+        box.password = password
+        box.placeholder = prompt.strip() or "The program is waiting for input; type and press Enter"
+        box.remove_class("-hidden")
+        self.add_class("-asking")
+        box.focus()
+
+    def cancel_question(self) -> None:
+        self._request_id = None
+        self.remove_class("-asking")
+        self.query_one("#console-input", Input).add_class("-hidden")
+
+    @property
+    def asking(self) -> bool:
+        return self._request_id is not None
+
+    @on(Input.Submitted, "#console-input")
+    def send_answer(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self._request_id is None:
+            return
+        request_id, box = self._request_id, self.query_one("#console-input", Input)
+        prompt = box.placeholder
+        shown = "•" * len(event.value) if box.password else event.value
+        self.cancel_question()
+        self.write_note(f"{prompt} {shown}".strip())
+        self.post_message(self.InputAnswered(request_id, event.value))

@@ -1,0 +1,114 @@
+"""The conversation pane: an anchored VerticalScroll of messages and code blocks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+
+from .chat_messages import AssistantMessage, EarlierMessages, HistoryItem, NoticeMessage, UserMessage
+from .code_block import CodeBlock
+
+#: Messages of a resumed conversation mounted in full; older ones wait behind "show earlier".
+RECENT_MESSAGES = 30
+
+
+def _text_of(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("content", ""))
+    return "" if content is None else str(content)
+
+
+class Transcript(VerticalScroll, can_focus=False):
+    """Stays pinned to the newest item until the user scrolls up."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._earlier: list[dict[str, Any]] = []
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    async def add(self, widget: Widget, *, before: Widget | None = None) -> Widget:
+        if before is not None:
+            await self.mount(widget, before=before)
+        else:
+            await self.mount(widget)
+        return widget
+
+    async def add_user(self, text: str) -> UserMessage:
+        return await self.add(UserMessage(text))  # type: ignore[return-value]
+
+    async def add_assistant(self) -> AssistantMessage:
+        return await self.add(AssistantMessage())  # type: ignore[return-value]
+
+    async def add_code(self, language: str, code: str = "") -> CodeBlock:
+        return await self.add(CodeBlock(language, code))  # type: ignore[return-value]
+
+    async def add_notice(self, text: str) -> NoticeMessage:
+        return await self.add(NoticeMessage(text, markup=False))  # type: ignore[return-value]
+
+    # ------------------------------------------------------------ resumed conversations
+
+    async def show_messages(self, messages: list[dict[str, Any]]) -> None:
+        """Replace everything with `messages`: the recent ones in full, older ones behind a placeholder."""
+        await self.remove_children()
+        split = max(0, len(messages) - RECENT_MESSAGES)
+        # never split a code block from its output: start the recent part at a user/assistant message
+        while 0 < split < len(messages) and messages[split].get("role") == "computer":
+            split -= 1
+        self._earlier = messages[:split]
+        widgets: list[Widget] = []
+        if self._earlier:
+            widgets.append(EarlierMessages(len(self._earlier)))
+        widgets.extend(self._full_widgets(messages[split:]))
+        with self.app.batch_update():
+            await self.mount_all(widgets)
+        self.anchor()
+
+    def _full_widgets(self, messages: list[dict[str, Any]]) -> list[Widget]:
+        widgets: list[Widget] = []
+        block: CodeBlock | None = None
+        for message in messages:
+            role, kind = message.get("role"), message.get("type")
+            text = _text_of(message)
+            if role == "user" and kind == "message":
+                widgets.append(UserMessage(text))
+                block = None
+            elif role == "assistant" and kind == "message":
+                widgets.append(AssistantMessage(text))
+                block = None
+            elif role == "assistant" and kind == "code":
+                block = CodeBlock(str(message.get("format") or "text"), text)
+                block.state = "done"
+                widgets.append(block)
+            elif role == "computer" and kind == "console" and message.get("format") == "output":
+                if block is not None:
+                    block.output += text
+                else:
+                    widgets.append(HistoryItem("computer", text))
+            elif kind == "image":
+                widgets.append(HistoryItem("computer", f"[image: {message.get('format')}]"))
+        return widgets
+
+    @on(EarlierMessages.RevealRequested)
+    async def reveal_earlier(self, event: EarlierMessages.RevealRequested) -> None:
+        """Mount the older messages in their light form, in place of the placeholder."""
+        event.stop()
+        placeholder = self.query(EarlierMessages).first()
+        items = [
+            HistoryItem(str(m.get("role")), _text_of(m))
+            for m in self._earlier
+            if m.get("type") in ("message", "code") or m.get("format") == "output"
+        ]
+        self._earlier = []
+        self.release_anchor()
+        with self.app.batch_update():
+            await self.mount_all(items, before=placeholder)
+            await placeholder.remove()
+        self.scroll_home(animate=False)
