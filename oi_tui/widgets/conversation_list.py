@@ -39,7 +39,12 @@ class ConversationList(OptionList):
         """Replace the entries, keeping the highlight on `keep` (a conversation id) when it is still listed."""
         self.conversations = list(infos)
         self.clear_options()
-        self.add_options([Option(entry_renderable(info), id=info.id) for info in infos])
+        entries: list[Option | None] = []
+        for info in infos:
+            if entries:
+                entries.append(None)  # a separator line; separators are not options
+            entries.append(Option(entry_renderable(info), id=info.id))
+        self.add_options(entries)
         if not infos:
             return
         ids = [info.id for info in infos]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.markdown import Markdown
 from rich.padding import Padding
 from rich.syntax import Syntax
 from rich.text import Text
@@ -53,6 +54,8 @@ def preview_renderable(title: str, messages: list[dict[str, Any]]) -> Renderable
             parts.append(Padding(Text(text or "(no output)", style="dim"), (0, 0, 0, 2)))
         elif kind == "image":
             parts.append(Text("[image]", style="italic"))
+        elif role == "assistant" and kind == "message":
+            parts.append(Markdown(_clip(message_text(message)), code_theme="ansi_dark"))
         else:
             parts.append(Text(_clip(message_text(message))))
     if not messages:
