@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 def builtin_languages() -> list[type]:
+    from .process import HTML, AppleScript, Java, JavaScript, PowerShell, R, Ruby
     from .python import Python
-    from .subprocess_runner import Shell
+    from .shell import Shell
 
-    return [Python, Shell]
+    return [Python, Shell, JavaScript, HTML, R, Ruby, Java, PowerShell, AppleScript]
