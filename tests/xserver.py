@@ -109,7 +109,7 @@ entry.pack(pady=20)
 commands = []
 def reader():
     for line in sys.stdin:
-        commands.append(line.strip())
+        commands.append(line.rstrip("\r\n"))
 threading.Thread(target=reader, daemon=True).start()
 def geometry(widget):
     return [widget.winfo_rootx(), widget.winfo_rooty(), widget.winfo_width(), widget.winfo_height()]
