@@ -387,10 +387,17 @@ def install_themes(app: App[Any], default: str = DEFAULT_THEME, *, notify: bool 
         else:
             problems.append(f"Theme {wanted!r} is not available; using {fallback!r}.")
         wanted = fallback
+    # Applying the theme here publishes on theme_changed_signal a moment later; that echo is not a choice.
+    echo: list[str] = []
     if app.theme != wanted:
         app.theme = wanted
+        echo.append(wanted)
 
     def remember(theme: Theme) -> None:
+        if echo:
+            applied = echo.pop()
+            if theme.name == applied:
+                return
         try:
             save_theme(theme.name)
         except OSError as exc:
