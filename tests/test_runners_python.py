@@ -1,0 +1,160 @@
+"""The Python runner against a real IPython kernel."""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+import time
+
+import pytest
+
+from oi_core.computer.computer import Computer, merge_outputs
+from oi_core.computer.languages.python import Python
+
+
+class AnswerIO:
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.prompts = []
+
+    async def request_input(self, prompt, password=False):
+        self.prompts.append((prompt, password))
+        if not self.answers:
+            raise EOFError
+        return self.answers.pop(0)
+
+
+@pytest.fixture(scope="module")
+def computer():
+    c = Computer()
+    c.languages = [Python]
+    c._loop_thread().run(c.terminal.astart("python"))
+    yield c
+    c.terminate()
+    c._loop_thread().stop()
+
+
+def text(messages):
+    return "".join(str(m.get("content")) for m in messages if m.get("format") == "output")
+
+
+def chunks(c, code, io=None):
+    return list(c._loop_thread().iterate(c.arun("python", code, io)))
+
+
+def test_state_persists_and_output_streams(computer):
+    assert text(computer.run("python", "x = 41\nprint('hello')")) == "hello\n"
+    assert text(computer.run("python", "x + 1")) == "42\n"
+
+
+def test_warm_run_is_fast(computer):
+    computer.run("python", "pass")
+    start = time.perf_counter()
+    for _ in range(5):
+        computer.run("python", "print(1)")
+    assert (time.perf_counter() - start) / 5 < 0.2
+
+
+def test_traceback_keeps_user_line_numbers(computer):
+    out = text(computer.run("python", "a = 1\nb = 2\n1/0\n"))
+    assert "ZeroDivisionError" in out and "line 3" in out
+    assert "\x1b[" not in out
+
+
+def test_image_and_html(computer):
+    code = (
+        "import io\nfrom PIL import Image as PILImage\nfrom IPython.display import Image, HTML, display\n"
+        "buf = io.BytesIO(); PILImage.new('RGB', (4, 3), 'red').save(buf, 'PNG')\n"
+        "display(Image(data=buf.getvalue()))\ndisplay(HTML('<b>bold</b>'))\n"
+    )
+    got = chunks(computer, code)
+    images = [c for c in got if c["type"] == "image"]
+    assert images and images[0]["format"] == "base64.png"
+    assert base64.b64decode(images[0]["content"]).startswith(b"\x89PNG")
+    assert {"role": "computer", "type": "code", "format": "html", "content": "<b>bold</b>"} in got
+
+
+def test_active_line_without_touching_code(computer):
+    code = "import time\ntime.sleep(0.15)\ny = 0\ntime.sleep(0.15)\n"
+    got = chunks(computer, code)
+    lines = [c["content"] for c in got if c.get("format") == "active_line"]
+    assert 2 in lines and 4 in lines
+    assert lines[-1] is None
+
+
+def test_stop_mid_loop_keeps_state(computer):
+    computer.run("python", "kept = 'yes'")
+    stopped_at = {}
+
+    def stopper():
+        time.sleep(0.4)
+        stopped_at["t"] = time.perf_counter()
+        computer.stop()
+
+    threading.Thread(target=stopper).start()
+    result = computer.run("python", "n = 0\nwhile True:\n    n += 1\n")
+    assert time.perf_counter() - stopped_at["t"] < 0.5
+    assert "KeyboardInterrupt" not in text(result)
+    assert text(computer.run("python", "print(kept, n > 0)")) == "yes True\n"
+
+
+def test_input_round_trip(computer):
+    io = AnswerIO(["Ada"])
+    got = merge_outputs(chunks(computer, "name = input('Name? ')\nprint('hi', name)", io))
+    assert io.prompts == [("Name? ", False)]
+    assert text(got).endswith("hi Ada\n")
+
+
+def test_input_eof_does_not_hang(computer):
+    start = time.perf_counter()
+    out = text(merge_outputs(chunks(computer, "input('x? ')", AnswerIO([]))))
+    assert "EOFError" in out
+    assert time.perf_counter() - start < 5
+
+
+def test_kernel_death_and_recovery(computer):
+    computer.run("python", "before = 1")
+    out = text(computer.run("python", "import os\nos._exit(1)"))
+    assert "kernel died" in out and out.count("\n") == 1
+    assert text(computer.run("python", "print('back')")) == "back\n"
+    assert "NameError" in text(computer.run("python", "before"))
+
+
+def test_big_output_is_coalesced_and_loop_stays_free(computer):
+    loop_thread = computer._loop_thread()
+    gaps = []
+
+    async def ticker(stop):
+        import asyncio
+        last = time.perf_counter()
+        while not stop.is_set():
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    stop = threading.Event()
+    import asyncio
+    tick = asyncio.run_coroutine_threadsafe(ticker(stop), loop_thread.loop)
+    got = chunks(computer, "for i in range(200000):\n    print(i)\n")
+    stop.set()
+    tick.result(5)
+    out = [c for c in got if c.get("format") == "output"]
+    joined = "".join(c["content"] for c in out)
+    assert joined.startswith("0\n1\n") and joined.endswith("199999\n")
+    assert len(out) < 2000
+    assert max(len(c["content"]) for c in out) <= 64 * 1024
+    assert max(gaps) < 0.25
+
+
+def test_terminate_leaves_no_kernel_process():
+    c = Computer()
+    c.languages = [Python]
+    assert text(c.run("python", "print(2)")) == "2\n"
+    pid = c.terminal.get_language("python")._kernel.pid
+    c.terminate()
+    c._loop_thread().stop()
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
