@@ -369,15 +369,35 @@ def apply_text_area_theme(text_area: TextArea, app_theme: Theme) -> None:
 # ------------------------------------------------------------------ wiring into an app
 
 
-def install_themes(app: App[Any], default: str = DEFAULT_THEME, *, notify: bool = True) -> list[str]:
+PIN_ENV = "OI_TUI_THEME"
+"""Environment variable that pins a theme for one run (tests, demos); a pinned theme is not saved."""
+
+
+def install_themes(
+    app: App[Any], default: str = DEFAULT_THEME, *, notify: bool = True, pinned: str | None = None
+) -> list[str]:
     """Register every theme file, switch to the saved theme, and remember future theme changes.
 
     Call once, from `on_mount` (or later). Problems (broken theme files, a saved theme that no
     longer exists) are shown as notifications when `notify` is true, and returned either way.
+    `pinned` (default: the OI_TUI_THEME environment variable) selects a theme for this run only:
+    the saved choice is neither read nor overwritten.
     """
     themes, problems = load_themes()
     for theme in themes:
         app.register_theme(theme)
+
+    pinned = pinned if pinned is not None else (os.environ.get(PIN_ENV) or None)
+    if pinned is not None:
+        if pinned in app.available_themes:
+            app.theme = pinned
+        else:
+            problems.append(f"Theme {pinned!r} ({PIN_ENV}) is not available; using {default!r}.")
+            app.theme = default if default in app.available_themes else FALLBACK_THEME
+        if notify:
+            for problem in problems:
+                app.notify(problem, title="Themes", severity="warning", timeout=8)
+        return problems
 
     wanted = saved_theme() or default
     if wanted not in app.available_themes:
@@ -412,6 +432,7 @@ def install_themes(app: App[Any], default: str = DEFAULT_THEME, *, notify: bool 
 
 __all__ = [
     "DEFAULT_THEME",
+    "PIN_ENV",
     "ThemeFileError",
     "apply_text_area_theme",
     "install_themes",

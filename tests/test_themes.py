@@ -202,6 +202,17 @@ async def test_unknown_saved_theme_falls_back_with_a_message() -> None:
         assert any("gone-theme" in message for message in messages)
 
 
+async def test_a_pinned_theme_is_used_but_not_saved(monkeypatch: pytest.MonkeyPatch) -> None:
+    themes.save_theme("oi-night")
+    monkeypatch.setenv(themes.PIN_ENV, "oi-paper")
+    app = ThemedApp()
+    async with app.run_test() as pilot:
+        assert app.theme == "oi-paper"
+        app.theme = "oi-moss"
+        await pilot.pause()
+    assert themes.saved_theme() == "oi-night"
+
+
 # ------------------------------------------------------------------ snapshots
 
 SAMPLE_CODE = '''def greet(name: str) -> str:
