@@ -1,0 +1,106 @@
+"""Node, HTML, missing runtimes, custom languages and the language table."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+
+import pytest
+
+from oi_core.computer.computer import Computer
+from oi_core.computer.languages.process import JavaScript, ProcessLanguage
+
+
+def text(messages):
+    return "".join(str(m.get("content")) for m in messages if m.get("format") == "output")
+
+
+@pytest.fixture
+def computer():
+    c = Computer()
+    yield c
+    c.terminate()
+    c._loop_thread().stop()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_runs_and_reports_errors(computer):
+    assert text(computer.run("javascript", "console.log([1, 2].map(x => x * 2).join(','))")) == "2,4\n"
+    out = text(computer.run("js", "throw new Error('boom')"))
+    assert "boom" in out and "Exit status: 1" in out
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_stop(computer):
+    def stopper():
+        time.sleep(0.3)
+        computer.stop()
+
+    threading.Thread(target=stopper).start()
+    start = time.perf_counter()
+    computer.run("javascript", "while (true) {}")
+    assert time.perf_counter() - start < 1.5
+
+
+def test_html_comes_back_as_html(computer):
+    got = computer.run("html", "<h1>Hi</h1>")
+    assert {"role": "computer", "type": "code", "format": "html", "content": "<h1>Hi</h1>"} in got
+
+
+def test_missing_runtime_names_what_to_install(computer):
+    class Cobol(ProcessLanguage):
+        name = "cobol"
+        display_name = "COBOL"
+        file_extension = "cob"
+        executables = ("definitely-not-installed-cobc",)
+        install_hint = "install GnuCOBOL so that `cobc` is on the PATH."
+
+    computer.languages = [Cobol, JavaScript]
+    out = text(computer.run("cobol", "DISPLAY 'HI'."))
+    assert out == "COBOL can't run here: install GnuCOBOL so that `cobc` is on the PATH."
+    assert "cobol" not in computer.terminal.available_languages()
+
+
+def test_builtin_missing_runtimes_are_one_sentence(computer):
+    for name in ("r", "ruby", "powershell", "applescript", "java"):
+        runner = computer.terminal.get_language(name)
+        message = runner.missing_runtime()
+        if message is not None:
+            assert message.endswith(".") and message.count(". ") == 0 and "install" in message.lower() or "macOS" in message
+
+
+class Echo:
+    """A custom language shaped exactly like the reference's example."""
+
+    name = "echo"
+    system_message = "Echo prints what you give it."
+
+    def __init__(self):
+        self.stopped = False
+
+    def run(self, code):
+        for line in code.splitlines():
+            yield {"type": "console", "format": "output", "content": line.upper() + "\n"}
+
+    def stop(self):
+        self.stopped = True
+
+    def terminate(self):
+        pass
+
+
+def test_custom_language_replaces_the_table(computer):
+    computer.languages = [Echo]
+    assert computer.terminal.language_names() == ["echo"]
+    assert text(computer.run("echo", "a\nb")) == "A\nB\n"
+    assert "python" in text(computer.run("python", "print(1)")).lower()  # no longer available
+    computer.languages = [Echo()]
+    assert text(computer.run("echo", "c")) == "C\n"
+
+
+def test_default_table_lists_builtins(computer):
+    names = computer.terminal.language_names()
+    for name in ("python", "shell", "javascript", "html", "r", "ruby", "java", "powershell", "applescript"):
+        assert name in names
+    assert {"python", "shell", "html"} <= set(computer.terminal.available_languages())
