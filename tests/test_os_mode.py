@@ -340,3 +340,39 @@ def test_bootstrap_code_defines_computer_in_a_fresh_python(screen: TkWindow, tmp
     )
     assert result.returncode == 0, result.stderr
     assert f"{SCREEN}" in result.stdout and LABEL_TEXT in result.stdout.upper()
+
+
+def test_view_in_a_kernel_emits_one_png(screen: TkWindow) -> None:
+    """Inside an IPython kernel, display.view() shows the screenshot once, as image/png output."""
+    pytest.importorskip("ipykernel")
+    from jupyter_client.manager import start_new_kernel
+
+    from oi_core.computer.kernel_bootstrap import bootstrap_code
+
+    manager, client = start_new_kernel(kernel_name="python3", startup_timeout=60)
+
+    def run(code: str) -> list[tuple[str, dict]]:
+        msg_id = client.execute(code)
+        outputs = []
+        while True:
+            message = client.get_iopub_msg(timeout=60)
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = message["msg_type"], message["content"]
+            if kind in ("display_data", "execute_result", "stream", "error"):
+                outputs.append((kind, content))
+            if kind == "status" and content["execution_state"] == "idle":
+                return outputs
+
+    try:
+        assert run(bootstrap_code(vision=True)) == []
+        outputs = run("computer.display.view()")
+        images = [c["data"]["image/png"] for k, c in outputs if "data" in c and "image/png" in c["data"]]
+        assert len(images) == 1, outputs
+        assert all("image/jpeg" not in c.get("data", {}) for _, c in outputs)
+        outputs = run("shot = computer.display.view()\nprint(shot.size)")
+        assert [k for k, _ in outputs] == ["display_data", "stream"]
+        assert "(1280, 800)" in outputs[1][1]["text"]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)

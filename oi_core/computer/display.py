@@ -217,8 +217,14 @@ def _screenshot_class() -> type:
                 return None
             return super()._repr_png_()
 
+        def _repr_jpeg_(self) -> None:  # one image per screenshot: PNG only
+            return None
+
         def __repr__(self) -> str:
             return f"<screenshot {self.width}x{self.height}>"
+
+        def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+            printer.text(repr(self))
 
     return Screenshot
 
