@@ -158,3 +158,13 @@ def test_terminate_leaves_no_kernel_process():
     time.sleep(0.2)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_kernel_death_while_idle_is_reported_on_next_run(computer):
+    runner = computer.terminal.get_language("python")
+    computer.run("python", "print(0)")
+    import signal
+    os.kill(runner._kernel.pid, signal.SIGKILL)
+    time.sleep(0.3)
+    out = text(computer.run("python", "print('fresh')"))
+    assert "variables were reset" in out and out.endswith("fresh\n")

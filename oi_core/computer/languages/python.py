@@ -141,6 +141,7 @@ class Kernel:
         self._thread: threading.Thread | None = None
         self._closing = False
         self.exit_code: int | None = None
+        self.reported_death = False
         self._iopub_seen = threading.Event()
 
     # ------------------------------------------------------------ lifecycle (blocking; call in a thread)
@@ -305,6 +306,7 @@ class Kernel:
     def _kernel_died(self) -> None:
         for run in list(self._runs.values()):
             if run.stream is not None and not run.done.is_set():
+                self.reported_death = True
                 run.stream.put_text(DIED.format(code=self.exit_code) + "\n")
             run.finish()
         self._runs.clear()
@@ -486,7 +488,10 @@ class Python(Language):
     async def arun(self, code: str, io: RunIO) -> AsyncIterator[dict[str, Any]]:
         kernel = self._kernel
         if kernel is None or kernel.exit_code is not None or not kernel.alive():
+            lost = kernel is not None and not kernel.reported_death
             kernel = await asyncio.to_thread(self._ensure_kernel)
+            if lost:
+                yield output("The Python kernel had stopped since the last run; a new one was started, so variables were reset.\n")
         stream = RunStream()
         run = _Run(stream)
         self._run = run

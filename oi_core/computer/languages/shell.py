@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -96,6 +97,7 @@ class Shell(Language):
             self._close()
             if self._dir is None or not os.path.isdir(self._dir):
                 self._dir = tempfile.mkdtemp(prefix="oi-shell-")
+                weakref.finalize(self, shutil.rmtree, self._dir, True)
             ctl_r, ctl_w = os.pipe()
             env = dict(os.environ)
             env.setdefault("PAGER", "cat")
