@@ -110,6 +110,7 @@ class NavigatorScreen(Screen[str | None]):
             count = f"{total} conversation{'s' if total != 1 else ''}"
         self.query_one("#navigator-count", Static).update(count)
         empty = self.query_one("#navigator-empty", Static)
+        listing.display = bool(infos)
         if infos:
             empty.display = False
         else:
