@@ -72,8 +72,10 @@ class ThemeFileError(ValueError):
 
 
 def themes_dir() -> Path:
-    """The themes shipped with oi-tui: the repository-level `themes/` folder next to the package."""
-    return Path(__file__).resolve().parent.parent / "themes"
+    """The themes shipped with oi-tui: the top-level `themes/` folder (share/oi-tui/themes when installed)."""
+    from oi_core.shipped import shipped_dir
+
+    return shipped_dir("themes")
 
 
 def user_themes_dir() -> Path:
