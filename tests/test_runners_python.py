@@ -168,3 +168,16 @@ def test_kernel_death_while_idle_is_reported_on_next_run(computer):
     time.sleep(0.3)
     out = text(computer.run("python", "print('fresh')"))
     assert "variables were reset" in out and out.endswith("fresh\n")
+
+
+def test_same_kernel_serves_another_event_loop(computer):
+    import asyncio
+
+    computer.run("python", "shared = 'from the sync API'")
+
+    async def consume():
+        return [chunk async for chunk in computer.arun("python", "print(shared)")]
+
+    got = asyncio.run(consume())
+    assert text(got) == "from the sync API\n"
+    assert text(computer.run("python", "print(2)")) == "2\n"

@@ -99,3 +99,14 @@ def test_big_output(computer):
     joined = "".join(c["content"] for c in out)
     assert joined.startswith("1\n2\n") and joined.endswith("200000\n")
     assert len(out) < 500
+
+
+def test_shell_serves_another_event_loop(computer):
+    import asyncio
+
+    computer.run("shell", "SHARED=yes")
+
+    async def consume():
+        return [chunk async for chunk in computer.arun("shell", "echo $SHARED")]
+
+    assert text(asyncio.run(consume())) == "yes\n"
