@@ -459,6 +459,15 @@ def apply_profile(
             apply_setting(interpreter, key, value)
         except SettingsError as exc:
             messages.append(exc.message)
+    # a key typed in for this session (e.g. for a custom server) survives a switch that keeps the same endpoint
+    previous_key = before.get("llm.api_key")
+    if (
+        previous_key
+        and not interpreter.llm.api_key
+        and interpreter.llm.api_base == before.get("llm.api_base")
+        and _provider(interpreter.llm.model) == _provider(str(before.get("llm.model") or ""))
+    ):
+        interpreter.llm.api_key = previous_key
     interpreter.profile = result.name
     after = _snapshot(interpreter)
     changed = {key: value for key, value in after.items() if before.get(key) != value}
@@ -470,6 +479,12 @@ def apply_profile(
     if bus is not None:
         bus.publish(SettingsApplied(changed, result.name))
     return messages
+
+
+def _provider(model: str) -> str:
+    from .secrets import provider_for
+
+    return provider_for(model) if model else ""
 
 
 def _snapshot(interpreter: Any) -> dict[str, Any]:

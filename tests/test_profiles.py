@@ -254,3 +254,15 @@ async def test_switch_changes_model_of_next_request(make_interpreter, llm):
     contents = [m["content"] for m in llm.requests[-1]["messages"] if m["role"] == "user"]
     assert any("hello" in str(c) for c in contents)  # the conversation survived the switch
     await session.close()
+
+
+def test_session_key_survives_switch_to_same_endpoint(make_interpreter, llm):
+    interp = make_interpreter()
+    write("same1.yaml", f"llm:\n  model: openai/m1\n  api_base: {llm.url}\n")
+    write("same2.yaml", f"llm:\n  model: openai/m2\n  api_base: {llm.url}\nauto_run: true\n")
+    apply_profile(interp, "same1")
+    interp.llm.api_key = "typed-in-session-key"
+    apply_profile(interp, "same2")
+    assert interp.llm.api_key == "typed-in-session-key"
+    apply_profile(interp, "fast")  # another endpoint: the key does not follow
+    assert interp.llm.api_key is None
