@@ -181,3 +181,46 @@ def test_same_kernel_serves_another_event_loop(computer):
     got = asyncio.run(consume())
     assert text(got) == "from the sync API\n"
     assert text(computer.run("python", "print(2)")) == "2\n"
+
+
+class NeverAnswers:
+    async def request_input(self, prompt, password=False):
+        import asyncio
+
+        await asyncio.Event().wait()
+
+
+def _stop_after(computer, delay, stamp):
+    def stopper():
+        time.sleep(delay)
+        stamp["t"] = time.perf_counter()
+        computer.stop()
+
+    threading.Thread(target=stopper).start()
+
+
+def test_stop_while_sleeping_or_waiting_for_input(computer):
+    stamp = {}
+    _stop_after(computer, 0.3, stamp)
+    computer.run("python", "import time\ntime.sleep(30)")
+    assert time.perf_counter() - stamp["t"] < 0.5
+    _stop_after(computer, 0.3, stamp)
+    chunks(computer, "answer = input('never? ')", NeverAnswers())
+    assert time.perf_counter() - stamp["t"] < 0.5
+    assert text(computer.run("python", "print('still here')")) == "still here\n"
+
+
+def test_code_that_swallows_interrupts_is_killed(computer):
+    stamp = {}
+    _stop_after(computer, 0.3, stamp)
+    code = "while True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n        pass\n"
+    out = text(computer.run("python", code))
+    assert time.perf_counter() - stamp["t"] < 1.5
+    assert "ignored the interrupt" in out
+    assert text(computer.run("python", "print('fresh')")) == "fresh\n"
+
+
+def test_segfault_is_detected(computer):
+    out = text(computer.run("python", "import ctypes\nctypes.string_at(0)"))
+    assert "kernel died" in out
+    assert text(computer.run("python", "print('ok')")) == "ok\n"

@@ -35,6 +35,7 @@ from ._stream import Control, RunStream, active_line, output, strip_ansi
 COMM_ID = "oi-active-line"
 EOF_REPLY = "\x04"  # ipykernel raises EOFError in input() when it receives this
 DIED = "The Python kernel died unexpectedly (exit code {code}); it will be restarted on the next run, so variables were lost."
+KILLED = "The code ignored the interrupt, so the Python kernel was restarted and its variables were lost."
 START_TIMEOUT = 60.0
 
 # Installed once per kernel start (silently: no history, no execution count, no pre_run_cell event).
@@ -117,6 +118,7 @@ class _Run:
         self.done = threading.Event()
         self.errored = False
         self.user_stopped = False
+        self.killed = False
 
     def finish(self) -> None:
         if not self.done.is_set():
@@ -307,7 +309,7 @@ class Kernel:
         for run in list(self._runs.values()):
             if run.stream is not None and not run.done.is_set():
                 self.reported_death = True
-                run.stream.put_text(DIED.format(code=self.exit_code) + "\n")
+                run.stream.put_text((KILLED if run.killed else DIED.format(code=self.exit_code)) + "\n")
             run.finish()
         self._runs.clear()
 
@@ -482,6 +484,10 @@ class Python(Language):
             if await asyncio.to_thread(run.done.wait, 0.05):
                 return
             kernel.interrupt()
+        # The code swallows KeyboardInterrupt: end it the hard way (the next run gets a fresh kernel).
+        run.killed = True
+        kernel._kill_group(signal.SIGKILL)
+        await asyncio.to_thread(run.done.wait, 1.0)
 
     # ------------------------------------------------------------ running
 
