@@ -18,13 +18,12 @@ import atexit
 import os
 import queue
 import re
-import tempfile
-import uuid
 import shutil
 import signal
-import sys
+import tempfile
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any

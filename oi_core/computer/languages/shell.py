@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..base import Language, RunIO
-from ._stream import Control, RunStream, active_line, output, strip_ansi
+from ._stream import Control, RunStream, active_line, strip_ansi
 
 # Functions defined in the shell once; names start with __oi_ to stay out of the user's way.
 BASH_SETUP = r"""
