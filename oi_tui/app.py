@@ -31,8 +31,10 @@ class OiApp(App):
     """The oi-tui app over one OpenInterpreter and its Session."""
 
     TITLE = "oi-tui"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_suffix(".tcss")
     COMMANDS = App.COMMANDS | _EXTRA_COMMANDS
+    MODES = {"chat": ChatScreen}
+    DEFAULT_MODE = "chat"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, tooltip="Quit (asks first while something runs)"),
         Binding("ctrl+n", "new_conversation", "New", id="new_conversation", tooltip="Start a new conversation"),
@@ -56,8 +58,6 @@ class OiApp(App):
 
     # ------------------------------------------------------------ lifecycle
 
-    def get_default_screen(self) -> ChatScreen:
-        return ChatScreen()
 
     def on_mount(self) -> None:
         from oi_core.session import Session

@@ -8,6 +8,7 @@ decisions back on the bus.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from textual import on
@@ -59,7 +60,7 @@ ERROR_TITLES = {
 class ChatScreen(Screen):
     """The main screen of oi-tui."""
 
-    CSS_PATH = "chat.tcss"
+    CSS_PATH = Path(__file__).with_suffix(".tcss")
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
     BINDINGS = [

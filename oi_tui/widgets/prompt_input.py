@@ -30,6 +30,10 @@ class PromptInput(TextArea):
         self._history_index: int | None = None
         self._draft = ""
 
+    def on_text_area_changed(self) -> None:
+        """Grow with the text, from two lines up to eight."""
+        self.styles.height = min(8, max(2, self.wrapped_document.height)) + 2
+
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             event.prevent_default()
