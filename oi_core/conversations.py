@@ -79,8 +79,12 @@ class ConversationInfo:
     updated: str
     message_count: int
     snippet: str
-    path: Path
+    folder: Path
     title_custom: bool = False
+
+    @property
+    def path(self) -> Path:
+        return self.folder / f"{self.id}.json"
 
     @property
     def updated_at(self) -> datetime:
@@ -354,7 +358,7 @@ class ConversationStore:
                     if "error" in cached or not isinstance(cached.get("header"), dict):
                         problems.append(ConversationProblem(Path(entry.path), str(cached.get("error", "no header"))))
                         continue
-                    infos.append(self._info(name, cached["header"], Path(entry.path)))
+                    infos.append(self._info(name, cached["header"], self.path))
             if changed or len(fresh) != len(entries):
                 self._save_index(fresh)
             self.problems = problems
@@ -362,7 +366,7 @@ class ConversationStore:
         return infos
 
     @staticmethod
-    def _info(name: str, header: dict[str, Any], path: Path) -> ConversationInfo:
+    def _info(name: str, header: dict[str, Any], folder: Path) -> ConversationInfo:
         return ConversationInfo(
             id=name[:-5],
             title=str(header.get("title") or UNTITLED),
@@ -370,7 +374,7 @@ class ConversationStore:
             updated=str(header.get("updated") or header.get("created") or ""),
             message_count=int(header.get("message_count") or 0),
             snippet=str(header.get("snippet") or ""),
-            path=path,
+            folder=folder,
             title_custom=bool(header.get("title_custom")),
         )
 
@@ -380,7 +384,7 @@ class ConversationStore:
             stat = path.stat()
         except FileNotFoundError:
             raise ConversationNotFound(f"no conversation {conversation_id!r} in {self.path}") from None
-        return self._info(path.name, self._read_header(path, stat), path)
+        return self._info(path.name, self._read_header(path, stat), self.path)
 
     def load_with_header(self, conversation_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         path = self.file_for(conversation_id)
@@ -438,7 +442,7 @@ class ConversationStore:
             updated = str(header.get("updated") or created)
             new_header = header_for(conversation_id, messages, created=created, updated=updated, title=title, title_custom=True)
             atomic_write(path, encode_conversation(new_header, messages))
-            return self._info(path.name, new_header, path)
+            return self._info(path.name, new_header, self.path)
 
     def delete(self, conversation_id: str) -> None:
         path = self.file_for(conversation_id)
