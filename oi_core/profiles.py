@@ -37,7 +37,12 @@ from .settings import LEGACY_NAMES, MODE_KEYS, SETTINGS, canonical_path, coerce
 
 PROFILE_SUFFIXES = (".yaml", ".yml", ".py")
 DEFAULT_PROFILE = "default"
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "profiles"
+try:  # the checkout's profiles/ folder, or share/oi-tui/profiles in an installed wheel
+    from .shipped import shipped_dir as _shipped_dir
+
+    SHIPPED_DIR = _shipped_dir("profiles")
+except Exception:  # pragma: no cover - older layout
+    SHIPPED_DIR = Path(__file__).resolve().parent.parent / "profiles"
 
 VISION_INSTRUCTIONS = (
     "You can see images: the user may attach screenshots or mention image file paths, and images your code "
