@@ -224,3 +224,10 @@ def test_segfault_is_detected(computer):
     out = text(computer.run("python", "import ctypes\nctypes.string_at(0)"))
     assert "kernel died" in out
     assert text(computer.run("python", "print('ok')")) == "ok\n"
+
+
+def test_ten_megabytes_of_output_is_bounded(computer):
+    got = chunks(computer, "print('x' * 10_000_000)\nprint('end')")
+    out = "".join(c["content"] for c in got if c.get("format") == "output")
+    assert out.startswith("xxx") and out.endswith("end\n")
+    assert len(out) <= 5_000_000 and "characters of output skipped" in out

@@ -71,6 +71,9 @@ class RunStream:
     def put_text(self, text: str) -> None:
         if not text:
             return
+        if len(text) > MAX_PENDING:  # one enormous write: keep its beginning and its end
+            half = MAX_PENDING // 2 - 128
+            text = f"{text[:half]}\n[... {len(text) - 2 * half} characters of output skipped ...]\n{text[-half:]}"
         with self._lock:
             if self._closed:
                 return
