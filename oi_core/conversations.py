@@ -154,6 +154,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+STALE_TEMP_SECONDS = 3600
+
+
+def _remove_stale_temp(entry: os.DirEntry[str]) -> None:
+    try:
+        if time.time() - entry.stat().st_mtime > STALE_TEMP_SECONDS:
+            os.unlink(entry.path)
+    except OSError:
+        pass
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` so readers see the old file or the new one, never a mix (0600)."""
     path = Path(path)
@@ -336,6 +347,9 @@ class ConversationStore:
             with os.scandir(self.path) as scan:
                 for entry in scan:
                     name = entry.name
+                    if name.startswith(".") and name.endswith(".tmp"):
+                        _remove_stale_temp(entry)  # left by a crash between write and rename
+                        continue
                     if name.startswith(".") or not name.endswith(".json"):
                         continue
                     try:

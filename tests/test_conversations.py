@@ -174,6 +174,13 @@ def test_crash_between_write_and_rename_keeps_previous_version(tmp_path, hook):
     assert store.load("victim") == SAMPLE
     assert [info.id for info in store.list()] == ["victim"]  # leftover temp files are not conversations
     assert store.problems == []
+    temps = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert temps  # a fresh leftover might belong to a writer still running: kept
+    old = time.time() - conversations.STALE_TEMP_SECONDS - 60
+    for temp in temps:
+        os.utime(temp, (old, old))
+    store.list()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 def _is_stopped(pid: int) -> bool:
