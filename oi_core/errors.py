@@ -37,6 +37,9 @@ def describe_llm_error(exc: BaseException, model: str, api_base: str | None) -> 
     text = str(exc).lower()
     if "midstream" in name.lower() or "stream ended" in text or "peer closed" in text or "incomplete chunked" in text:
         return f"{where} dropped the connection mid-reply: the partial reply was kept; send your message again."
+    if "connection error" in text or "connection refused" in text or "connect call failed" in text \
+            or "all connection attempts failed" in text or "name or service not known" in text:
+        return f"Could not connect to {where}: is the server running and the address right?"
     if status == 401 or name == "AuthenticationError":
         return f"{where} rejected the API key (401): check the key, or set a new one with `oi-tui --set-key`."
     if status == 403 or name == "PermissionDeniedError":
@@ -47,8 +50,6 @@ def describe_llm_error(exc: BaseException, model: str, api_base: str | None) -> 
         return f"{where} is rate-limiting requests (429): wait a moment, then send your message again."
     if name in ("Timeout", "APITimeoutError") or "timed out" in text or "timeout" in name.lower():
         return f"{where} did not answer in time: check that the server is up, then send your message again."
-    if name == "APIConnectionError" and ("connect" in text and "refused" in text or "connection error" in text):
-        return f"Could not connect to {where}: is the server running and the address right?"
     if status is not None and int(status) >= 500 or name in ("InternalServerError", "ServiceUnavailableError"):
         return f"{where} failed with a server error ({status or 500}): try again, or switch model."
     if "json" in text or "decode" in text or "malformed" in text:

@@ -76,6 +76,7 @@ def test_server_not_running(make_interpreter, llm) -> None:
     with pytest.raises(LlmError) as caught:
         interp.chat("hello", display=False)
     assert "127.0.0.1:9" in caught.value.message
+    assert "Could not connect" in caught.value.message
     assert interp.messages == [{"role": "user", "type": "message", "content": "hello"}]
 
 
