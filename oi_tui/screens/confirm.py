@@ -31,8 +31,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(id="confirm-dialog"):
             yield Label(self.question, id="confirm-question")
             with Horizontal(id="confirm-buttons"):
-                yield Button(f"{self.yes_label} [y]", id="confirm-yes", variant="error")
-                yield Button(f"{self.no_label} [n]", id="confirm-no", variant="primary")
+                yield Button(f"{self.yes_label} (y)", id="confirm-yes", variant="error")
+                yield Button(f"{self.no_label} (n)", id="confirm-no", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#confirm-no", Button).focus()

@@ -32,9 +32,9 @@ class ApprovalBar(Horizontal, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Label("Run this code?", id="approval-question")
-        yield Button("Run [r]", id="approval-run", variant="success", compact=True)
-        yield Button("Edit [e]", id="approval-edit", variant="primary", compact=True)
-        yield Button("Skip [s]", id="approval-skip", variant="error", compact=True)
+        yield Button("Run (r)", id="approval-run", variant="success", compact=True)
+        yield Button("Edit (e)", id="approval-edit", variant="primary", compact=True)
+        yield Button("Skip (s)", id="approval-skip", variant="error", compact=True)
 
     def ask(self, language: str) -> None:
         self.query_one("#approval-question", Label).update(f"Run this {language} code?")

@@ -68,6 +68,16 @@ class HistoryItem(Static):
         super().__init__(shown, markup=False, classes=f"-{role}", **kwargs)
 
 
+class LightReply(Static):
+    """A finished reply rendered by Rich as one widget (cheap to mount; used for older history)."""
+
+    def __init__(self, text: str, **kwargs) -> None:
+        from rich.markdown import Markdown as RichMarkdown
+
+        super().__init__(RichMarkdown(text), **kwargs)
+        self.text = text
+
+
 class EarlierMessages(Static, can_focus=True):
     """A placeholder for older messages; Enter or a click shows them."""
 

@@ -8,11 +8,13 @@ from textual import on
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
-from .chat_messages import AssistantMessage, EarlierMessages, HistoryItem, NoticeMessage, UserMessage
+from .chat_messages import AssistantMessage, EarlierMessages, HistoryItem, LightReply, NoticeMessage, UserMessage
 from .code_block import CodeBlock
 
 #: Messages of a resumed conversation mounted in full; older ones wait behind "show earlier".
 RECENT_MESSAGES = 30
+#: Of those, replies this close to the end get full Markdown widgets; the rest one light widget each.
+FULL_MARKDOWN_REPLIES = 8
 
 
 def _text_of(message: dict[str, Any]) -> str:
@@ -74,14 +76,16 @@ class Transcript(VerticalScroll, can_focus=False):
     def _full_widgets(self, messages: list[dict[str, Any]]) -> list[Widget]:
         widgets: list[Widget] = []
         block: CodeBlock | None = None
-        for message in messages:
+        replies = [i for i, m in enumerate(messages) if m.get("role") == "assistant" and m.get("type") == "message"]
+        full_from = replies[-FULL_MARKDOWN_REPLIES] if len(replies) >= FULL_MARKDOWN_REPLIES else 0
+        for index, message in enumerate(messages):
             role, kind = message.get("role"), message.get("type")
             text = _text_of(message)
             if role == "user" and kind == "message":
                 widgets.append(UserMessage(text))
                 block = None
             elif role == "assistant" and kind == "message":
-                widgets.append(AssistantMessage(text))
+                widgets.append(AssistantMessage(text) if index >= full_from else LightReply(text))
                 block = None
             elif role == "assistant" and kind == "code":
                 block = CodeBlock(str(message.get("format") or "text"), text)

@@ -1,0 +1,136 @@
+"""Snapshots of each chat-screen state (stored under snapshots/test_tui_snapshots/).
+
+States are produced by publishing core events on the bus, so every frame is deterministic:
+fixed size, fixed theme, no cursor blink, no animations, a forced image renderer.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from textual.widgets import Input, TextArea
+
+from oi_core.events import ApprovalRequested, ChunkEmitted, ErrorRaised, StatusChanged
+from oi_tui.app import OiApp
+
+os.environ["OI_TUI_THEME"] = "textual-dark"
+os.environ["OI_TUI_IMAGE_RENDERER"] = "unicode"
+
+SIZE = (100, 30)
+
+
+@pytest.fixture(autouse=True)
+def no_kernel_warm_up(monkeypatch):
+    monkeypatch.setattr("oi_core.session.Session.warm_up", lambda self: None)
+
+
+async def settle(pilot) -> None:
+    app = pilot.app
+    app.animation_level = "none"
+    for widget in app.query(TextArea):
+        widget.cursor_blink = False
+    for widget in app.query(Input):
+        widget.cursor_blink = False
+    for _ in range(5):
+        await pilot.pause(0.05)
+    app.screen.flush_buffers()
+    await pilot.pause()
+
+
+def chunk(**fields):
+    return ChunkEmitted(fields)
+
+
+def publish_reply_with_code(bus) -> None:
+    bus.publish(StatusChanged("thinking", "openai/test-model"))
+    bus.publish(chunk(role="assistant", type="message", start=True))
+    for piece in ["I'll count ", "the files in ", "your **home** folder:\n\n", "- list them\n", "- count lines"]:
+        bus.publish(chunk(role="assistant", type="message", content=piece))
+    bus.publish(chunk(role="assistant", type="message", end=True))
+    bus.publish(chunk(role="assistant", type="code", format="shell", start=True))
+    for piece in ["ls ~ ", "| wc -l\n", "echo done"]:
+        bus.publish(chunk(role="assistant", type="code", format="shell", content=piece))
+    bus.publish(chunk(role="assistant", type="code", format="shell", end=True))
+
+
+async def add_user(pilot, text: str) -> None:
+    await pilot.app.screen.transcript.add_user(text)
+
+
+def test_snapshot_empty_chat(snap_compare, make_interpreter):
+    app = OiApp(make_interpreter())
+    assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+
+
+def test_snapshot_streamed_reply_with_code(snap_compare, make_interpreter):
+    interp = make_interpreter()
+    app = OiApp(interp)
+
+    async def run_before(pilot):
+        await add_user(pilot, "How many files are in my home folder?")
+        publish_reply_with_code(interp.bus)
+        bus = interp.bus
+        bus.publish(StatusChanged("running", "shell"))
+        bus.publish(chunk(role="computer", type="console", start=True))
+        bus.publish(chunk(role="computer", type="console", format="output", content="\x1b[32m42\x1b[0m\ndone\n"))
+        bus.publish(chunk(role="computer", type="console", end=True))
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_approval_bar(snap_compare, make_interpreter):
+    interp = make_interpreter()
+    app = OiApp(interp)
+
+    async def run_before(pilot):
+        await add_user(pilot, "How many files are in my home folder?")
+        publish_reply_with_code(interp.bus)
+        interp.bus.publish(StatusChanged("awaiting_approval", "shell"))
+        interp.bus.publish(ApprovalRequested("approval-1", "shell", "ls ~ | wc -l\necho done"))
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_editing(snap_compare, make_interpreter):
+    interp = make_interpreter()
+    app = OiApp(interp)
+
+    async def run_before(pilot):
+        await add_user(pilot, "How many files are in my home folder?")
+        publish_reply_with_code(interp.bus)
+        interp.bus.publish(StatusChanged("awaiting_approval", "shell"))
+        interp.bus.publish(ApprovalRequested("approval-1", "shell", "ls ~ | wc -l\necho done"))
+        await settle(pilot)
+        await pilot.press("e", "end", *" # edited")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_error(snap_compare, make_interpreter):
+    interp = make_interpreter()
+    app = OiApp(interp)
+
+    async def run_before(pilot):
+        await add_user(pilot, "hello")
+        interp.bus.publish(ErrorRaised("llm", "The model server answered with an error (500): try again in a moment."))
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_narrow_80x24_with_code(snap_compare, make_interpreter):
+    interp = make_interpreter()
+    app = OiApp(interp)
+
+    async def run_before(pilot):
+        await add_user(pilot, "How many files?")
+        publish_reply_with_code(interp.bus)
+        interp.bus.publish(StatusChanged("awaiting_approval", "shell"))
+        interp.bus.publish(ApprovalRequested("approval-1", "shell", "ls ~ | wc -l\necho done"))
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
