@@ -464,8 +464,30 @@ class Python(Language):
             self._kernel = kernel
             return kernel
 
+    def _wants_computer_api(self) -> bool:
+        computer = self.computer
+        interpreter = getattr(computer, "interpreter", None)
+        return computer is not None and bool(computer.import_computer_api or getattr(interpreter, "os", False))
+
+    def _bootstrap_computer_api(self, kernel: Kernel) -> None:
+        """Blocking: define `computer` inside the kernel once (OS mode / import_computer_api)."""
+        from ..kernel_bootstrap import bootstrap_code
+
+        interpreter = getattr(self.computer, "interpreter", None)
+        vision = interpreter.llm.uses_vision() if interpreter is not None else None
+        setup = _Run(None)
+        kernel.send("shell", kernel.execute_msg(bootstrap_code(vision, self.computer.emit_images), silent=True), setup)
+        setup.done.wait(START_TIMEOUT)
+        kernel.computer_api_ready = True
+
+    def _ready_kernel(self) -> Kernel:
+        kernel = self._ensure_kernel()
+        if self._wants_computer_api() and not getattr(kernel, "computer_api_ready", False):
+            self._bootstrap_computer_api(kernel)
+        return kernel
+
     async def astart(self) -> None:
-        await asyncio.to_thread(self._ensure_kernel)
+        await asyncio.to_thread(self._ready_kernel)
 
     async def aterminate(self) -> None:
         kernel, self._kernel = self._kernel, None
@@ -492,9 +514,11 @@ class Python(Language):
 
     async def arun(self, code: str, io: RunIO) -> AsyncIterator[dict[str, Any]]:
         kernel = self._kernel
-        if kernel is None or kernel.exit_code is not None or not kernel.alive():
-            lost = kernel is not None and not kernel.reported_death
-            kernel = await asyncio.to_thread(self._ensure_kernel)
+        needs_api = self._wants_computer_api() and not getattr(kernel, "computer_api_ready", False)
+        dead = kernel is not None and (kernel.exit_code is not None or not kernel.alive())
+        if kernel is None or dead or needs_api:
+            lost = dead and not kernel.reported_death  # type: ignore[union-attr]
+            kernel = await asyncio.to_thread(self._ready_kernel)
             if lost:
                 yield output("The Python kernel had stopped since the last run; a new one was started, so variables were reset.\n")
         stream = RunStream()
