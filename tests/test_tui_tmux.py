@@ -1,0 +1,77 @@
+"""oi-tui for real: tmux runs the app in a terminal, send-keys types, capture-pane reads the screen."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+LAUNCHER = r"""
+import sys
+sys.path.insert(0, {root!r})
+from tests.llm_server import Reply, ScriptedLLM
+from oi_core import OpenInterpreter
+from oi_tui.app import OiApp
+
+llm = ScriptedLLM()
+llm.queue(Reply(text="Let me check:\n\n```shell\necho tmux-ok-$((3+4))\n```\n", chunk_size=3, chunk_delay=0.005))
+llm.queue("It printed tmux-ok-7.")
+interp = OpenInterpreter()
+interp.llm.model = "openai/test-model"
+interp.llm.api_base = llm.url
+interp.llm.api_key = "test-key"
+interp.llm.supports_functions = False
+interp.conversation_history = False
+OiApp(interp).run()
+llm.close()
+"""
+
+
+def capture(session: str) -> str:
+    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+
+def wait_for_text(session: str, text: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        screen = capture(session)
+        if text in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} not on screen:\n{capture(session)}")
+
+
+def test_real_terminal_send_approve_quit(tmp_path):
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(LAUNCHER.format(root=str(ROOT)))
+    session = f"oi-tui-test-{tmp_path.name[-12:]}"
+    env_args = ["-e", "OI_TUI_THEME=textual-dark", "-e", f"XDG_CONFIG_HOME={tmp_path / 'config'}",
+                "-e", f"XDG_DATA_HOME={tmp_path / 'data'}", "-e", "LITELLM_LOCAL_MODEL_COST_MAP=True"]
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "35", *env_args,
+                    f"{sys.executable} {launcher}"], check=True)
+    try:
+        wait_for_text(session, "Ask for something to be done", timeout=15)
+        subprocess.run(["tmux", "send-keys", "-t", session, "say hi in the shell", "Enter"], check=True)
+        wait_for_text(session, "Run this shell code?", timeout=60)
+        subprocess.run(["tmux", "send-keys", "-t", session, "r"], check=True)
+        screen = wait_for_text(session, "It printed tmux-ok-7.", timeout=30)
+        assert "shell · ran" in screen
+        assert "tmux-ok-7" in screen.replace("It printed tmux-ok-7.", "")
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-q"], check=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            alive = subprocess.run(["tmux", "has-session", "-t", session], capture_output=True).returncode == 0
+            if not alive:
+                break
+            time.sleep(0.2)
+        assert not alive, "the app did not quit on ctrl+q"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
