@@ -296,3 +296,26 @@ async def test_narrow_layout_80x24(make_interpreter, llm):
         for widget_id in ("#transcript", "#editor", "#console", "#prompt"):
             region = app.query_one(widget_id).region
             assert region.height >= 3 and region.width >= 20, (widget_id, region)
+
+
+async def test_image_attached_to_code_block(make_interpreter, llm):
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, format="PNG")
+    png = base64.b64encode(buffer.getvalue()).decode()
+    interp = make_interpreter()
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        bus = interp.bus
+        bus.publish(ChunkEmitted({"role": "assistant", "type": "code", "format": "python", "start": True}))
+        bus.publish(ChunkEmitted({"role": "assistant", "type": "code", "format": "python", "content": "plot()"}))
+        bus.publish(ChunkEmitted({"role": "assistant", "type": "code", "format": "python", "end": True}))
+        bus.publish(ChunkEmitted({"role": "computer", "type": "image", "format": "base64.png", "content": png}))
+        await wait_for(pilot, lambda: app.query(".code-image"))
+        image = app.query_one(".code-image")
+        assert image.parent is app.query_one(CodeBlock)
+        assert type(image).__name__ == "UnicodeImage"

@@ -24,8 +24,34 @@ STATE_LABELS = {"": "", "pending": "awaiting approval", "running": "running", "d
                 "skipped": "skipped", "stopped": "stopped", "editing": "editing"}
 
 
+class _NotATerminal:
+    """Stands in for sys.__stdout__ while textual-image is imported, so it does not query the terminal."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def image_widget_class(renderer: str | None = None):
-    """The textual-image widget class for the configured renderer (imported on first use)."""
+    """The textual-image widget class for the configured renderer (imported on first use).
+
+    textual-image probes the terminal at import time, which would fight Textual for stdin once the
+    app runs. Half-cell and Unicode rendering need no probe, so the import sees a non-terminal stdout.
+    """
+    import sys
+
+    if "textual_image.widget" not in sys.modules:
+        real = sys.__stdout__
+        sys.__stdout__ = _NotATerminal(real)  # type: ignore[assignment]
+        try:
+            import textual_image.widget  # noqa: F401
+        finally:
+            sys.__stdout__ = real  # type: ignore[assignment]
     from textual_image.widget import HalfcellImage, UnicodeImage
 
     renderer = (renderer or os.environ.get(IMAGE_RENDERER_ENV) or "halfcell").lower()
