@@ -270,6 +270,7 @@ class ChatScreen(Screen):
             self._block.set_state("stopped" if event.reason == "stopped" else "skipped"
                                   if event.reason == "skipped" else "done")
         self._block = None
+        self.refresh_bindings()
         if event.reason == "stopped":
             self.app.notify("Stopped.", timeout=3)
         if self.focused is None or not isinstance(self.focused, PromptInput):
