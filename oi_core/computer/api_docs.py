@@ -12,18 +12,10 @@ __all__ = ["bootstrap_code", "describe_computer_api"]
 
 
 def _vision(computer: Any) -> bool:
+    from .display import uses_vision
+
     display = getattr(computer, "__dict__", {}).get("_parts", {}).get("display")
-    if display is not None and display.vision is not None:
-        return bool(display.vision)
-    if not getattr(computer, "emit_images", True):
-        return False
-    interpreter = getattr(computer, "interpreter", None)
-    if interpreter is None:
-        return True
-    try:
-        return bool(interpreter.llm.uses_vision())
-    except Exception:
-        return False
+    return uses_vision(computer, display.vision if display is not None else None)
 
 
 def describe_computer_api(computer: Any) -> str:

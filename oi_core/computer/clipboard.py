@@ -109,11 +109,9 @@ class Clipboard:
         self.computer = computer
 
     def _keyboard(self) -> Any:
-        if self.computer is not None:
-            return self.computer.keyboard
-        from .keyboard import Keyboard
+        from .keyboard import keyboard_of
 
-        return Keyboard(None)
+        return keyboard_of(self.computer)
 
     def view(self) -> str:
         """The text on the clipboard."""

@@ -20,6 +20,21 @@ _PROBE_TIMEOUT = 2.0
 # ---------------------------------------------------------------- is there a screen?
 
 
+def uses_vision(computer: Any, override: bool | None = None) -> bool:
+    """Whether screenshots go to the model as images (else as OCR text)."""
+    if override is not None:
+        return bool(override)
+    if computer is not None and not getattr(computer, "emit_images", True):
+        return False
+    interpreter = getattr(computer, "interpreter", None)
+    if interpreter is None:
+        return True
+    try:
+        return bool(interpreter.llm.uses_vision())
+    except Exception:
+        return False
+
+
 def _no_display_message() -> str:
     if os.environ.get("WAYLAND_DISPLAY"):
         return (
@@ -306,18 +321,7 @@ class Display:
         return image
 
     def _uses_vision(self) -> bool:
-        if self.vision is not None:
-            return bool(self.vision)
-        computer = self.computer
-        if computer is not None and not getattr(computer, "emit_images", True):
-            return False
-        interpreter = getattr(computer, "interpreter", None)
-        if interpreter is None:
-            return True
-        try:
-            return bool(interpreter.llm.uses_vision())
-        except Exception:
-            return False
+        return uses_vision(self.computer, self.vision)
 
     def view(self, show: bool = True, quadrant: int | None = None, screen: int = 0, combine_screens: bool = False) -> Any:
         """Look at the screen: an image for vision models (shown as output), else the text on the screen (OCR)."""

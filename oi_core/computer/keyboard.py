@@ -163,3 +163,10 @@ def _runs(text: str, known: set[str]) -> list[tuple[str, bool]]:
         else:
             runs.append((char, typeable))
     return runs
+
+
+def keyboard_of(computer: Any) -> "Keyboard":
+    """The computer's keyboard, or a standalone one when there is no computer."""
+    if computer is not None:
+        return computer.keyboard
+    return Keyboard(None)

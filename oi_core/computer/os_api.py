@@ -20,11 +20,9 @@ class Os:
         self.computer = computer
 
     def _keyboard(self) -> Any:
-        if self.computer is not None:
-            return self.computer.keyboard
-        from .keyboard import Keyboard
+        from .keyboard import keyboard_of
 
-        return Keyboard(None)
+        return keyboard_of(self.computer)
 
     def get_selected_text(self) -> str:
         """The text selected in the focused app (copied, read, and the clipboard put back as it was)."""
