@@ -155,3 +155,16 @@ async def test_a_second_message_while_busy_is_refused_clearly(make_interpreter, 
     await next_of(sub, TurnFinished)
     assert [m["content"] for m in interp.messages if m["role"] == "user"] == ["one"]
     await session.close()
+
+
+async def test_closing_during_kernel_warm_up_leaves_no_orphan(make_interpreter) -> None:
+    import psutil
+
+    interp = make_interpreter()
+    session = Session(interp)
+    session.warm_up()
+    await asyncio.sleep(0.2)  # the kernel is still starting
+    await session.close()
+    await asyncio.sleep(0.3)
+    kernels = [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+    assert kernels == []

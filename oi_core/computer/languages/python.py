@@ -263,7 +263,12 @@ class Kernel:
         poller.register(self._wake_r, zmq.POLLIN)
         try:
             while not self._closing:
-                ready = dict(poller.poll(100))
+                try:
+                    ready = dict(poller.poll(100))
+                except zmq.ZMQError:
+                    if self._closing:
+                        return  # sockets torn down by shutdown or interpreter exit
+                    raise
                 if self._wake_r in ready:
                     try:
                         os.read(self._wake_r, 4096)
@@ -410,7 +415,11 @@ _LIVE: weakref.WeakSet[Kernel] = weakref.WeakSet()
 @atexit.register
 def _kill_live_kernels() -> None:
     for kernel in list(_LIVE):
+        kernel._closing = True
         kernel._kill_group(signal.SIGKILL)
+        kernel._wake()
+        if kernel._thread is not None:
+            kernel._thread.join(1)
         _cleanup(kernel)
 
 
@@ -490,9 +499,13 @@ class Python(Language):
         await asyncio.to_thread(self._ready_kernel)
 
     async def aterminate(self) -> None:
-        kernel, self._kernel = self._kernel, None
-        if kernel is not None:
-            await asyncio.to_thread(kernel.shutdown)
+        def stop() -> None:
+            with self._starting:  # a kernel still starting (warm-up) is shut down too, never orphaned
+                kernel, self._kernel = self._kernel, None
+            if kernel is not None:
+                kernel.shutdown()
+
+        await asyncio.to_thread(stop)
 
     async def astop(self) -> None:
         run, kernel = self._run, self._kernel
