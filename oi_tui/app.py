@@ -6,6 +6,7 @@ mount and warmed up after the first frame, so the prompt is ready at once.
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from typing import Any
@@ -77,21 +78,49 @@ class OiApp(App):
             self.action_open_conversations()
 
     def _install_themes(self) -> None:
-        if os.environ.get("OI_TUI_THEME"):  # tests and demos pin a theme
-            self.theme = os.environ["OI_TUI_THEME"]
-            return
+        """Register our themes first, then pick the theme (OI_TUI_THEME pins one; install_themes reads it)."""
         try:
             from .themes import install_themes
         except ImportError:
+            pinned = os.environ.get("OI_TUI_THEME")
+            if pinned and pinned in self.available_themes:
+                self.theme = pinned
             return
         install_themes(self)
+
+    def binding_ids(self) -> set[str]:
+        """Ids of every binding a keymap may override: the app's, the chat screen's and its widgets'."""
+        owners: list[type] = [type(self), ChatScreen, ConfirmScreen]
+        for module, names in (
+            (".widgets.approval_bar", ("ApprovalBar",)),
+            (".widgets.prompt_input", ("PromptInput",)),
+            (".widgets.code_editor", ("CodeEditor",)),
+            (".widgets.console", ("ConsolePane",)),
+            (".widgets.transcript", ("Transcript",)),
+            (".screens.navigator", ("NavigatorScreen",)),
+            (".screens.setup", ("SetupScreen",)),
+            (".widgets.conversation_dialogs", ("ConversationConfirmDialog", "ConversationPromptDialog")),
+        ):
+            try:
+                imported = importlib.import_module(module, __package__)
+            except ImportError:
+                continue
+            owners.extend(getattr(imported, name) for name in names if hasattr(imported, name))
+        ids: set[str] = set()
+        for owner in owners:
+            for cls in getattr(owner, "__mro__", ()):
+                for binding in cls.__dict__.get("BINDINGS", ()) or ():
+                    binding_id = getattr(binding, "id", None)
+                    if binding_id:
+                        ids.add(binding_id)
+        return ids
 
     def _apply_keymap(self) -> None:
         try:
             from .keymap import load_keymap
         except ImportError:
             return
-        keymap, problems = load_keymap()
+        keymap, problems = load_keymap(known_ids=self.binding_ids())
         if keymap:
             self.update_keymap(keymap)
         for problem in problems:
@@ -175,14 +204,17 @@ class OiApp(App):
         self.interpreter.reset()  # publishes MessagesReplaced; the chat screen re-renders
 
     def action_open_conversations(self) -> None:
+        """Browse saved conversations (ctrl+o); the picked one is resumed in the chat screen."""
         try:
-            from oi_core.conversations import store_for
+            from oi_core.conversations import ConversationStore
 
             from .screens.navigator import NavigatorScreen
         except ImportError:
             self.notify("The conversation navigator is not available in this build.", severity="warning")
             return
-        store = store_for(self.interpreter)
+        if any(isinstance(screen, NavigatorScreen) for screen in self.screen_stack):
+            return
+        store = ConversationStore.for_interpreter(self.interpreter)
 
         def opened(conversation_id: str | None) -> None:
             if conversation_id:
@@ -190,16 +222,20 @@ class OiApp(App):
 
         self.push_screen(NavigatorScreen(store), opened)
 
-    def resume_conversation(self, conversation_id: str, store: Any) -> None:
+    def resume_conversation(self, conversation_id: str, store: Any = None) -> bool:
+        """Load a saved conversation into the interpreter; the chat screen re-renders on MessagesReplaced."""
+        from oi_core.conversations import ConversationError, resume
+
         if self.busy:
-            self.notify("Stop the current run before opening another conversation.", severity="warning")
-            return
+            self.notify("Stop the current run before opening another conversation.", title="Conversation",
+                        severity="warning")
+            return False
         try:
-            messages = store.load(conversation_id)
-        except Exception as exc:
+            resume(self.interpreter, conversation_id, store)
+        except (ConversationError, ValueError, OSError) as exc:
             self.notify(f"Could not open that conversation: {exc}", title="Conversation", severity="error")
-            return
-        self.interpreter.load_messages(messages, conversation_id)
+            return False
+        return True
 
     def action_switch_profile(self) -> None:
         try:

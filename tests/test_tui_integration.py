@@ -1,0 +1,395 @@
+"""Pilot tests of the app-level actions: conversations, profiles, new/export/auto-run/stop, inline images, themes.
+
+Runs against the scripted LLM server (tests/llm_server.py); snapshots live under snapshots/test_tui_integration/.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import platformdirs
+import pytest
+from textual.command import CommandPalette
+from textual.widgets import Input, TextArea
+
+from oi_core.conversations import ConversationStore
+from oi_tui.app import OiApp
+from oi_tui.screens.chat import ChatScreen
+from oi_tui.screens.navigator import NavigatorScreen
+from oi_tui.widgets.chat_messages import AssistantMessage, EarlierMessages, UserMessage
+from oi_tui.widgets.code_block import CodeBlock
+from oi_tui.widgets.status_line import StatusLine
+from tests.llm_server import Reply
+
+os.environ["OI_TUI_THEME"] = "textual-dark"
+os.environ["OI_TUI_IMAGE_RENDERER"] = "unicode"
+
+SIZE = (120, 35)
+
+
+@pytest.fixture(autouse=True)
+def no_kernel_warm_up(monkeypatch):
+    """No early kernel start per test (2 shared cores); code still runs when a test needs it."""
+    monkeypatch.setattr("oi_core.session.Session.warm_up", lambda self: None)
+
+
+async def wait_for(pilot, condition, timeout: float = 20.0, step: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(step)
+
+
+def chat(app: OiApp) -> ChatScreen:
+    screen = app.chat_screen
+    assert screen is not None
+    return screen
+
+
+def on_chat(app: OiApp) -> bool:
+    return isinstance(app.screen, ChatScreen)
+
+
+async def send(pilot, text: str) -> None:
+    await pilot.press(*text)
+    await pilot.press("enter")
+
+
+def user_texts(app: OiApp) -> list[str]:
+    return [m.text for m in chat(app).query(UserMessage)]
+
+
+def reply_texts(app: OiApp) -> list[str]:
+    return [m.text for m in chat(app).query(AssistantMessage)]
+
+
+def conversation(*pairs: tuple[str, str]) -> list[dict]:
+    messages = []
+    for question, answer in pairs:
+        messages.append({"role": "user", "type": "message", "content": question})
+        messages.append({"role": "assistant", "type": "message", "content": answer})
+    return messages
+
+
+async def open_navigator(pilot) -> NavigatorScreen:
+    app = pilot.app
+    await pilot.press("ctrl+o")
+    await wait_for(pilot, lambda: isinstance(app.screen, NavigatorScreen))
+    navigator = app.screen
+    await wait_for(pilot, lambda: navigator.conversation_list.option_count == len(navigator.all_conversations) > 0)
+    return navigator
+
+
+async def select_in_navigator(pilot, navigator: NavigatorScreen, conversation_id: str) -> None:
+    await pilot.press("down")  # from the search box into the list
+    for _ in range(navigator.conversation_list.option_count + 1):
+        if navigator.selected is not None and navigator.selected.id == conversation_id:
+            return
+        await pilot.press("down")
+    raise AssertionError(f"{conversation_id} not found in the navigator")
+
+
+# ---------------------------------------------------------------- conversations
+
+
+async def test_resume_from_navigator_then_continue(make_interpreter, llm):
+    interp = make_interpreter()
+    store = ConversationStore(interp.conversation_history_path)
+    first = conversation(("What is 2+2?", "It is 4."), ("And 3+3?", "It is 6."))
+    second = conversation(("Name a colour", "Teal."))
+    store.save("math-chat", first)
+    store.save("colour-chat", second)
+    llm.queue("It is 8.")
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        navigator = await open_navigator(pilot)
+        assert navigator.store.path == Path(interp.conversation_history_path)
+        assert {info.id for info in navigator.all_conversations} == {"math-chat", "colour-chat"}
+        await select_in_navigator(pilot, navigator, "math-chat")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: on_chat(app) and user_texts(app) == ["What is 2+2?", "And 3+3?"])
+        assert reply_texts(app) == ["It is 4.", "It is 6."]
+        assert interp.messages == first
+        assert interp.conversation_id == "math-chat"
+
+        await wait_for(pilot, lambda: chat(app).query_one("#prompt").has_focus)
+        await send(pilot, "And 4+4?")
+        await wait_for(pilot, lambda: chat(app).status == "idle" and interp.messages[-1].get("content") == "It is 8.")
+        sent = [m.get("content") for m in llm.requests[-1]["messages"]]
+        for text in ("What is 2+2?", "It is 4.", "And 3+3?", "It is 6.", "And 4+4?"):
+            assert any(isinstance(c, str) and text in c for c in sent), (text, sent)
+        assert user_texts(app) == ["What is 2+2?", "And 3+3?", "And 4+4?"]
+
+
+async def test_start_in_conversations_and_missing_file(make_interpreter, llm):
+    interp = make_interpreter()
+    store = ConversationStore(interp.conversation_history_path)
+    store.save("only-one", conversation(("hello", "hi")))
+    app = OiApp(interp, start_in_conversations=True)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, NavigatorScreen))
+        navigator = app.screen
+        await wait_for(pilot, lambda: navigator.conversation_list.option_count == 1)
+        (store.path / "only-one.json").unlink()  # gone between the listing and the pick
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: on_chat(app) and any(n.severity == "error" for n in app._notifications))
+        note = next(n for n in app._notifications if n.severity == "error")
+        assert note.title == "Conversation" and "only-one" in note.message
+        assert interp.messages == [] and interp.conversation_id != "only-one"
+        assert app.is_running
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, NavigatorScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: on_chat(app))
+
+
+async def test_autosave_during_tui_turn(make_interpreter, llm):
+    llm.queue("Saved reply.")
+    interp = make_interpreter(conversation_history=True)
+    store = ConversationStore.for_interpreter(interp)
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "please remember this")
+        await wait_for(pilot, lambda: chat(app).status == "idle" and len(interp.messages) == 2)
+
+        def saved() -> bool:
+            return store.exists(interp.conversation_id) and store.load(interp.conversation_id) == interp.messages
+
+        await wait_for(pilot, saved)
+        assert [m["content"] for m in store.load(interp.conversation_id)] == ["please remember this", "Saved reply."]
+        assert [info.id for info in store.list()] == [interp.conversation_id]
+
+
+async def test_resume_500_messages_from_navigator_is_interactive_within_1s(make_interpreter, llm):
+    interp = make_interpreter()
+    store = ConversationStore(interp.conversation_history_path)
+    pairs = [(f"question {i}", f"## Answer {i}\n\n- a\n- b\n\n`x = {i}`") for i in range(250)]
+    store.save("long-chat", conversation(*pairs))
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_navigator(pilot)
+        prompt = chat(app).query_one("#prompt", TextArea)
+        started = time.monotonic()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: on_chat(app) and app.query(EarlierMessages) and prompt.has_focus, step=0.01)
+        await pilot.press("z")
+        await wait_for(pilot, lambda: prompt.text == "z", step=0.01)
+        elapsed = time.monotonic() - started
+        assert elapsed < 1.0, elapsed
+        assert len(interp.messages) == 500 and interp.conversation_id == "long-chat"
+        assert user_texts(app)[-1] == "question 249"
+        assert len(app.query(AssistantMessage)) <= 15
+
+
+# ---------------------------------------------------------------- profiles
+
+
+@pytest.fixture
+def switched_profile(llm):
+    folder = platformdirs.user_config_path("oi-tui") / "profiles"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "switched.yaml"
+    path.write_text(
+        "llm:\n"
+        "  model: openai/switched-model\n"
+        f"  api_base: {llm.url}\n"
+        "  api_key: x\n"
+        "  supports_functions: false\n",
+        encoding="utf-8",
+    )
+    yield path
+    path.unlink(missing_ok=True)
+
+
+async def test_switch_profile_from_menu_keeps_conversation(make_interpreter, llm, switched_profile):
+    llm.queue("First answer.", "Second answer.")
+    interp = make_interpreter()
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "first")
+        await wait_for(pilot, lambda: chat(app).status == "idle" and len(interp.messages) == 2)
+        assert llm.requests[-1]["model"] == "test-model"
+
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: CommandPalette.is_open(app))
+        await pilot.press(*"Switch profile")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: CommandPalette.is_open(app) and "profile" in app.screen.query_one(Input).placeholder)
+        await pilot.press(*"switched")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        status = chat(app).query_one(StatusLine)
+        await wait_for(pilot, lambda: on_chat(app) and status.model == "openai/switched-model")
+        assert status.profile == "switched" and interp.profile == "switched"
+        rendered = str(status.render())
+        assert "openai/switched-model" in rendered and "profile switched" in rendered
+        assert [m["content"] for m in interp.messages] == ["first", "First answer."]
+        assert user_texts(app) == ["first"]
+
+        await send(pilot, "second")
+        await wait_for(pilot, lambda: chat(app).status == "idle" and len(interp.messages) == 4)
+        request = llm.requests[-1]
+        assert request["model"] == "switched-model"
+        assert [m.get("content") for m in request["messages"] if m["role"] != "system"][:2] == ["first", "First answer."]
+
+
+# ---------------------------------------------------------------- new, export, auto-run, stop
+
+
+async def test_new_conversation_clears_everything(make_interpreter, llm):
+    interp = make_interpreter()
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "hello")
+        await wait_for(pilot, lambda: chat(app).status == "idle" and len(interp.messages) == 2)
+        old_id = interp.conversation_id
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: not chat(app).transcript.children)
+        assert interp.messages == [] and interp.conversation_id != old_id
+        assert chat(app).query_one("#prompt").has_focus
+        await send(pilot, "fresh start")
+        await wait_for(pilot, lambda: chat(app).status == "idle" and len(interp.messages) == 2)
+        assert user_texts(app) == ["fresh start"]
+        assert [m.get("content") for m in llm.requests[-1]["messages"] if m["role"] == "user"] == ["fresh start"]
+
+
+async def test_export_markdown(make_interpreter, llm, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    llm.queue("Exported **answer**.")
+    interp = make_interpreter()
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        app.action_export_markdown()
+        assert list(tmp_path.glob("*.md")) == []  # nothing to export yet
+        await send(pilot, "export me")
+        await wait_for(pilot, lambda: chat(app).status == "idle" and len(interp.messages) == 2)
+        app.action_export_markdown()
+        path = tmp_path / f"oi-conversation-{interp.conversation_id}.md"
+        assert path.is_file()
+        text = path.read_text(encoding="utf-8")
+        assert "export me" in text and "Exported **answer**." in text
+        await wait_for(pilot, lambda: any(n.title == "Exported" for n in app._notifications))
+        assert any(n.title == "Exported" and str(path) in n.message for n in app._notifications)
+
+
+async def test_toggle_auto_run_flips_setting_and_status(make_interpreter, llm):
+    interp = make_interpreter()
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        status = chat(app).query_one(StatusLine)
+        assert interp.auto_run is False and status.auto_run is False
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: status.auto_run is True)
+        assert interp.auto_run is True and "auto-run" in str(status.render())
+        app.action_toggle_auto_run()
+        await wait_for(pilot, lambda: status.auto_run is False)
+        assert interp.auto_run is False and "auto-run" not in str(status.render())
+
+
+async def test_ctrl_c_stops_long_run_and_app_stays_usable(make_interpreter, llm):
+    llm.queue("```shell\necho started; sleep 30\n```\n")
+    llm.queue("After the stop.")
+    interp = make_interpreter(auto_run=True)
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "sleep")
+
+        def console_has_started() -> bool:
+            chat(app).flush_buffers()
+            return "started" in chat(app).console.text
+
+        await wait_for(pilot, console_has_started, timeout=30)
+        assert app.busy
+        started = time.monotonic()
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: not app.busy and chat(app).status == "idle", timeout=10)
+        assert time.monotonic() - started < 8
+        assert app.is_running
+        assert app.query_one(CodeBlock).state in ("stopped", "done")
+        await send(pilot, "still there?")
+        await wait_for(pilot, lambda: interp.messages[-1].get("content") == "After the stop.")
+        assert user_texts(app) == ["sleep", "still there?"]
+
+
+# ---------------------------------------------------------------- inline images
+
+
+IMAGE_CODE = (
+    "```python\n"
+    "from PIL import Image\n"
+    "from IPython.display import display\n"
+    'display(Image.new("RGB", (40, 20), "red"))\n'
+    "```\n"
+)
+
+
+def test_inline_image_from_real_run(snap_compare, make_interpreter, llm):
+    llm.queue("Here is a red rectangle:\n\n" + IMAGE_CODE)
+    llm.queue("That was a red rectangle.")
+    interp = make_interpreter(auto_run=True)
+    app = OiApp(interp)
+
+    async def run_before(pilot) -> None:
+        app.animation_level = "none"
+        for widget in app.query(TextArea):
+            widget.cursor_blink = False
+        await send(pilot, "draw")
+        await wait_for(pilot, lambda: app.query(".code-image"), timeout=60)
+        await wait_for(pilot, lambda: chat(app).status == "idle"
+                       and interp.messages[-1].get("content") == "That was a red rectangle.", timeout=30)
+        await wait_for(pilot, lambda: not any(m.streaming for m in app.query(AssistantMessage)))
+        image = app.query_one(".code-image")
+        assert image.parent is app.query_one(CodeBlock)
+        assert type(image).__name__ == "UnicodeImage"
+        images = [m for m in interp.messages if m.get("type") == "image"]
+        assert images and images[0]["role"] == "computer" and str(images[0]["format"]).startswith("base64")
+        for _ in range(5):
+            await pilot.pause(0.05)
+        chat(app).flush_buffers()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+# ---------------------------------------------------------------- themes and keymap
+
+
+async def test_pinned_theme_can_be_one_of_ours(make_interpreter, llm, monkeypatch):
+    from oi_tui.themes import load_themes
+
+    themes, _ = load_themes()
+    assert themes, "oi-tui ships themes"
+    ours = themes[0].name
+    monkeypatch.setenv("OI_TUI_THEME", ours)
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.pause()
+        assert app.theme == ours
+        assert {theme.name for theme in themes} <= set(app.available_themes)
+        assert not [n for n in app._notifications if n.title == "Themes"]
+
+
+async def test_keymap_typos_are_reported(make_interpreter, llm):
+    from oi_tui.keymap import keymap_path
+
+    path = keymap_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("new_conversation: f9\nnew_convresation: f10\napproval.run: x\n", encoding="utf-8")
+    try:
+        app = OiApp(make_interpreter())
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await pilot.pause()
+            problems = [n.message for n in app._notifications if n.title == "Keymap"]
+            assert len(problems) == 1 and "new_convresation" in problems[0], problems
+            assert {"quit", "new_conversation", "open_conversations", "stop", "stop_alt",
+                    "toggle_auto_run", "approval.run"} <= app.binding_ids()
+            await send(pilot, "hi")
+            await wait_for(pilot, lambda: chat(app).status == "idle" and len(app.interpreter.messages) == 2)
+            await pilot.press("f9")  # TextArea (the prompt) owns f6 and f7
+            await wait_for(pilot, lambda: app.interpreter.messages == [])
+    finally:
+        path.unlink(missing_ok=True)
