@@ -67,6 +67,7 @@ class OpenInterpreter:
         self.conversation_history_path: str | None = None
         self.conversation_id = uuid.uuid4().hex[:12]
         self.profile: str | None = None
+        self.session_overrides: dict[str, Any] = {}  # start-up flags that outlive profile switches
         # Session state
         self.total_cost = 0.0
         self.total_tokens = 0

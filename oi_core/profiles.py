@@ -433,7 +433,8 @@ def apply_profile(
     """Switch `interpreter` to a profile (default when None) while keeping the conversation.
 
     Settings the profile does not mention go back to their defaults (unless ``reset=False``), then the
-    profile's settings apply, then ``overrides`` (e.g. command-line flags). Returns messages for the user
+    profile's settings apply, then ``overrides`` (e.g. command-line flags). Those overrides are
+    remembered: a later switch without overrides keeps them for every setting the new profile leaves out. Returns messages for the user
     (problems and fallbacks); an empty list means it loaded cleanly. ``interpreter.profile`` names the
     profile in effect afterwards.
     """
@@ -442,8 +443,14 @@ def apply_profile(
 
     result, messages = load_with_fallback(name)
     before = {key: _copy(value) for key, value in _snapshot(interpreter).items()}
+    # Flags given at start-up stay in force for settings a later profile does not mention.
+    sticky: dict[str, Any] = {}
+    if overrides is None:
+        sticky = dict(getattr(interpreter, "session_overrides", None) or {})
+    else:
+        interpreter.session_overrides = dict(overrides)
     if reset:
-        for key, value in default_values().items():
+        for key, value in {**default_values(), **sticky}.items():
             try:
                 apply_setting(interpreter, key, value)
             except SettingsError:

@@ -266,3 +266,16 @@ def test_session_key_survives_switch_to_same_endpoint(make_interpreter, llm):
     assert interp.llm.api_key == "typed-in-session-key"
     apply_profile(interp, "fast")  # another endpoint: the key does not follow
     assert interp.llm.api_key is None
+
+
+def test_start_up_flags_outlive_a_switch_where_the_new_profile_is_silent(make_interpreter, llm):
+    interp = make_interpreter()
+    write("flagged.yaml", "llm:\n  model: openai/profile-model\n")
+    write("other.yaml", "llm:\n  model: openai/other-model\nauto_run: true\n")
+    apply_profile(interp, "flagged", overrides={"conversation_history": False, "auto_run": False,
+                                                "llm.model": "openai/flag-model"})
+    assert interp.llm.model == "openai/flag-model"  # flags beat the profile at start-up
+    apply_profile(interp, "other")
+    assert interp.conversation_history is False  # the flag survives: the profile does not mention it
+    assert interp.auto_run is True  # the profile says otherwise, and the user chose this profile
+    assert interp.llm.model == "openai/other-model"
