@@ -17,8 +17,13 @@ from oi_tui.widgets.chat_messages import AssistantMessage, EarlierMessages, User
 from oi_tui.widgets.code_block import CodeBlock
 from tests.llm_server import Reply
 
-os.environ.setdefault("OI_TUI_THEME", "textual-dark")
-os.environ.setdefault("OI_TUI_IMAGE_RENDERER", "unicode")
+
+
+@pytest.fixture(autouse=True)
+def pinned_look(monkeypatch):
+    """A fixed theme and image renderer for this module only (never leaked to other test files)."""
+    monkeypatch.setenv("OI_TUI_THEME", "textual-dark")
+    monkeypatch.setenv("OI_TUI_IMAGE_RENDERER", "unicode")
 
 SIZE = (120, 35)
 

@@ -23,8 +23,13 @@ from oi_tui.widgets.code_block import CodeBlock
 from oi_tui.widgets.status_line import StatusLine
 from tests.llm_server import Reply
 
-os.environ["OI_TUI_THEME"] = "textual-dark"
-os.environ["OI_TUI_IMAGE_RENDERER"] = "unicode"
+
+
+@pytest.fixture(autouse=True)
+def pinned_look(monkeypatch):
+    """A fixed theme and image renderer for this module only (never leaked to other test files)."""
+    monkeypatch.setenv("OI_TUI_THEME", "textual-dark")
+    monkeypatch.setenv("OI_TUI_IMAGE_RENDERER", "unicode")
 
 SIZE = (120, 35)
 

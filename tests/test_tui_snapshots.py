@@ -14,8 +14,13 @@ from textual.widgets import Input, TextArea
 from oi_core.events import ApprovalRequested, ChunkEmitted, ErrorRaised, StatusChanged
 from oi_tui.app import OiApp
 
-os.environ["OI_TUI_THEME"] = "textual-dark"
-os.environ["OI_TUI_IMAGE_RENDERER"] = "unicode"
+
+
+@pytest.fixture(autouse=True)
+def pinned_look(monkeypatch):
+    """A fixed theme and image renderer for this module only (never leaked to other test files)."""
+    monkeypatch.setenv("OI_TUI_THEME", "textual-dark")
+    monkeypatch.setenv("OI_TUI_IMAGE_RENDERER", "unicode")
 
 SIZE = (100, 30)
 
