@@ -174,6 +174,18 @@ def list_profiles() -> list[ProfileInfo]:
     return sorted(found.values(), key=lambda info: (info.name != DEFAULT_PROFILE, info.name))
 
 
+def editable_profile(name: str | None) -> Path:
+    """The user's own file for profile `name` (a shipped one is copied into the user's folder first)."""
+    path = resolve_profile(name or DEFAULT_PROFILE)
+    folder = profile_dir()
+    if path.parent.resolve() == folder.resolve():
+        return path
+    target = folder / path.name
+    if not target.exists():
+        target.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    return target
+
+
 def resolve_profile(name_or_path: str | os.PathLike[str]) -> Path:
     """Find a profile by name ("fast", "fast.yaml") or path; raise ProfileError naming what exists."""
     raw = str(name_or_path).strip()
@@ -525,6 +537,7 @@ __all__ = [
     "parse_yaml_profile",
     "profile_dir",
     "resolve_profile",
+    "editable_profile",
     "shipped_profile_dir",
     "user_profile_dir",
 ]

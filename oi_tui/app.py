@@ -308,6 +308,27 @@ class OiApp(App):
 
         self.push_screen(SetupScreen(llm.model, getattr(llm, "api_base", None)), chosen)
 
+    def action_edit_profile(self) -> None:
+        """Open the active profile in $EDITOR (the app steps aside), then apply what was saved."""
+        import shlex
+        import subprocess
+
+        from oi_core.profiles import ProfileError, editable_profile
+
+        try:
+            path = editable_profile(self.interpreter.profile)
+        except (ProfileError, OSError) as exc:
+            self.notify(f"Cannot edit the profile: {getattr(exc, 'message', exc)}", title="Profiles", severity="error")
+            return
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "nano"
+        try:
+            with self.suspend():
+                subprocess.call([*shlex.split(editor), str(path)])
+        except Exception as exc:  # no terminal to hand over (headless), editor missing, ...
+            self.notify(f"Could not open {editor} on {path}: {exc}", title="Profiles", severity="error", timeout=10)
+            return
+        self.switch_profile(path.stem)
+
     def action_open_profile_dir(self) -> None:
         try:
             from oi_core.profiles import profile_dir

@@ -70,6 +70,7 @@ def palette_commands(app: Any) -> list[PaletteCommand]:
         PaletteCommand(
             "Export conversation to Markdown", "export_markdown", "Save this conversation as a Markdown file"
         ),
+        PaletteCommand("Edit profile", "edit_profile", "Open the active profile in $EDITOR, then apply it"),
         PaletteCommand("Open profile folder", "open_profile_dir", "Show the folder holding your profiles"),
         PaletteCommand("Set API key…", "set_api_key", "Choose a provider or local server and store its API key"),
     ]

@@ -405,3 +405,41 @@ async def test_keymap_typos_are_reported(make_interpreter, llm):
             await wait_for(pilot, lambda: app.interpreter.messages == [])
     finally:
         path.unlink(missing_ok=True)
+
+
+async def test_edit_profile_opens_the_editor_then_applies_the_saved_file(make_interpreter, llm, switched_profile,
+                                                                          monkeypatch, tmp_path):
+    import contextlib
+    import sys
+
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import sys, pathlib\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "p.write_text(p.read_text().replace('switched-model', 'edited-model'))\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    llm.queue("ok")
+    interp = make_interpreter()
+    interp.profile = "switched"
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        monkeypatch.setattr(app, "suspend", contextlib.nullcontext)  # headless: no terminal to hand over
+        await app.run_action("edit_profile")
+        status = chat(app).query_one(StatusLine)
+        await wait_for(pilot, lambda: status.model == "openai/edited-model")
+        assert "edited-model" in switched_profile.read_text()
+        await send(pilot, "hi")
+        await wait_for(pilot, lambda: chat(app).status == "idle" and len(interp.messages) == 2)
+        assert llm.requests[-1]["model"] == "edited-model"
+
+
+def test_editing_a_shipped_profile_copies_it_to_the_user_folder() -> None:
+    from oi_core.profiles import editable_profile, user_profile_dir
+
+    target = editable_profile("fast")
+    try:
+        assert target.parent == user_profile_dir()
+        assert "gpt-4o-mini" in target.read_text()
+    finally:
+        target.unlink()
