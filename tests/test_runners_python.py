@@ -231,3 +231,22 @@ def test_ten_megabytes_of_output_is_bounded(computer):
     out = "".join(c["content"] for c in got if c.get("format") == "output")
     assert out.startswith("xxx") and out.endswith("end\n")
     assert len(out) <= 5_000_000 and "characters of output skipped" in out
+
+
+def test_input_right_after_a_fresh_kernel_starts_is_never_lost():
+    """The kernel drops input requests sent before our stdin socket's handshake: start must wait for it."""
+    import asyncio
+
+    async def fresh_kernel_asks() -> str:
+        runner = Python()
+        try:
+            io = AnswerIO(["quick"])
+            parts = [c async for c in runner.arun("print(input('now? '))", io)]
+            return "".join(str(c.get("content")) for c in parts if c.get("format") == "output")
+        finally:
+            await runner.aterminate()
+
+    async def several() -> list[str]:
+        return [await asyncio.wait_for(fresh_kernel_asks(), 30) for _ in range(6)]
+
+    assert asyncio.run(several()) == ["quick\n"] * 6

@@ -144,6 +144,7 @@ class Kernel:
         self.exit_code: int | None = None
         self.reported_death = False
         self._iopub_seen = threading.Event()
+        self._stdin_ready = threading.Event()
 
     # ------------------------------------------------------------ lifecycle (blocking; call in a thread)
 
@@ -160,7 +161,7 @@ class Kernel:
             # shell and stdin share one identity so the kernel can route input requests back to us
             "shell": self.km.connect_shell(identity=self.session.bsession),
             "iopub": self.km.connect_iopub(),
-            "stdin": self.km.connect_stdin(identity=self.session.bsession),
+            "stdin": self._connect_watched("stdin", zmq),
         }
         self._zmq = zmq
         self._thread = threading.Thread(target=self._serve, name="oi-python-kernel", daemon=True)
@@ -175,10 +176,40 @@ class Kernel:
                 break
             if self.exit_code is not None or time.monotonic() > deadline:
                 raise RuntimeError("The Python kernel did not start.")
+        # The kernel's stdin ROUTER silently drops an input() request sent before our socket finished its
+        # handshake, which would leave input() waiting forever: wait for that handshake explicitly.
+        if not self._stdin_ready.wait(max(0.0, deadline - time.monotonic())):
+            raise RuntimeError("The Python kernel's input channel did not connect.")
         setup = _Run(None)
         self.send("shell", self.execute_msg(KERNEL_SETUP, silent=True), setup)
         if not setup.done.wait(START_TIMEOUT) or setup.reply.get("status") != "ok":
             raise RuntimeError(f"Could not prepare the Python kernel: {setup.reply}")
+
+    def _connect_watched(self, channel: str, zmq: Any) -> Any:
+        """Connect a channel socket with a monitor attached first, so its handshake cannot be missed."""
+        from zmq.utils.monitor import recv_monitor_message
+
+        sock = self.km.context.socket(zmq.DEALER)
+        sock.linger = 1000
+        sock.identity = self.session.bsession  # shared with shell so the kernel routes input requests to us
+        if getattr(self.km, "curve_publickey", None) is not None:  # encrypted transport, as jupyter_client does
+            sock.curve_secretkey = self.km.curve_secretkey
+            sock.curve_publickey = sock.curve_serverkey = self.km.curve_publickey
+        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+
+        def watch() -> None:
+            try:
+                if monitor.poll(int(START_TIMEOUT * 1000)):
+                    recv_monitor_message(monitor)
+                    self._stdin_ready.set()
+            except zmq.ZMQError:
+                pass
+            finally:
+                monitor.close(linger=0)  # only the monitor's own end: `sock` belongs to the socket thread
+
+        threading.Thread(target=watch, name=f"oi-kernel-{channel}-monitor", daemon=True).start()
+        sock.connect(self.km._make_url(channel))
+        return sock
 
     def execute_msg(self, code: str, silent: bool = False) -> dict[str, Any]:
         return self.session.msg(
