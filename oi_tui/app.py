@@ -72,7 +72,18 @@ class OiApp(App):
 
     def _after_first_frame(self) -> None:
         self.session.warm_up()
-        if self._needs_setup():
+        # The key lookup may wait on the OS keyring (D-Bus): never on the UI thread.
+        self.run_worker(self._check_setup, thread=True, group="startup", exit_on_error=False)
+
+    def _check_setup(self) -> None:
+        needed = self._needs_setup()
+        try:
+            self.call_from_thread(self._setup_checked, needed)
+        except RuntimeError:  # the app closed meanwhile
+            pass
+
+    def _setup_checked(self, needed: bool) -> None:
+        if needed:
             self.action_set_api_key()
         elif self.start_in_conversations:
             self.action_open_conversations()

@@ -135,7 +135,7 @@ async def test_start_in_conversations_and_missing_file(make_interpreter, llm):
     store.save("only-one", conversation(("hello", "hi")))
     app = OiApp(interp, start_in_conversations=True)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, NavigatorScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, NavigatorScreen) and app.screen.query("#navigator-list"))
         navigator = app.screen
         await wait_for(pilot, lambda: navigator.conversation_list.option_count == 1)
         (store.path / "only-one.json").unlink()  # gone between the listing and the pick

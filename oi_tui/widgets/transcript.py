@@ -12,9 +12,9 @@ from .chat_messages import AssistantMessage, EarlierMessages, HistoryItem, Light
 from .code_block import CodeBlock
 
 #: Messages of a resumed conversation mounted in full; older ones wait behind "show earlier".
-RECENT_MESSAGES = 30
+RECENT_MESSAGES = 24
 #: Of those, replies this close to the end get full Markdown widgets; the rest one light widget each.
-FULL_MARKDOWN_REPLIES = 8
+FULL_MARKDOWN_REPLIES = 5
 
 
 def _text_of(message: dict[str, Any]) -> str:
