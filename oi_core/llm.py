@@ -219,7 +219,7 @@ class Llm:
             params["api_version"] = self.api_version
         if self.extra_headers:
             params["extra_headers"] = self.extra_headers
-        api_key = self.resolved_api_key()
+        api_key = await asyncio.to_thread(self.resolved_api_key)  # the keyring may block on D-Bus
         if api_key:
             params["api_key"] = api_key
         elif self.api_base:

@@ -90,3 +90,22 @@ def test_missing_api_key_names_the_variable(make_interpreter, monkeypatch) -> No
         interp.chat("hello", display=False)
     assert "No API key for gpt-4o" in caught.value.message
     assert "OPENAI_API_KEY" in caught.value.message
+
+
+async def test_keyring_lookup_stays_off_the_event_loop(make_interpreter, llm, monkeypatch) -> None:
+    import threading
+
+    from oi_core import secrets
+
+    threads = []
+
+    def lookup(model, api_base=None):
+        threads.append(threading.current_thread())
+        return "test-key"
+
+    monkeypatch.setattr(secrets, "lookup_api_key", lookup)
+    interp = make_interpreter()
+    interp.llm.api_key = None
+    llm.queue("Hello.")
+    [c async for c in interp.achat("hi")]
+    assert threads and threading.main_thread() not in threads, "a keyring read would freeze the UI"
