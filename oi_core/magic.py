@@ -190,7 +190,11 @@ async def _tokens(session: Any, argument: str) -> str:
 
 
 async def _info(session: Any, argument: str) -> str:
-    interp = _interp(session)
+    return await asyncio.to_thread(_info_text, _interp(session))
+
+
+def _info_text(interp: Any) -> str:
+    """The %info table; built in a thread because it reads the keyring and litellm's model data."""
     llm = interp.llm
     from . import __version__
     from .secrets import key_source, mask

@@ -123,6 +123,24 @@ async def test_info_masks_key(session):
     assert "sk-super-secret-abcdef" not in text and "cdef" in text
 
 
+async def test_info_reads_the_keyring_off_the_event_loop(session, monkeypatch):
+    import threading
+
+    from oi_core import secrets
+
+    threads = []
+
+    def stored(provider):
+        threads.append(threading.current_thread())
+        return "sk-from-the-keyring-1234"
+
+    monkeypatch.setattr(secrets, "stored_api_key", stored)
+    session.interpreter.llm.api_key = None
+    text = await run_magic(session, "%info")
+    assert "from keyring" in text
+    assert threads and threading.main_thread() not in threads, "a keyring read would freeze the UI"
+
+
 async def test_help_lists_every_command(session):
     text = await run_magic(session, "%help")
     for name in ("%%", "%verbose", "%reset", "%undo", "%save_message", "%load_message", "%tokens", "%info",
