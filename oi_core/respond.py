@@ -166,11 +166,8 @@ class Responder:
         interp = self.interpreter
         llm = interp.llm
         interp._set_status("thinking", llm.model)
-        system = build_system_message(interp)
-        messages = to_llm_messages(interp, system)
-        messages = await asyncio.to_thread(trim_to_window, interp, messages)
+        messages, tools = await asyncio.to_thread(self._request)
         await self._check_budget(messages)
-        tools = [execute_tool(interp.computer.terminal.available_languages())] if llm.uses_functions() else None
         terminal = interp.computer.terminal
         parser = FenceParser(is_code=terminal.is_runnable)
         block: dict[str, Any] | None = None  # the block being streamed: {"type", "format", "parts"}
@@ -298,6 +295,14 @@ class Responder:
                     interp._message_appended(message, len(interp.messages) - 1)
                 pending.clear()
             await self._account(messages, usage, completion_chars)
+
+    def _request(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+        """The messages and tools to send; run in a thread, as it looks up runtimes, reads images and counts tokens."""
+        interp = self.interpreter
+        messages = trim_to_window(interp, to_llm_messages(interp, build_system_message(interp)))
+        uses_functions = interp.llm.uses_functions()
+        tools = [execute_tool(interp.computer.terminal.available_languages())] if uses_functions else None
+        return messages, tools
 
     async def _check_budget(self, messages: list[dict[str, Any]]) -> None:
         interp = self.interpreter

@@ -258,3 +258,25 @@ def test_unsupported_language_is_reported_to_the_model(make_interpreter, llm) ->
     interp.chat("go", display=False)
     # with only shell available a python fence is prose, not code
     assert all(m["type"] != "code" for m in interp.messages)
+
+
+async def test_request_is_built_off_the_event_loop(make_interpreter, llm, tmp_path, monkeypatch) -> None:
+    import threading
+
+    from oi_core import convert
+
+    picture = tmp_path / "shot.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n")
+    threads = []
+    read_image = convert.image_data_url
+
+    def image_data_url(message):
+        threads.append(threading.current_thread())
+        return read_image(message)
+
+    monkeypatch.setattr(convert, "image_data_url", image_data_url)
+    interp = make_interpreter()
+    interp.llm.supports_vision = True
+    llm.queue("A picture.")
+    [c async for c in interp.achat([{"type": "image", "format": "path", "content": str(picture)}])]
+    assert threads and threading.main_thread() not in threads, "reading image files would freeze the UI"
