@@ -291,8 +291,7 @@ class Responder:
                                "content": kept}
                     if block["format"] is not None:
                         message["format"] = block["format"]
-                    interp.messages.append(message)
-                    interp._message_appended(message, len(interp.messages) - 1)
+                    interp._append(message)
                 pending.clear()
             await self._account(messages, usage, completion_chars)
 
@@ -378,7 +377,6 @@ class Responder:
                 self.reason = "stopped"
                 text = (text + ("\n" if text and not text.endswith("\n") else "") + STOPPED_NOTE)
             message = {"role": "computer", "type": "console", "format": "output", "content": text}
-            interp.messages.append(message)
-            interp._message_appended(message, len(interp.messages) - 1)
+            interp._append(message)
         yield {"role": "computer", "type": "console", "format": "active_line", "content": None}
         yield {"role": "computer", "type": "console", "end": True}
