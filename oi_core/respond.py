@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -192,7 +192,7 @@ class Responder:
                 chunk["format"] = block["format"]
             return chunk
 
-        async def close_block() -> dict[str, Any] | None:
+        def close_block() -> dict[str, Any] | None:
             nonlocal block
             if block is None:
                 return None
@@ -208,25 +208,25 @@ class Responder:
                 end["format"] = done["format"]
             return end
 
-        async def translate(events: list[Any]) -> AsyncIterator[dict[str, Any]]:
+        def translate(events: list[Any]) -> Iterator[dict[str, Any]]:
             nonlocal stop_streaming
             for event in events:
                 if isinstance(event, Text):
                     if block is None or block["type"] != "message":
-                        end = await close_block()
+                        end = close_block()
                         if end:
                             yield end
                         yield open_block("message")
                     yield piece(event.content)
                 elif isinstance(event, CodeStart):
-                    end = await close_block()
+                    end = close_block()
                     if end:
                         yield end
                     yield open_block("code", terminal_name(event.language))
                 elif isinstance(event, Code):
                     yield piece(event.content)
                 elif isinstance(event, CodeEnd):
-                    end = await close_block()
+                    end = close_block()
                     if end:
                         yield end
                     stop_streaming = True
@@ -245,7 +245,7 @@ class Responder:
                         usage.completion_tokens = delta.completion_tokens
                     if delta.content:
                         completion_chars += len(delta.content)
-                        async for chunk in translate(parser.feed(delta.content)):
+                        for chunk in translate(parser.feed(delta.content)):
                             yield chunk
                     for call_delta in delta.tool_calls:
                         call = calls.setdefault(call_delta.index, _ToolCall())
@@ -258,7 +258,7 @@ class Responder:
                         if call.language is None:
                             continue
                         if block is None or block["type"] != "code":
-                            end = await close_block()
+                            end = close_block()
                             if end:
                                 yield end
                             yield open_block("code", terminal_name(call.language))
@@ -268,19 +268,19 @@ class Responder:
                     if stop_streaming:
                         break  # run the first finished code block before the model says more
             if not stop_streaming:
-                async for chunk in translate(parser.close()):
+                for chunk in translate(parser.close()):
                     yield chunk
                 if calls and not pending:
                     call = calls[min(calls)]
                     language, code = call.finish()
                     if block is None or block["type"] != "code":
-                        end = await close_block()
+                        end = close_block()
                         if end:
                             yield end
                         yield open_block("code", terminal_name(language))
                     if len(code) > call.emitted:
                         yield piece(code[call.emitted :])
-            end = await close_block()
+            end = close_block()
             if end:
                 yield end
         finally:
