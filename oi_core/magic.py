@@ -132,12 +132,17 @@ async def _save_message(session: Any, argument: str) -> str:
     path = _path(argument, "messages.json")
     if not path.suffix:
         path = path.with_suffix(".json")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(interp.messages, indent=2, ensure_ascii=False, default=str)
+    messages = list(interp.messages)
+
+    def write() -> None:
         from .secrets import redact
 
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(messages, indent=2, ensure_ascii=False, default=str)
         path.write_text(redact(text, interp), encoding="utf-8")
+
+    try:
+        await asyncio.to_thread(write)
     except OSError as exc:
         raise OiError(f"Could not save the messages to {path}: {exc.strerror or exc}.") from exc
     return f"Saved {len(interp.messages)} messages to {path}."
@@ -146,10 +151,15 @@ async def _save_message(session: Any, argument: str) -> str:
 async def _load_message(session: Any, argument: str) -> str:
     interp = _interp(session)
     path = _path(argument, "messages.json")
-    if not path.exists() and not path.suffix and path.with_suffix(".json").exists():
-        path = path.with_suffix(".json")
+
+    def read() -> Any:
+        nonlocal path
+        if not path.exists() and not path.suffix and path.with_suffix(".json").exists():
+            path = path.with_suffix(".json")
+        return json.loads(path.read_text(encoding="utf-8"))
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = await asyncio.to_thread(read)
     except FileNotFoundError as exc:
         raise OiError(f"No file {path}: give the path of a file saved with %save_message.") from exc
     except OSError as exc:
@@ -320,10 +330,15 @@ def to_notebook(messages: list[dict[str, Any]]) -> Any:
 
 async def _markdown(session: Any, argument: str) -> str:
     interp = _interp(session)
-    path = _export_path(argument, interp, ".md")
-    try:
+    path = await asyncio.to_thread(_export_path, argument, interp, ".md")
+    text = to_markdown(interp.messages)
+
+    def write() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(to_markdown(interp.messages), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
+
+    try:
+        await asyncio.to_thread(write)
     except OSError as exc:
         raise OiError(f"Could not write {path}: {exc.strerror or exc}.") from exc
     return f"Exported the conversation to {path}."
@@ -331,7 +346,7 @@ async def _markdown(session: Any, argument: str) -> str:
 
 async def _jupyter(session: Any, argument: str) -> str:
     interp = _interp(session)
-    path = _export_path(argument, interp, ".ipynb")
+    path = await asyncio.to_thread(_export_path, argument, interp, ".ipynb")
 
     def write() -> None:
         import nbformat

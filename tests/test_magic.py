@@ -141,6 +141,29 @@ async def test_info_reads_the_keyring_off_the_event_loop(session, monkeypatch):
     assert threads and threading.main_thread() not in threads, "a keyring read would freeze the UI"
 
 
+async def test_files_are_read_and_written_off_the_event_loop(session, tmp_path, monkeypatch):
+    import pathlib
+    import threading
+
+    threads = []
+    write_text, read_text = pathlib.Path.write_text, pathlib.Path.read_text
+
+    def recording_write(self, *args, **kwargs):
+        threads.append(threading.current_thread())
+        return write_text(self, *args, **kwargs)
+
+    def recording_read(self, *args, **kwargs):
+        threads.append(threading.current_thread())
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", recording_write)
+    monkeypatch.setattr(pathlib.Path, "read_text", recording_read)
+    await run_magic(session, f"%save_message {tmp_path / 'saved'}")
+    await run_magic(session, f"%load_message {tmp_path / 'saved'}")
+    await run_magic(session, f"%markdown {tmp_path / 'out.md'}")
+    assert len(threads) == 3 and threading.main_thread() not in threads, "disk I/O would freeze the UI"
+
+
 async def test_help_lists_every_command(session):
     text = await run_magic(session, "%help")
     for name in ("%%", "%verbose", "%reset", "%undo", "%save_message", "%load_message", "%tokens", "%info",
