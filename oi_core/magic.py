@@ -100,7 +100,7 @@ async def _reset(session: Any, argument: str) -> str:
     interp = _interp(session)
     if getattr(session, "busy", False) and hasattr(session, "stop"):
         await session.stop()
-    interp.reset()
+    await interp.areset()
     return "The conversation was reset."
 
 

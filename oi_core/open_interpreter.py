@@ -105,6 +105,17 @@ class OpenInterpreter:
             self.computer.terminate()
         except Exception:
             pass
+        self._start_new_conversation()
+
+    async def areset(self) -> None:
+        """reset() for callers on an event loop: the languages shut down without blocking it."""
+        try:
+            await self.computer.aterminate()
+        except Exception:
+            pass
+        self._start_new_conversation()
+
+    def _start_new_conversation(self) -> None:
         self.messages = []
         self.conversation_id = uuid.uuid4().hex[:12]
         self.conversation_filename = None

@@ -59,6 +59,17 @@ async def test_reset(session):
     assert replaced
 
 
+async def test_reset_shuts_languages_down_on_the_running_loop(session, monkeypatch):
+    loops = []
+
+    async def aterminate():
+        loops.append(asyncio.get_running_loop())
+
+    monkeypatch.setattr(session.interpreter.computer.terminal, "aterminate", aterminate)
+    await run_magic(session, "%reset")
+    assert loops == [asyncio.get_running_loop()], "waiting on another loop would block this one"
+
+
 async def test_undo(session):
     interp = session.interpreter
     interp.messages += [
