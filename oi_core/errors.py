@@ -29,6 +29,11 @@ def _endpoint(api_base: str | None) -> str:
     return api_base or "the provider's default endpoint"
 
 
+def dropped_mid_reply(model: str, api_base: str | None) -> str:
+    """The sentence for a stream that ended before the model finished its reply."""
+    return f"{model} at {_endpoint(api_base)} dropped the connection mid-reply: the partial reply was kept; send your message again."
+
+
 def describe_llm_error(exc: BaseException, model: str, api_base: str | None) -> str:
     """Turn a litellm/httpx exception into one sentence naming the model, the endpoint and a next step."""
     where = f"{model} at {_endpoint(api_base)}"
@@ -36,7 +41,7 @@ def describe_llm_error(exc: BaseException, model: str, api_base: str | None) -> 
     name = type(exc).__name__
     text = str(exc).lower()
     if "midstream" in name.lower() or "stream ended" in text or "peer closed" in text or "incomplete chunked" in text:
-        return f"{where} dropped the connection mid-reply: the partial reply was kept; send your message again."
+        return dropped_mid_reply(model, api_base)
     if "connection error" in text or "connection refused" in text or "connect call failed" in text \
             or "all connection attempts failed" in text or "name or service not known" in text:
         return f"Could not connect to {where}: is the server running and the address right?"
@@ -55,7 +60,7 @@ def describe_llm_error(exc: BaseException, model: str, api_base: str | None) -> 
     if "json" in text or "decode" in text or "malformed" in text:
         return f"{where} sent a malformed streaming response: try again, or switch model."
     if "closed" in text or "incomplete" in text or "peer" in text or "disconnect" in text or "eof" in text:
-        return f"{where} dropped the connection mid-reply: the partial reply was kept; send your message again."
+        return dropped_mid_reply(model, api_base)
     if name == "BadRequestError" or status == 400:
         detail = str(exc).split("\n")[0][:200]
         return f"{where} rejected the request (400): {detail}"

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import LlmError, describe_llm_error
+from .errors import LlmError, describe_llm_error, dropped_mid_reply
 
 if TYPE_CHECKING:
     from .open_interpreter import OpenInterpreter
@@ -240,10 +240,7 @@ class Llm:
                 finished = finished or bool(delta.finish_reason)
                 yield delta
             if not finished:
-                raise LlmError(
-                    f"{self.model} at {self.api_base or 'the provider'} dropped the connection mid-reply: "
-                    "the partial reply was kept; send your message again."
-                )
+                raise LlmError(dropped_mid_reply(self.model, self.api_base))
         except LlmError:
             raise
         except asyncio.CancelledError:
