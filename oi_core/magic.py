@@ -300,34 +300,6 @@ def to_markdown(messages: list[dict[str, Any]]) -> str:
     return "\n\n".join(out).strip() + "\n"
 
 
-def to_notebook(messages: list[dict[str, Any]]) -> Any:
-    """The conversation as an nbformat v4 notebook: text as Markdown cells, code with its output."""
-    import nbformat
-    from nbformat import v4
-
-    cells: list[Any] = []
-    last_code: Any = None
-    for message in messages:
-        role, kind = message.get("role"), message.get("type")
-        content = str(message.get("content") or "")
-        if kind == "code" and role == "assistant":
-            language = message.get("format") or "python"
-            source = content if language == "python" else ("%%bash\n" if language in ("shell", "bash", "sh") else f"# {language}\n") + content
-            last_code = v4.new_code_cell(source)
-            cells.append(last_code)
-        elif kind == "console" and role == "computer":
-            if last_code is not None and content:
-                last_code.outputs.append(v4.new_output("stream", name="stdout", text=content))
-        elif kind == "message":
-            prefix = "**User:** " if role == "user" else ""
-            cells.append(v4.new_markdown_cell(prefix + content))
-            last_code = None
-    notebook = v4.new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.validate(notebook)
-    return notebook
-
-
 async def _markdown(session: Any, argument: str) -> str:
     interp = _interp(session)
     path = await asyncio.to_thread(_export_path, argument, interp, ".md")
@@ -348,11 +320,16 @@ async def _jupyter(session: Any, argument: str) -> str:
     interp = _interp(session)
     path = await asyncio.to_thread(_export_path, argument, interp, ".ipynb")
 
+    messages = list(interp.messages)
+
     def write() -> None:
         import nbformat
 
+        from .conversation_export import to_notebook
+        from .conversation_text import title_for
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(to_notebook(interp.messages), str(path))
+        nbformat.write(to_notebook(messages, title_for(messages)), str(path))
 
     try:
         await asyncio.to_thread(write)
