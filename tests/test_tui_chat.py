@@ -325,3 +325,18 @@ async def test_image_attached_to_code_block(make_interpreter, llm):
         image = app.query_one(".code-image")
         assert image.parent is app.query_one(CodeBlock)
         assert type(image).__name__ == "UnicodeImage"
+
+
+async def test_stopped_run_is_labelled_stopped(make_interpreter, llm):
+    """An interrupted run ends with a console end chunk; the block must not then claim it ran."""
+    llm.queue("```shell\necho started; sleep 30\n```\n")
+    interp = make_interpreter(auto_run=True)
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "sleep")
+        await wait_for(pilot, lambda: "started" in console_text(app))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.busy and chat(app).status == "idle", timeout=10)
+        block = app.query_one(CodeBlock)
+        assert block.state == "stopped"
+        assert "stopped" in str(block.query_one("#code-header").content)

@@ -207,7 +207,8 @@ class ChatScreen(Screen):
                 self.flush_buffers()
                 self.editor.active_line = None
                 if self._block is not None and self._block.state == "running":
-                    self._block.set_state("done")
+                    # the core reports "stopping" before the interrupted run's end chunk
+                    self._block.set_state("stopped" if self.status == "stopping" else "done")
             elif fmt == "active_line":
                 self.flush_buffers()
                 self.editor.active_line = int(content) - 1 if isinstance(content, int) and content > 0 else None
