@@ -34,6 +34,7 @@ class Session:
         self.interpreter = interpreter
         self.bus = interpreter.bus
         self.turn: asyncio.Task[None] | None = None
+        self._warm_up: asyncio.Task[None] | None = None
         self._approvals: dict[str, asyncio.Future[str | None]] = {}
         self._inputs: dict[str, asyncio.Future[str]] = {}
         self._unsubscribe = [
@@ -58,8 +59,7 @@ class Session:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        task = loop.create_task(self._start_kernel())
-        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+        self._warm_up = loop.create_task(self._start_kernel())  # held: the loop keeps only a weak reference
 
     async def _start_kernel(self) -> None:
         try:
