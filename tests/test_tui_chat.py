@@ -340,3 +340,17 @@ async def test_stopped_run_is_labelled_stopped(make_interpreter, llm):
         block = app.query_one(CodeBlock)
         assert block.state == "stopped"
         assert "stopped" in str(block.query_one("#code-header").content)
+
+
+async def test_new_conversation_clears_the_console(make_interpreter, llm):
+    llm.queue("```shell\necho from-the-old-chat\n```\n")
+    llm.queue("Done.")
+    interp = make_interpreter(auto_run=True)
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "go")
+        await wait_for(pilot, lambda: chat(app).status == "idle" and "from-the-old-chat" in console_text(app))
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: not app.query(CodeBlock))
+        assert "from-the-old-chat" not in console_text(app)
+        assert chat(app).editor.text == ""

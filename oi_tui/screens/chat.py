@@ -284,6 +284,7 @@ class ChatScreen(Screen):
         self._block = None
         interpreter = self.app.interpreter  # type: ignore[attr-defined]
         self.editor.show_code("", "")
+        self.console.reset()
         await self.transcript.show_messages(list(interpreter.messages))
         self.query_one(StatusLine).cost = interpreter.total_cost
 

@@ -70,6 +70,12 @@ class ConsolePane(Vertical):
         self._pending.clear()
         self.log_widget.write(text)
 
+    def reset(self) -> None:
+        """Forget everything shown and queued (a new or resumed conversation)."""
+        self._pending.clear()
+        self.log_widget.clear()
+        self.cancel_question()
+
     def write_note(self, text: str) -> None:
         """A line of our own (run separators, echoed answers)."""
         self.flush()
