@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import SimpleCommand
+from textual.screen import Screen
 
 from oi_core.events import SettingChanged, StopRequested
 
@@ -159,6 +161,12 @@ class OiApp(App):
 
     async def on_unmount(self) -> None:
         await self.close_session()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's palette entries, less its Theme entry: OiCommands offers "Theme…" for the same action."""
+        for command in super().get_system_commands(screen):
+            if command.callback != self.action_change_theme:
+                yield command
 
     # ------------------------------------------------------------ state read by the palette
 

@@ -164,3 +164,17 @@ async def test_stop_from_the_palette_while_busy() -> None:
     app = Host(busy=True)
     await run_from_palette(app, "stop")
     assert app.ran == ["stop"]
+
+
+async def test_real_app_offers_theme_once(make_interpreter, monkeypatch):
+    """Textual's own Theme entry and ours run the same action; the palette lists only ours."""
+    from oi_tui.app import OiApp
+
+    monkeypatch.setenv("OI_TUI_THEME", "textual-dark")
+    monkeypatch.setattr("oi_core.session.Session.warm_up", lambda self: None)
+    app = OiApp(make_interpreter())
+    async with app.run_test():
+        system_titles = [command.title for command in app.get_system_commands(app.screen)]
+        ours = [command.title for command in palette_commands(app)]
+    assert "Theme" not in system_titles and "Quit" in system_titles
+    assert ours.count("Theme…") == 1
