@@ -110,6 +110,7 @@ class OiApp(App):
             (".widgets.code_editor", ("CodeEditor",)),
             (".widgets.console", ("ConsolePane",)),
             (".widgets.transcript", ("Transcript",)),
+            (".widgets.chat_messages", ("EarlierMessages",)),
             (".screens.navigator", ("NavigatorScreen",)),
             (".screens.setup", ("SetupScreen",)),
             (".widgets.conversation_dialogs", ("ConversationConfirmDialog", "ConversationPromptDialog")),

@@ -107,3 +107,22 @@ async def test_the_keymap_rebinds_an_app_binding() -> None:
         assert app.greeted == 0
         await pilot.press("f5")
         assert app.greeted == 1
+
+
+def test_every_binding_in_oi_tui_has_an_id() -> None:
+    """A keymap can only override a binding that has an id."""
+    import importlib
+    import pkgutil
+
+    import oi_tui
+    from textual.binding import Binding
+
+    missing = []
+    for info in pkgutil.walk_packages(oi_tui.__path__, "oi_tui."):
+        module = importlib.import_module(info.name)
+        for owner in vars(module).values():
+            if isinstance(owner, type) and owner.__module__ == module.__name__:
+                for binding in owner.__dict__.get("BINDINGS", ()):
+                    if not (isinstance(binding, Binding) and binding.id):
+                        missing.append(f"{owner.__qualname__}: {binding!r}")
+    assert not missing

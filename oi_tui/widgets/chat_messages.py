@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
@@ -81,7 +82,7 @@ class LightReply(Static):
 class EarlierMessages(Static, can_focus=True):
     """A placeholder for older messages; Enter or a click shows them."""
 
-    BINDINGS = [("enter", "reveal", "Show earlier")]
+    BINDINGS = [Binding("enter", "reveal", "Show earlier", id="transcript.show_earlier")]
 
     class RevealRequested(Message):
         """The user asked to see the older messages."""
