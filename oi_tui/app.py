@@ -221,7 +221,7 @@ class OiApp(App):
     async def action_new_conversation(self) -> None:
         if self.busy:
             await self.session.stop()
-        self.interpreter.reset()  # publishes MessagesReplaced; the chat screen re-renders
+        await self.interpreter.areset()  # publishes MessagesReplaced; the chat screen re-renders
 
     def action_open_conversations(self) -> None:
         """Browse saved conversations (ctrl+o); the picked one is resumed in the chat screen."""
@@ -318,15 +318,23 @@ class OiApp(App):
         llm = self.interpreter.llm
 
         def chosen(result: Any) -> None:
-            if result is None:
-                return
-            try:
-                self.notify(apply_setup(self.interpreter, result), title="Model")
-            except Exception as exc:
-                self.notify(f"Could not apply the setup: {exc}", severity="error")
-            self.interpreter.bus.publish(SettingChanged("llm.model", self.interpreter.llm.model))
+            if result is not None:  # storing the key may wait on the OS keyring: do it off the UI thread
+                self.run_worker(lambda: self._apply_setup(apply_setup, result), thread=True, group="setup",
+                                exit_on_error=False)
 
         self.push_screen(SetupScreen(llm.model, getattr(llm, "api_base", None)), chosen)
+
+    def _apply_setup(self, apply_setup: Any, result: Any) -> None:
+        try:
+            message, severity = apply_setup(self.interpreter, result), "information"
+        except Exception as exc:
+            message, severity = f"Could not apply the setup: {exc}", "error"
+
+        def done() -> None:
+            self.notify(message, title="Model", severity=severity)
+            self.interpreter.bus.publish(SettingChanged("llm.model", self.interpreter.llm.model))
+
+        self.call_from_thread(done)
 
     def action_edit_profile(self) -> None:
         """Open the active profile in $EDITOR (the app steps aside), then apply what was saved."""

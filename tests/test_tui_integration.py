@@ -443,3 +443,48 @@ def test_editing_a_shipped_profile_copies_it_to_the_user_folder() -> None:
         assert "gpt-4o-mini" in target.read_text()
     finally:
         target.unlink()
+
+
+async def test_code_editor_colours_follow_the_app_theme(make_interpreter):
+    from oi_tui.themes import text_area_theme_for
+    from oi_tui.widgets.code_editor import CodeEditor
+
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.screen.query_one(CodeEditor)
+        seen = {}
+        for name in ("oi-night", "oi-paper"):
+            app.theme = name
+            await pilot.pause()
+            assert editor.theme == text_area_theme_for(app.current_theme).name
+            seen[name] = editor._theme.base_style.bgcolor
+        assert seen["oi-night"] != seen["oi-paper"], "dark and light themes give the editor different colours"
+
+
+async def test_editing_puts_the_cursor_at_the_end_of_the_code(make_interpreter, llm):
+    llm.queue("```shell\necho one\necho two\n```", "ok")
+    interp = make_interpreter()
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "go")
+        await wait_for(pilot, lambda: chat(app)._approval_id is not None)
+        await pilot.press("e")
+        await pilot.press(*" # mine")
+        assert chat(app).editor.text == "echo one\necho two # mine"
+
+
+async def test_first_run_without_a_key_opens_setup_and_the_choice_is_used(make_interpreter, llm, monkeypatch):
+    from oi_tui.screens.setup import SetupResult, SetupScreen
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    interp = make_interpreter()
+    interp.llm.model, interp.llm.api_base, interp.llm.api_key = "gpt-4o", None, None
+    llm.queue("Hello from the local server.")
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, SetupScreen))
+        app.screen.dismiss(SetupResult(model="openai/local-model", api_base=llm.url, api_key=None, provider="custom"))
+        await wait_for(pilot, lambda: on_chat(app) and interp.llm.model == "openai/local-model")
+        await send(pilot, "hi")
+        await wait_for(pilot, lambda: chat(app).status == "idle" and len(interp.messages) == 2)
+        assert llm.requests[-1]["model"] == "local-model"

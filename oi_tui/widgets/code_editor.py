@@ -38,8 +38,10 @@ class CodeEditor(TextArea):
         self.follow_app_theme()
 
     def follow_app_theme(self) -> None:
-        """Pick syntax colours that read well on the current app theme."""
-        self.theme = "vscode_dark" if self.app.current_theme.dark else "github_light"
+        """Syntax colours derived from the app theme, so the editor matches whatever theme is chosen."""
+        from ..themes import apply_text_area_theme
+
+        apply_text_area_theme(self, self.app.current_theme)
 
     def show_code(self, language: str, code: str = "") -> None:
         """Replace the content with a new block (read-only, cursor at the top)."""
@@ -58,8 +60,9 @@ class CodeEditor(TextArea):
         self.scroll_end(animate=False, immediate=True)
 
     def begin_editing(self) -> None:
-        """Make the pending block writable and put the cursor in it."""
+        """Make the pending block writable and put the cursor at its end, where edits usually go."""
         self.read_only = False
+        self.move_cursor(self.document.end)
         self.border_subtitle = "editing · ctrl+r runs · esc leaves"
         self.focus()
 
