@@ -482,7 +482,8 @@ async def test_first_run_without_a_key_opens_setup_and_the_choice_is_used(make_i
     llm.queue("Hello from the local server.")
     app = OiApp(interp)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, SetupScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, SetupScreen) and app.screen.query("#setup-model"))
+        await pilot.pause()
         app.screen.dismiss(SetupResult(model="openai/local-model", api_base=llm.url, api_key=None, provider="custom"))
         await wait_for(pilot, lambda: on_chat(app) and interp.llm.model == "openai/local-model")
         await send(pilot, "hi")
