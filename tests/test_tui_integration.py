@@ -489,3 +489,21 @@ async def test_first_run_without_a_key_opens_setup_and_the_choice_is_used(make_i
         await send(pilot, "hi")
         await wait_for(pilot, lambda: chat(app).status == "idle" and len(interp.messages) == 2)
         assert llm.requests[-1]["model"] == "local-model"
+
+
+async def test_zoom_gives_the_conversation_the_screen_and_editing_brings_the_editor_back(make_interpreter, llm):
+    llm.queue("```shell\necho zoomed\n```", "ok")
+    interp = make_interpreter()
+    app = OiApp(interp)
+    async with app.run_test(size=(80, 24)) as pilot:
+        workbench = chat(app).query_one("#workbench")
+        transcript = chat(app).transcript
+        narrow_height = transcript.size.height
+        await pilot.press("f2")
+        await pilot.pause()
+        assert not workbench.display and transcript.size.height > narrow_height
+        await send(pilot, "go")
+        await wait_for(pilot, lambda: chat(app)._approval_id is not None)
+        await pilot.press("e")
+        await pilot.pause()
+        assert workbench.display and chat(app).editor.has_focus

@@ -71,6 +71,8 @@ class ChatScreen(Screen):
         Binding("ctrl+l", "focus_prompt", "Prompt", id="focus_prompt", show=False),
         Binding("ctrl+t", "app.toggle_auto_run", "Auto-run", id="toggle_auto_run",
                 tooltip="Run code without asking"),
+        Binding("f2", "toggle_zoom", "Zoom", id="toggle_zoom",
+                tooltip="Give the whole width to the conversation (editor and console hide)"),
     ]
 
     def __init__(self) -> None:
@@ -241,6 +243,7 @@ class ChatScreen(Screen):
         self.refresh_bindings()
 
     async def _ask_for_input(self, event: InputRequested) -> None:
+        self.remove_class("-zoomed")  # the answer is typed in the console pane
         self.flush_buffers()
         self.console.ask(event.request_id, event.prompt, event.password)
 
@@ -321,6 +324,7 @@ class ChatScreen(Screen):
     def start_editing(self) -> None:
         if self._approval_id is None:
             return
+        self.remove_class("-zoomed")  # the editor must be on screen to edit in it
         self._editing = True
         self.editor.begin_editing()
         self.approval_bar.show_editing()
@@ -385,6 +389,10 @@ class ChatScreen(Screen):
                 self._block.set_code(code)
         self._close_approval()
         self.publish(CodeApproved(request_id, code))
+
+    def action_toggle_zoom(self) -> None:
+        """Hide or show the editor and console so a long conversation gets the whole screen."""
+        self.toggle_class("-zoomed")
 
     def action_focus_prompt(self) -> None:
         self.query_one(PromptInput).focus()
