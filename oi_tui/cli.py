@@ -259,24 +259,29 @@ def make_interpreter(args: argparse.Namespace) -> tuple[Any, list[str]]:
 
 
 def _start_tui(interpreter: Any, start_in_conversations: bool, warnings: list[str]) -> int:
-    import inspect
-
     from oi_tui.app import OiApp
 
-    kwargs: dict[str, Any] = {"start_in_conversations": start_in_conversations}
-    try:
-        parameters = inspect.signature(OiApp).parameters
-        accepts = "startup_warnings" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    except (TypeError, ValueError):
-        accepts = False
-    if warnings:
-        if accepts:
-            kwargs["startup_warnings"] = list(warnings)
-        else:
-            for line in warnings:
-                print(f"oi-tui: {line}", file=sys.stderr)
-    OiApp(interpreter, **kwargs).run()
+    global _tui_ran
+    OiApp(interpreter, start_in_conversations=start_in_conversations, startup_warnings=list(warnings)).run()
+    _tui_ran = True
     return 0
+
+
+_tui_ran = False
+
+
+def entry() -> None:
+    """The console script: like main(), but a closed TUI leaves at once.
+
+    By the time the app returns, the session is closed (kernels shut down, conversation saved), so
+    the second or so that interpreter finalisation spends tearing down litellm and friends is skipped.
+    """
+    code = main()
+    if _tui_ran:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,4 +302,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

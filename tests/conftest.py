@@ -86,4 +86,19 @@ def make_interpreter(llm: ScriptedLLM, data_dir: Path):
             pass
 
 
+@pytest.fixture
+def pinned_look(monkeypatch):
+    """A fixed theme and image renderer for TUI tests that ask for it (never leaked to other tests)."""
+    monkeypatch.setenv("OI_TUI_THEME", "textual-dark")
+    monkeypatch.setenv("OI_TUI_IMAGE_RENDERER", "unicode")
+
+
+@pytest.fixture
+def no_kernel_warm_up(monkeypatch):
+    """Record warm-up calls instead of starting a Python kernel per TUI test (2 shared cores)."""
+    calls: list[object] = []
+    monkeypatch.setattr("oi_core.session.Session.warm_up", lambda self: calls.append(self))
+    return calls
+
+
 __all__ = ["Reply", "ScriptedLLM"]

@@ -156,23 +156,6 @@ def test_tui_started_with_conversations_and_warnings(monkeypatch, tmp_path):
     assert any("invalid YAML" in w for w in started["warnings"])
 
 
-def test_tui_without_startup_warnings_parameter(monkeypatch, capsys, tmp_path):
-    class OldApp:
-        def __init__(self, interpreter, *, start_in_conversations=False):
-            self.conversations = start_in_conversations
-
-        def run(self):
-            pass
-
-    import types
-
-    fake = types.ModuleType("oi_tui.app")
-    fake.OiApp = OldApp
-    monkeypatch.setitem(sys.modules, "oi_tui.app", fake)
-    assert cli.main(["--profile", "does-not-exist"]) == 0
-    assert "does-not-exist" in capsys.readouterr().err
-
-
 def _run(*argv, stdin="", env_extra=None):
     env = {**os.environ, **(env_extra or {})}
     return subprocess.run([PY, "-m", "oi_tui.cli", *argv], input=stdin, capture_output=True, text=True,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import time
 
 import pytest
@@ -16,24 +14,12 @@ from oi_tui.screens.confirm import ConfirmScreen
 from oi_tui.widgets.chat_messages import AssistantMessage, EarlierMessages, UserMessage
 from oi_tui.widgets.code_block import CodeBlock
 from tests.llm_server import Reply
+from tests.tui_support import chat, send, wait_for
 
 
-
-@pytest.fixture(autouse=True)
-def pinned_look(monkeypatch):
-    """A fixed theme and image renderer for this module only (never leaked to other test files)."""
-    monkeypatch.setenv("OI_TUI_THEME", "textual-dark")
-    monkeypatch.setenv("OI_TUI_IMAGE_RENDERER", "unicode")
+pytestmark = pytest.mark.usefixtures("pinned_look", "no_kernel_warm_up")
 
 SIZE = (120, 35)
-
-
-@pytest.fixture(autouse=True)
-def no_kernel_warm_up(monkeypatch):
-    """Record warm-up calls instead of starting a Python kernel per test (2 shared cores)."""
-    calls: list[object] = []
-    monkeypatch.setattr("oi_core.session.Session.warm_up", lambda self: calls.append(self))
-    return calls
 
 
 async def test_session_created_and_warmed_up_after_first_frame(make_interpreter, no_kernel_warm_up):
@@ -42,26 +28,6 @@ async def test_session_created_and_warmed_up_after_first_frame(make_interpreter,
         await wait_for(pilot, lambda: no_kernel_warm_up)
         assert no_kernel_warm_up == [app.session]
         assert app.query_one("#prompt").has_focus
-
-
-async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
-    """Let the app run until `condition()` holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
-
-
-def chat(app: OiApp) -> ChatScreen:
-    screen = app.screen if isinstance(app.screen, ChatScreen) else app.chat_screen
-    assert screen is not None
-    return screen
-
-
-async def send(pilot, text: str) -> None:
-    await pilot.press(*text)
-    await pilot.press("enter")
 
 
 def console_text(app: OiApp) -> str:

@@ -5,7 +5,6 @@ Runs against the scripted LLM server (tests/llm_server.py); snapshots live under
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -16,51 +15,16 @@ from textual.widgets import Input, TextArea
 
 from oi_core.conversations import ConversationStore
 from oi_tui.app import OiApp
-from oi_tui.screens.chat import ChatScreen
 from oi_tui.screens.navigator import NavigatorScreen
 from oi_tui.widgets.chat_messages import AssistantMessage, EarlierMessages, UserMessage
 from oi_tui.widgets.code_block import CodeBlock
 from oi_tui.widgets.status_line import StatusLine
-from tests.llm_server import Reply
+from tests.tui_support import chat, on_chat, send, wait_for
 
 
-
-@pytest.fixture(autouse=True)
-def pinned_look(monkeypatch):
-    """A fixed theme and image renderer for this module only (never leaked to other test files)."""
-    monkeypatch.setenv("OI_TUI_THEME", "textual-dark")
-    monkeypatch.setenv("OI_TUI_IMAGE_RENDERER", "unicode")
+pytestmark = pytest.mark.usefixtures("pinned_look", "no_kernel_warm_up")
 
 SIZE = (120, 35)
-
-
-@pytest.fixture(autouse=True)
-def no_kernel_warm_up(monkeypatch):
-    """No early kernel start per test (2 shared cores); code still runs when a test needs it."""
-    monkeypatch.setattr("oi_core.session.Session.warm_up", lambda self: None)
-
-
-async def wait_for(pilot, condition, timeout: float = 20.0, step: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(step)
-
-
-def chat(app: OiApp) -> ChatScreen:
-    screen = app.chat_screen
-    assert screen is not None
-    return screen
-
-
-def on_chat(app: OiApp) -> bool:
-    return isinstance(app.screen, ChatScreen)
-
-
-async def send(pilot, text: str) -> None:
-    await pilot.press(*text)
-    await pilot.press("enter")
 
 
 def user_texts(app: OiApp) -> list[str]:

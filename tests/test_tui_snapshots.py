@@ -6,7 +6,6 @@ fixed size, fixed theme, no cursor blink, no animations, a forced image renderer
 
 from __future__ import annotations
 
-import os
 
 import pytest
 from textual.widgets import Input, TextArea
@@ -15,19 +14,9 @@ from oi_core.events import ApprovalRequested, ChunkEmitted, ErrorRaised, StatusC
 from oi_tui.app import OiApp
 
 
-
-@pytest.fixture(autouse=True)
-def pinned_look(monkeypatch):
-    """A fixed theme and image renderer for this module only (never leaked to other test files)."""
-    monkeypatch.setenv("OI_TUI_THEME", "textual-dark")
-    monkeypatch.setenv("OI_TUI_IMAGE_RENDERER", "unicode")
+pytestmark = pytest.mark.usefixtures("pinned_look", "no_kernel_warm_up")
 
 SIZE = (100, 30)
-
-
-@pytest.fixture(autouse=True)
-def no_kernel_warm_up(monkeypatch):
-    monkeypatch.setattr("oi_core.session.Session.warm_up", lambda self: None)
 
 
 async def settle(pilot) -> None:

@@ -65,13 +65,58 @@ def test_real_terminal_send_approve_quit(tmp_path):
         screen = wait_for_text(session, "It printed tmux-ok-7.", timeout=30)
         assert "shell · ran" in screen
         assert "tmux-ok-7" in screen.replace("It printed tmux-ok-7.", "")
+        wait_for_text(session, "● ready", timeout=30)  # the turn has ended, so quitting asks nothing
         subprocess.run(["tmux", "send-keys", "-t", session, "C-q"], check=True)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             alive = subprocess.run(["tmux", "has-session", "-t", session], capture_output=True).returncode == 0
             if not alive:
                 break
             time.sleep(0.2)
         assert not alive, "the app did not quit on ctrl+q"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_installed_command_quits_fast_and_leaves_no_kernel(tmp_path):
+    """`oi-tui` itself: quitting takes well under a second and the warmed-up kernel is gone."""
+    import psutil
+
+    marker = f"oi-tui-quit-{tmp_path.name}"
+    session = f"oi-tui-quit-{tmp_path.name[-12:]}"
+    env_args = ["-e", "OI_TUI_THEME=textual-dark", "-e", f"XDG_CONFIG_HOME={tmp_path / 'config'}",
+                "-e", f"XDG_DATA_HOME={tmp_path / 'data'}", "-e", "LITELLM_LOCAL_MODEL_COST_MAP=True",
+                "-e", f"OI_TUI_TEST_MARKER={marker}", "-e", f"PYTHONPATH={ROOT}"]
+    command = f"{sys.executable} -m oi_tui.cli --model openai/x --api_base http://127.0.0.1:9/v1 --api_key k"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", *env_args, command],
+                   check=True, cwd=ROOT)
+
+    def kernels() -> list[psutil.Process]:
+        found = []
+        for process in psutil.process_iter(["cmdline"]):
+            try:
+                if "ipykernel" in " ".join(process.info["cmdline"] or []) and \
+                        process.environ().get("OI_TUI_TEST_MARKER") == marker:
+                    found.append(process)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        return found
+
+    try:
+        wait_for_text(session, "ready", timeout=30)
+        deadline = time.monotonic() + 30
+        while not kernels() and time.monotonic() < deadline:  # the kernel is warmed up after the first frame
+            time.sleep(0.2)
+        assert kernels(), "the Python kernel was not started in the background"
+        time.sleep(1)
+        started = time.monotonic()
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-q"], check=True)
+        while subprocess.run(["tmux", "has-session", "-t", session], capture_output=True).returncode == 0:
+            assert time.monotonic() - started < 10, "the app did not quit"
+            time.sleep(0.05)
+        took = time.monotonic() - started
+        time.sleep(0.5)
+        assert kernels() == [], "a kernel outlived the app"
+        assert took < 3.0, f"quitting took {took:.2f} s"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

@@ -1,0 +1,32 @@
+"""Helpers shared by the Pilot tests of the TUI."""
+
+from __future__ import annotations
+
+import time
+
+from oi_tui.app import OiApp
+from oi_tui.screens.chat import ChatScreen
+
+
+async def wait_for(pilot, condition, timeout: float = 20.0, step: float = 0.05) -> None:
+    """Let the app run until `condition()` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(step)
+
+
+def chat(app: OiApp) -> ChatScreen:
+    screen = app.screen if isinstance(app.screen, ChatScreen) else app.chat_screen
+    assert screen is not None
+    return screen
+
+
+def on_chat(app: OiApp) -> bool:
+    return isinstance(app.screen, ChatScreen)
+
+
+async def send(pilot, text: str) -> None:
+    await pilot.press(*text)
+    await pilot.press("enter")
