@@ -597,7 +597,22 @@ def resume(interpreter: Any, conversation_id: str, store: ConversationStore | No
     Later autosaves go to the same file.
     """
     store = store or store_for(interpreter)
-    messages = store.load(conversation_id)
+    return _adopt(interpreter, store, conversation_id, store.load(conversation_id), recent)
+
+
+async def aresume(
+    interpreter: Any, conversation_id: str, store: ConversationStore | None = None, recent: int = 40
+) -> ResumeSplit:
+    """resume() for callers on an event loop: the file is read in a thread, never on the loop."""
+    import asyncio
+
+    store = store or store_for(interpreter)
+    messages = await asyncio.to_thread(store.load, conversation_id)
+    return _adopt(interpreter, store, conversation_id, messages, recent)
+
+
+def _adopt(interpreter: Any, store: ConversationStore, conversation_id: str, messages: list[dict[str, Any]],
+           recent: int) -> ResumeSplit:
     interpreter.conversation_filename = None
     if store.path != ConversationStore.for_interpreter(interpreter).path:
         interpreter.conversation_history_path = str(store.path)
@@ -614,6 +629,7 @@ __all__ = [
     "ConversationRelocated",
     "ConversationStore",
     "ResumeSplit",
+    "aresume",
     "autosave",
     "default_conversations_dir",
     "resume",

@@ -6,6 +6,7 @@ mount and warmed up after the first frame, so the prompt is ready at once.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 from collections.abc import Iterable
@@ -242,20 +243,21 @@ class OiApp(App):
 
         self.push_screen(NavigatorScreen(store), opened)
 
-    def resume_conversation(self, conversation_id: str, store: Any = None) -> bool:
-        """Load a saved conversation into the interpreter; the chat screen re-renders on MessagesReplaced."""
-        from oi_core.conversations import ConversationError, resume
-
+    def resume_conversation(self, conversation_id: str, store: Any = None) -> None:
+        """Load a saved conversation (read in a thread); the chat screen re-renders on MessagesReplaced."""
         if self.busy:
             self.notify("Stop the current run before opening another conversation.", title="Conversation",
                         severity="warning")
-            return False
+            return
+        self.run_worker(self._resume(conversation_id, store), group="resume", exclusive=True, exit_on_error=False)
+
+    async def _resume(self, conversation_id: str, store: Any) -> None:
+        from oi_core.conversations import ConversationError, aresume
+
         try:
-            resume(self.interpreter, conversation_id, store)
+            await aresume(self.interpreter, conversation_id, store)
         except (ConversationError, ValueError, OSError) as exc:
             self.notify(f"Could not open that conversation: {exc}", title="Conversation", severity="error")
-            return False
-        return True
 
     def action_switch_profile(self) -> None:
         try:
@@ -302,9 +304,13 @@ class OiApp(App):
             self.notify("Nothing to export yet.", severity="warning")
             return
         path = Path.cwd() / f"oi-conversation-{self.interpreter.conversation_id}.md"
+        text = to_markdown(messages, f"Conversation {self.interpreter.conversation_id}")
+        self.run_worker(self._write_export(path, text), group="export", exit_on_error=False)
+
+    async def _write_export(self, path: Path, text: str) -> None:
+        """Write an export off the UI thread and say where it went."""
         try:
-            path.write_text(to_markdown(messages, f"Conversation {self.interpreter.conversation_id}"),
-                            encoding="utf-8")
+            await asyncio.to_thread(path.write_text, text, encoding="utf-8")
         except OSError as exc:
             self.notify(f"Could not export: {exc}", title="Export", severity="error")
             return

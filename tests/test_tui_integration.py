@@ -245,7 +245,7 @@ async def test_export_markdown(make_interpreter, llm, tmp_path, monkeypatch):
         await wait_for(pilot, lambda: chat(app).status == "idle" and len(interp.messages) == 2)
         app.action_export_markdown()
         path = tmp_path / f"oi-conversation-{interp.conversation_id}.md"
-        assert path.is_file()
+        await wait_for(pilot, path.is_file)  # written off the UI thread
         text = path.read_text(encoding="utf-8")
         assert "export me" in text and "Exported **answer**." in text
         await wait_for(pilot, lambda: any(n.title == "Exported" for n in app._notifications))
