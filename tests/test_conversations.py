@@ -459,3 +459,29 @@ def test_resume_with_plain_load_messages(make_interpreter, llm, data_dir):
     interp.chat("go on", display=False)
     sent = json.dumps(llm.requests[-1]["messages"])
     assert "Plot a sine wave" in sent and "Sure, here is the plan." in sent
+
+
+async def test_aresume_reads_the_file_off_the_event_loop(make_interpreter, data_dir, monkeypatch):
+    import asyncio
+    import threading
+
+    store = ConversationStore(data_dir)
+    history = [{"role": "user", "type": "message", "content": "hello"}]
+    store.save("async-chat", history)
+    loop_thread = threading.get_ident()
+    readers = []
+    real_load = ConversationStore.load
+
+    def spying_load(self, conversation_id):
+        readers.append(threading.get_ident())
+        return real_load(self, conversation_id)
+
+    monkeypatch.setattr(ConversationStore, "load", spying_load)
+    interp = make_interpreter()
+    split = await conversations.aresume(interp, "async-chat", store)
+    assert split.recent == history and interp.messages == history and interp.conversation_id == "async-chat"
+    assert readers and loop_thread not in readers
+    with pytest.raises(conversations.ConversationError):
+        await conversations.aresume(interp, "missing-chat", store)
+    assert interp.messages == history
+    await asyncio.sleep(0)
