@@ -127,6 +127,19 @@ def _path(argument: str, default: str) -> Path:
     return Path(raw).expanduser()
 
 
+async def _write_off_loop(path: Path, write: Callable[[Path], Any], failure: str) -> None:
+    """Create the folder and write `path` in a thread; a disk error becomes one sentence."""
+
+    def run() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path)
+
+    try:
+        await asyncio.to_thread(run)
+    except OSError as exc:
+        raise OiError(f"{failure} {path}: {exc.strerror or exc}.") from exc
+
+
 async def _save_message(session: Any, argument: str) -> str:
     interp = _interp(session)
     path = _path(argument, "messages.json")
@@ -134,17 +147,13 @@ async def _save_message(session: Any, argument: str) -> str:
         path = path.with_suffix(".json")
     messages = list(interp.messages)
 
-    def write() -> None:
+    def write(target: Path) -> None:
         from .secrets import redact
 
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(messages, indent=2, ensure_ascii=False, default=str)
-        path.write_text(redact(text, interp), encoding="utf-8")
+        target.write_text(redact(text, interp), encoding="utf-8")
 
-    try:
-        await asyncio.to_thread(write)
-    except OSError as exc:
-        raise OiError(f"Could not save the messages to {path}: {exc.strerror or exc}.") from exc
+    await _write_off_loop(path, write, "Could not save the messages to")
     return f"Saved {len(interp.messages)} messages to {path}."
 
 
@@ -304,15 +313,7 @@ async def _markdown(session: Any, argument: str) -> str:
     interp = _interp(session)
     path = await asyncio.to_thread(_export_path, argument, interp, ".md")
     text = to_markdown(interp.messages)
-
-    def write() -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-
-    try:
-        await asyncio.to_thread(write)
-    except OSError as exc:
-        raise OiError(f"Could not write {path}: {exc.strerror or exc}.") from exc
+    await _write_off_loop(path, lambda target: target.write_text(text, encoding="utf-8"), "Could not write")
     return f"Exported the conversation to {path}."
 
 
@@ -322,19 +323,15 @@ async def _jupyter(session: Any, argument: str) -> str:
 
     messages = list(interp.messages)
 
-    def write() -> None:
+    def write(target: Path) -> None:
         import nbformat
 
         from .conversation_export import to_notebook
         from .conversation_text import title_for
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(to_notebook(messages, title_for(messages)), str(path))
+        nbformat.write(to_notebook(messages, title_for(messages)), str(target))
 
-    try:
-        await asyncio.to_thread(write)
-    except OSError as exc:
-        raise OiError(f"Could not write {path}: {exc.strerror or exc}.") from exc
+    await _write_off_loop(path, write, "Could not write")
     return f"Exported the conversation to the notebook {path}."
 
 
