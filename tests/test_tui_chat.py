@@ -107,7 +107,8 @@ async def test_skip(make_interpreter, llm):
         assert len(llm.requests) == 1
 
 
-async def test_stop_long_run_keeps_app_usable(make_interpreter, llm):
+@pytest.mark.parametrize("stop_key", ["escape", "ctrl+c"])
+async def test_stop_long_run_keeps_app_usable(make_interpreter, llm, stop_key):
     llm.queue("```shell\necho started; sleep 30\n```\n")
     llm.queue("After the stop.")
     interp = make_interpreter(auto_run=True)
@@ -117,9 +118,10 @@ async def test_stop_long_run_keeps_app_usable(make_interpreter, llm):
         await wait_for(pilot, lambda: "started" in console_text(app))
         assert app.busy
         started = time.monotonic()
-        await pilot.press("escape")
+        await pilot.press(stop_key)
         await wait_for(pilot, lambda: not app.busy and chat(app).status == "idle", timeout=10)
         assert time.monotonic() - started < 8
+        assert app.is_running
         assert app.query_one(CodeBlock).state in ("stopped", "done")
         await send(pilot, "still there?")
         await wait_for(pilot, lambda: any(

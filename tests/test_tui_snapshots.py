@@ -36,6 +36,13 @@ def chunk(**fields):
     return ChunkEmitted(fields)
 
 
+def ask_for_approval(bus) -> None:
+    """The streamed reply with its code block, now waiting for Run / Edit / Skip."""
+    publish_reply_with_code(bus)
+    bus.publish(StatusChanged("awaiting_approval", "shell"))
+    bus.publish(ApprovalRequested("approval-1", "shell", "ls ~ | wc -l\necho done"))
+
+
 def publish_reply_with_code(bus) -> None:
     bus.publish(StatusChanged("thinking", "openai/test-model"))
     bus.publish(chunk(role="assistant", type="message", start=True))
@@ -80,9 +87,7 @@ def test_snapshot_approval_bar(snap_compare, make_interpreter):
 
     async def run_before(pilot):
         await add_user(pilot, "How many files are in my home folder?")
-        publish_reply_with_code(interp.bus)
-        interp.bus.publish(StatusChanged("awaiting_approval", "shell"))
-        interp.bus.publish(ApprovalRequested("approval-1", "shell", "ls ~ | wc -l\necho done"))
+        ask_for_approval(interp.bus)
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
@@ -94,9 +99,7 @@ def test_snapshot_editing(snap_compare, make_interpreter):
 
     async def run_before(pilot):
         await add_user(pilot, "How many files are in my home folder?")
-        publish_reply_with_code(interp.bus)
-        interp.bus.publish(StatusChanged("awaiting_approval", "shell"))
-        interp.bus.publish(ApprovalRequested("approval-1", "shell", "ls ~ | wc -l\necho done"))
+        ask_for_approval(interp.bus)
         await settle(pilot)
         await pilot.press("e", "end", *" # edited")
         await settle(pilot)
@@ -122,9 +125,7 @@ def test_snapshot_narrow_80x24_with_code(snap_compare, make_interpreter):
 
     async def run_before(pilot):
         await add_user(pilot, "How many files?")
-        publish_reply_with_code(interp.bus)
-        interp.bus.publish(StatusChanged("awaiting_approval", "shell"))
-        interp.bus.publish(ApprovalRequested("approval-1", "shell", "ls ~ | wc -l\necho done"))
+        ask_for_approval(interp.bus)
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
