@@ -117,6 +117,6 @@ def test_installed_command_quits_fast_and_leaves_no_kernel(tmp_path):
         took = time.monotonic() - started
         time.sleep(0.5)
         assert kernels() == [], "a kernel outlived the app"
-        assert took < 3.0, f"quitting took {took:.2f} s"
+        assert took < 1.2, f"quitting took {took:.2f} s"  # it took ~1.6 s before the session-closed fast exit
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
