@@ -259,12 +259,19 @@ def make_interpreter(args: argparse.Namespace) -> tuple[Any, list[str]]:
 
 
 def _start_tui(interpreter: Any, start_in_conversations: bool, warnings: list[str]) -> int:
-    from oi_tui.app import OiApp
+    from oi_tui.terminal_guard import run_guarded
+
+    def run_app() -> int:
+        from oi_tui.app import OiApp
+
+        app = OiApp(interpreter, start_in_conversations=start_in_conversations, startup_warnings=list(warnings))
+        app.run()
+        return app.return_code or 0
 
     global _tui_ran
-    OiApp(interpreter, start_in_conversations=start_in_conversations, startup_warnings=list(warnings)).run()
+    code = run_guarded(run_app)
     _tui_ran = True
-    return 0
+    return code
 
 
 _tui_ran = False

@@ -137,6 +137,8 @@ def test_tui_started_with_conversations_and_warnings(monkeypatch, tmp_path):
     started = {}
 
     class FakeApp:
+        return_code = 0
+
         def __init__(self, interpreter, *, start_in_conversations=False, startup_warnings=()):
             started.update(interpreter=interpreter, conversations=start_in_conversations, warnings=list(startup_warnings))
 
