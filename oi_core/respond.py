@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
@@ -14,8 +12,9 @@ from .convert import DECLINED, execute_tool, to_llm_messages, trim_to_window
 from .errors import BudgetExceeded
 from .events import CostUpdated
 from .fences import Code, CodeEnd, CodeStart, FenceParser, Text
-from .llm import EXECUTE_TOOL_NAME, Delta
+from .llm import Delta
 from .system_message import build_system_message
+from .tool_calls import ToolCall
 
 if TYPE_CHECKING:
     from .open_interpreter import OpenInterpreter
@@ -58,70 +57,6 @@ class BoundedText:
         if dropped <= 0:
             return head + tail
         return head + f"\n[{dropped:,} characters of output not kept]\n" + kept_tail
-
-
-def partial_json_string(raw: str, key: str) -> tuple[str | None, bool]:
-    """The (possibly unfinished) string value of `key` in a JSON object still being streamed."""
-    match = re.search(rf'"{key}"\s*:\s*"', raw)
-    if not match:
-        return None, False
-    i = match.end()
-    chars: list[str] = []
-    while i < len(raw):
-        ch = raw[i]
-        if ch == '"':
-            return _decode("".join(chars)), True
-        if ch == "\\":
-            if i + 1 >= len(raw):
-                break
-            if raw[i + 1] == "u":
-                if i + 6 > len(raw):
-                    break
-                chars.append(raw[i : i + 6])
-                i += 6
-                continue
-            chars.append(raw[i : i + 2])
-            i += 2
-            continue
-        chars.append(ch)
-        i += 1
-    return _decode("".join(chars)), False
-
-
-def _decode(raw: str) -> str:
-    try:
-        return json.loads(f'"{raw}"')
-    except json.JSONDecodeError:
-        return raw.encode("utf-8", "replace").decode("unicode_escape", "replace")
-
-
-class _ToolCall:
-    def __init__(self) -> None:
-        self.name = ""
-        self.arguments = ""
-        self.language: str | None = None
-        self.emitted = 0  # characters of code already streamed
-
-    def code_so_far(self) -> str:
-        if self.name and self.name != EXECUTE_TOOL_NAME and not self.arguments.lstrip().startswith("{"):
-            self.language = self.name  # some models call the language itself, with raw code
-            return self.arguments
-        if self.language is None:
-            language, complete = partial_json_string(self.arguments, "language")
-            if complete:
-                self.language = language
-        code, _ = partial_json_string(self.arguments, "code")
-        return code or ""
-
-    def finish(self) -> tuple[str, str]:
-        try:
-            args = json.loads(self.arguments or "{}")
-            if isinstance(args, dict) and "code" in args:
-                return str(args.get("language") or "python"), str(args["code"])
-        except json.JSONDecodeError:
-            pass
-        code = self.code_so_far()
-        return self.language or "python", code
 
 
 class Responder:
@@ -171,7 +106,7 @@ class Responder:
         terminal = interp.computer.terminal
         parser = FenceParser(is_code=terminal.is_runnable)
         block: dict[str, Any] | None = None  # the block being streamed: {"type", "format", "parts"}
-        calls: dict[int, _ToolCall] = {}
+        calls: dict[int, ToolCall] = {}
         usage = Delta()
         completion_chars = 0
         stop_streaming = False
@@ -248,7 +183,7 @@ class Responder:
                         for chunk in translate(parser.feed(delta.content)):
                             yield chunk
                     for call_delta in delta.tool_calls:
-                        call = calls.setdefault(call_delta.index, _ToolCall())
+                        call = calls.setdefault(call_delta.index, ToolCall())
                         call.name += call_delta.name or ""
                         call.arguments += call_delta.arguments
                         completion_chars += len(call_delta.arguments)

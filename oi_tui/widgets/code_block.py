@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Static
 
-from .console import strip_ansi
+from oi_core.sanitize import clean_output
 
 CODE_LINES_SHOWN = 8
 OUTPUT_LINES_SHOWN = 12
@@ -103,7 +103,7 @@ class CodeBlock(Vertical):
         self.query_one(".code-body", Static).update(self._code_renderable())
 
     def _output_renderable(self) -> Text:
-        lines = strip_ansi(self.output).rstrip("\n").split("\n")
+        lines = clean_output(self.output).rstrip("\n").split("\n")
         tail = lines[-OUTPUT_LINES_SHOWN:]
         return Text(("…\n" if len(lines) > OUTPUT_LINES_SHOWN else "") + "\n".join(tail))
 

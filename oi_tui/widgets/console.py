@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 
 from textual import on
 from textual.app import ComposeResult
@@ -10,19 +9,9 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Log
 
-#: CSI / OSC escape sequences; Log shows plain text, so colours are stripped cleanly.
-ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+from oi_core.sanitize import clean_output
 
 MAX_LINES = 5000
-
-
-def strip_ansi(text: str) -> str:
-    """Remove terminal escape sequences and carriage-return overwrites from process output."""
-    text = ANSI.sub("", text)
-    if "\r" in text:
-        text = "\n".join(line.rsplit("\r", 1)[-1] if not line.endswith("\r") else line.rstrip("\r")
-                         for line in text.split("\n"))
-    return text
 
 
 class ConsolePane(Vertical):
@@ -66,7 +55,7 @@ class ConsolePane(Vertical):
     def flush(self) -> None:
         if not self._pending:
             return
-        text = strip_ansi("".join(self._pending))
+        text = clean_output("".join(self._pending))
         self._pending.clear()
         self.log_widget.write(text)
 
