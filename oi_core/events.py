@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .safety.types import RiskMark, ScanResult
+
 Status = Literal["idle", "thinking", "awaiting_approval", "running", "awaiting_input", "stopping"]
 
 
@@ -31,11 +33,49 @@ class ChunkEmitted(Event):
 
 @dataclass(frozen=True)
 class ApprovalRequested(Event):
-    """The model wrote code and it will not run until a client answers with CodeApproved/CodeSkipped."""
+    """A complete code block waits for a client's CodeApproved/CodeSkipped; nothing runs before that.
+
+    `risks` are the built-in classifier's line marks and `summary` their one-line phrase. `scan` is None
+    when safe mode is off; status "scanning" while an automatic scan runs (a ScanFinished follows),
+    "not_scanned" with `detail` when semgrep is missing or failed. `incomplete`: the reply was cut off by
+    the token limit inside this block, so it runs only after an edit or `confirmed_incomplete=True`.
+    `forced` says why approval is asked although auto_run is on (e.g. "safe mode ask").
+    """
 
     request_id: str
     language: str
     code: str
+    risks: tuple[RiskMark, ...] = ()
+    scan: ScanResult | None = None
+    incomplete: bool = False
+    forced: str = ""
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class ScanFinished(Event):
+    """The safe-mode scan of a pending block ended (or could not run: status "not_scanned"/"failed")."""
+
+    request_id: str
+    scan: ScanResult
+
+
+@dataclass(frozen=True)
+class ApprovalResolved(Event):
+    """A pending approval is over; `outcome` is "approved", "skipped", "escaped", "fix", "stopped" or "refused"."""
+
+    request_id: str
+    outcome: str
+
+
+@dataclass(frozen=True)
+class CodeAllowedByRule(Event):
+    """A block ran without asking because an allow rule matched it (shown so it is never silent)."""
+
+    language: str
+    code: str
+    rule: dict[str, Any]  # the rule as stored in the profile (see oi_core.safety.allow)
+    description: str = ""  # the rule in words, e.g. "shell commands starting with `ls`"
 
 
 @dataclass(frozen=True)
@@ -124,17 +164,53 @@ class UserMessageSent(Event):
 
 @dataclass(frozen=True)
 class CodeApproved(Event):
-    """Run the pending code; `code` is exactly what the user saw (possibly edited)."""
+    """Run the pending code; `code` is exactly what the user saw (possibly edited).
+
+    An incomplete block (cut off by the token limit) runs only if `code` was edited or
+    `confirmed_incomplete` is True; otherwise the approval is refused with an ErrorRaised("approval", ...)
+    and the block stays pending. An unknown or stale `request_id` is ignored.
+    """
 
     request_id: str
     code: str
+    confirmed_incomplete: bool = False
 
 
 @dataclass(frozen=True)
 class CodeSkipped(Event):
-    """The user declined to run the pending code."""
+    """The user declined the pending code; the model is told it was not run.
+
+    `how`: "skip" (optional `reason`, which the model receives; with a reason the model answers at once),
+    "escape" (dismissed with Esc: recorded as not run, the turn ends), "fix" (not run; the model gets
+    the safe-mode findings and risk reasons and is asked to explain or fix the code).
+    """
 
     request_id: str
+    reason: str = ""
+    how: Literal["skip", "escape", "fix"] = "skip"
+
+
+@dataclass(frozen=True)
+class ScanRequested(Event):
+    """Scan the pending block with safe mode's scanner now (the "ask" mode's scan key)."""
+
+    request_id: str
+
+
+@dataclass(frozen=True)
+class AllowRuleAdded(Event):
+    """Add an "always allow" rule (a dict as oi_core.safety.allow parses it); `save` also writes the profile."""
+
+    rule: dict[str, Any]
+    save: bool = True
+
+
+@dataclass(frozen=True)
+class AllowRuleRemoved(Event):
+    """Remove an allow rule equal to `rule`; `save` also writes the profile."""
+
+    rule: dict[str, Any]
+    save: bool = True
 
 
 @dataclass(frozen=True)
