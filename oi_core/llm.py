@@ -11,10 +11,12 @@ import inspect
 import os
 import threading
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import LlmError, describe_llm_error, dropped_mid_reply
+from .surrogates import SurrogateJoiner, scrub
 
 if TYPE_CHECKING:
     from .open_interpreter import OpenInterpreter
@@ -194,7 +196,33 @@ class Llm:
     async def stream(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
     ) -> AsyncIterator[Delta]:
-        """Yield Deltas; every failure surfaces as LlmError with a sentence for the user."""
+        """Yield Deltas; every failure surfaces as LlmError with a sentence for the user.
+
+        Model text enters the core here, so this is where surrogate pairs split across deltas are
+        joined and lone surrogates replaced: nothing downstream can meet one.
+        """
+        text = SurrogateJoiner()
+        calls: dict[int, SurrogateJoiner] = {}
+        async with aclosing(self._deltas(messages, tools)) as deltas:
+            async for delta in deltas:
+                delta.content = text.feed(delta.content)
+                for call in delta.tool_calls:
+                    call.arguments = calls.setdefault(call.index, SurrogateJoiner()).feed(call.arguments)
+                    if call.name:
+                        call.name = scrub(call.name)
+                yield delta
+        tail = Delta(content=text.close())
+        for index, joiner in calls.items():
+            held = joiner.close()
+            if held:
+                tail.tool_calls.append(ToolCallDelta(index=index, arguments=held))
+        if tail.content or tail.tool_calls:
+            yield tail
+
+    async def _deltas(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> AsyncIterator[Delta]:
+        """The provider's stream as Deltas (custom completions function or litellm)."""
         if self.completions is not None:
             async for delta in self._stream_custom(messages, tools):
                 yield delta

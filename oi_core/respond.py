@@ -184,8 +184,7 @@ class Responder:
                             yield chunk
                     for call_delta in delta.tool_calls:
                         call = calls.setdefault(call_delta.index, ToolCall())
-                        call.name += call_delta.name or ""
-                        call.arguments += call_delta.arguments
+                        call.add(call_delta.name, call_delta.arguments)
                         completion_chars += len(call_delta.arguments)
                         if call_delta.index != min(calls):
                             continue

@@ -33,6 +33,12 @@ class Reply:
     prompt_tokens: int = 10
     completion_tokens: int = 5
     extra_chunks: list[dict[str, Any]] = field(default_factory=list)
+    text_pieces: list[str] | None = None  # the reply's content deltas exactly (overrides text/chunk_size)
+    tool_arguments: list[str] | None = None  # the tool call's argument deltas exactly, as a model wrote them
+    tool_name: str = "execute"
+    raw_body: bytes | None = None  # sent verbatim instead of a stream (a proxy's HTML page, garbage)
+    content_type: str = "text/html"  # of raw_body
+    finish_reason: str | None = None  # the final finish_reason instead of stop/tool_calls ("length": cut off)
 
 
 class ScriptedLLM:
@@ -101,6 +107,13 @@ class ScriptedLLM:
     def _serve(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], reply: Reply) -> None:
         if reply.delay:
             time.sleep(reply.delay)
+        if reply.raw_body is not None:
+            handler.send_response(reply.status)
+            handler.send_header("Content-Type", reply.content_type)
+            handler.send_header("Content-Length", str(len(reply.raw_body)))
+            handler.end_headers()
+            handler.wfile.write(reply.raw_body)
+            return
         if reply.status != 200:
             payload = json.dumps({"error": {"message": reply.error_message, "type": "scripted", "code": reply.status}}).encode()
             handler.send_response(reply.status)
@@ -146,18 +159,25 @@ class ScriptedLLM:
 
         pieces: list[bytes] = [event({"role": "assistant", "content": ""})]
         size = max(1, reply.chunk_size)
-        for i in range(0, len(reply.text), size):
-            pieces.append(event({"content": reply.text[i : i + size]}))
-        if reply.tool_language is not None:
-            arguments = json.dumps({"language": reply.tool_language, "code": reply.tool_code})
+        texts = reply.text_pieces if reply.text_pieces is not None else [
+            reply.text[i : i + size] for i in range(0, len(reply.text), size)]
+        for text in texts:
+            pieces.append(event({"content": text}))
+        if reply.tool_language is not None or reply.tool_arguments is not None:
+            if reply.tool_arguments is not None:
+                argument_pieces = reply.tool_arguments
+            else:
+                arguments = json.dumps({"language": reply.tool_language, "code": reply.tool_code})
+                argument_pieces = [arguments[i : i + size] for i in range(0, len(arguments), size)]
             call_id = f"call_{uuid.uuid4().hex[:8]}"
             pieces.append(event({"tool_calls": [{"index": 0, "id": call_id, "type": "function",
-                                                  "function": {"name": "execute", "arguments": ""}}]}))
-            for i in range(0, len(arguments), size):
-                pieces.append(event({"tool_calls": [{"index": 0, "function": {"arguments": arguments[i : i + size]}}]}))
+                                                  "function": {"name": reply.tool_name, "arguments": ""}}]}))
+            for piece in argument_pieces:
+                pieces.append(event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
         for extra in reply.extra_chunks:
             pieces.append(f"data: {json.dumps(extra)}\n\n".encode())
-        finish = "tool_calls" if reply.tool_language is not None else "stop"
+        finish = "tool_calls" if reply.tool_language is not None or reply.tool_arguments is not None else "stop"
+        finish = reply.finish_reason or finish
         pieces.append(event({}, finish))
         if (body.get("stream_options") or {}).get("include_usage"):
             pieces.append(event({}, None, {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
