@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import LlmError, describe_llm_error, dropped_mid_reply
+from .settings import SettingsObject
 from .surrogates import SurrogateJoiner, scrub
 
 if TYPE_CHECKING:
@@ -101,8 +102,10 @@ def delta_from_chunk(chunk: Any) -> Delta:
     return out
 
 
-class Llm:
+class Llm(SettingsObject):
     """`interpreter.llm`: which model, how to reach it, and what it can do."""
+
+    _settings_owner = "llm"
 
     def __init__(self, interpreter: "OpenInterpreter | None" = None) -> None:
         self.interpreter = interpreter
@@ -121,6 +124,11 @@ class Llm:
         self.request_timeout: float = 600.0
         self.max_retries: int = 2  # retries on 429/5xx/timeouts before the error reaches the user
         self.extra_headers: dict[str, str] | None = None
+
+    def _alias_holder(self, path: str) -> Any:
+        if path.startswith("llm."):
+            return self
+        return self.interpreter  # e.g. llm.max_budget, documented in some profiles, is the interpreter's
 
     # ------------------------------------------------------------ capabilities
 

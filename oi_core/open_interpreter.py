@@ -15,6 +15,7 @@ from .events import ErrorRaised, MessageCompleted, MessagesReplaced, Status, Sta
 from .llm import Llm
 from .loop_thread import LoopThread
 from .respond import Approver, Responder
+from .settings import SettingsObject, canonical_path
 from .system_message import DEFAULT_SYSTEM_MESSAGE
 
 DEFAULT_LOOP_MESSAGE = (
@@ -25,7 +26,7 @@ DEFAULT_LOOP_MESSAGE = (
 DEFAULT_LOOP_BREAKERS = ["The task is done.", "The task is impossible.", "Please provide more information."]
 
 
-class OpenInterpreter:
+class OpenInterpreter(SettingsObject):
     """One conversation with one model and one computer; create several for independent sessions."""
 
     def __init__(self, **settings: Any) -> None:
@@ -89,9 +90,15 @@ class OpenInterpreter:
 
     def get_setting(self, path: str) -> Any:
         target: Any = self
-        for part in path.split("."):
+        for part in canonical_path(path).split("."):
             target = getattr(target, part)
         return target
+
+    def _alias_holder(self, path: str) -> Any:
+        holder: Any = self
+        for part in path.split(".")[:-1]:
+            holder = getattr(holder, part)
+        return holder
 
     @property
     def anonymous_telemetry(self) -> bool:

@@ -170,7 +170,8 @@ def apply_setting(interpreter: Any, path: str, value: Any) -> None:
     path = canonical_path(path)
     setting = SETTINGS.get(path)
     if setting is None:
-        raise SettingsError(f"Unknown setting {path!r}.")
+        close = closest_setting("interpreter", path.rsplit(".", 1)[-1])
+        raise SettingsError(f"Unknown setting {path!r}" + (f"; did you mean {close}?" if close else "."))
     value = coerce(setting, value)
     if path == "messages":
         interpreter.load_messages(value)
@@ -182,3 +183,98 @@ def apply_setting(interpreter: Any, path: str, value: Any) -> None:
     setattr(target, parts[-1], value)
     if path == "disable_telemetry":
         interpreter.anonymized_telemetry = not value
+
+# ---------------------------------------------------------------- names set as attributes (the Python API)
+
+
+class SettingWarning(UserWarning):
+    """A name set on `interpreter` or `interpreter.llm` that is no setting, so it would have no effect."""
+
+
+def _owner_names(owner: str) -> dict[str, str]:
+    """Attribute names valid on `owner` ("interpreter" or "llm"), each mapped to the setting path it sets."""
+    prefix = "" if owner == "interpreter" else owner + "."
+    names: dict[str, str] = {}
+    for path in SETTINGS:
+        if path.startswith(prefix) and "." not in path[len(prefix) :]:
+            names[path[len(prefix) :]] = path
+    for old, path in LEGACY_NAMES.items():
+        if old.startswith(prefix) and "." not in old[len(prefix) :]:
+            names.setdefault(old[len(prefix) :], path)
+    return names
+
+
+def alias_target(owner: str, name: str) -> str | None:
+    """The real setting path behind a documented alias (`interpreter.max_output` -> "llm.max_output")."""
+    prefix = "" if owner == "interpreter" else owner + "."
+    return LEGACY_NAMES.get(prefix + name)
+
+
+def closest_setting(owner: str, name: str) -> str | None:
+    """The real setting path whose name is nearest to `name`, for "did you mean" messages."""
+    import difflib
+
+    names = _owner_names(owner)
+    match = difflib.get_close_matches(name.lower(), list(names), n=1, cutoff=0.6)
+    if match:
+        return names[match[0]]
+    everything = {path.rsplit(".", 1)[-1]: path for path in SETTINGS}
+    match = difflib.get_close_matches(name.lower(), list(everything), n=1, cutoff=0.75)
+    return everything[match[0]] if match else None
+
+
+def unknown_setting_message(owner: str, name: str) -> str:
+    """One sentence for a name that is not a setting, naming the closest real one."""
+    where = "interpreter" if owner == "interpreter" else f"interpreter.{owner}"
+    close = closest_setting(owner, name)
+    hint = f"; did you mean interpreter.{close}?" if close else "; see `oi-tui --help` or the settings docs for the list."
+    return f"{where}.{name} is not a setting, so it has no effect{hint}"
+
+
+class _LockedAfterInit(type):
+    """Marks an instance as fully built once its __init__ returns (later unknown names are warned about)."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        instance = super().__call__(*args, **kwargs)
+        object.__setattr__(instance, "_settings_locked", True)
+        return instance
+
+
+class SettingsObject(metaclass=_LockedAfterInit):
+    """Base of `OpenInterpreter` and `Llm`: documented aliases work, unknown public names warn once.
+
+    `_settings_owner` says which part of the settings schema the object holds; `_alias_holder(path)`
+    returns the object that holds a setting path's last part (aliases may live on another object).
+    """
+
+    _settings_owner = "interpreter"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_") or name in self.__dict__ or not self.__dict__.get("_settings_locked") \
+                or hasattr(type(self), name):
+            object.__setattr__(self, name, value)
+            return
+        target = alias_target(self._settings_owner, name)
+        holder = self._alias_holder(target) if target else None
+        if holder is not None:
+            setattr(holder, target.rsplit(".", 1)[-1], value)  # type: ignore[union-attr]
+            return
+        warned = self.__dict__.setdefault("_unknown_names_warned", set())
+        if name not in warned:
+            warned.add(name)
+            import warnings
+
+            warnings.warn(unknown_setting_message(self._settings_owner, name), SettingWarning, stacklevel=2)
+        object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        """Only called for missing attributes: read documented aliases from where they really live."""
+        if not name.startswith("_"):
+            target = alias_target(self._settings_owner, name)
+            holder = self._alias_holder(target) if target else None
+            if holder is not None:
+                return getattr(holder, target.rsplit(".", 1)[-1])  # type: ignore[union-attr]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _alias_holder(self, path: str) -> Any:
+        raise NotImplementedError
