@@ -232,3 +232,37 @@ class SettingChanged(Event):
 
     path: str
     value: Any
+
+
+# ---------------------------------------------------------------- checkpoints (issue 14) core -> clients
+
+
+@dataclass(frozen=True)
+class RunFilesChanged(Event):
+    """A run ended and what it changed on disk was recorded; `record` is what its code message stores.
+
+    `index` is the code message; `record` is the dict described in oi_core.checkpoints ("counts", "files",
+    "outside", "error" when no checkpoint could be taken, "undone").
+    """
+
+    index: int
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FilesRestored(Event):
+    """Undo or rewind put files back; `result` is `RestoreResult.to_dict()` (written, removed, failed, ...)."""
+
+    action: str  # "undo" | "rewind"
+    index: int  # the code message undone, or the message rewound to
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class KernelReplayProgressed(Event):
+    """Rebuilding the Python kernel after a rewind: `done` of `total` blocks; state "running", "finished" or "failed"."""
+
+    done: int
+    total: int
+    state: str
+    detail: str = ""

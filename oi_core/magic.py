@@ -22,7 +22,8 @@ HELP: dict[str, str] = {
     "%": "%% <command>  run a command in the system shell",
     "verbose": "%verbose [true/false]  turn verbose mode on (no argument or true) or off (false)",
     "reset": "%reset  start the conversation over",
-    "undo": "%undo  remove your last message and everything after it",
+    "undo": "%undo  remove your last message and everything after it, and put back the files its code changed",
+    "rewind": "%rewind [N] [replay]  list the points to rewind to, or go back to message N (files too; replay: rebuild Python)",
     "save_message": "%save_message [path]  save the messages as JSON (default messages.json)",
     "load_message": "%load_message [path]  load messages from JSON (default messages.json)",
     "tokens": "%tokens [prompt]  tokens and estimated cost of the next request (plus an optional prompt)",
@@ -118,8 +119,25 @@ async def _undo(session: Any, argument: str) -> str:
     while start > 0 and messages[start - 1].get("role") == "user" and messages[start - 1].get("type") == "image":
         start -= 1
     removed = len(messages) - start
-    interp.load_messages(messages[:start])
-    return f"Removed your last message and {removed - 1} message(s) after it."
+    result = await interp.run_checkpoints.rewind(start, fork=False)  # also puts back the files its runs changed
+    text = f"Removed your last message and {removed - 1} message(s) after it."
+    return text if not result.runs and not result.without_checkpoint else text + "\n" + result.describe()
+
+
+async def _rewind(session: Any, argument: str) -> str:
+    from .checkpoints import rewind_points
+
+    interp = _interp(session)
+    words = argument.split()
+    replay = "replay" in [w.lower().lstrip("-") for w in words[1:]]
+    if not words:
+        return rewind_points(interp.messages)
+    try:
+        index = int(words[0])
+    except ValueError:
+        raise OiError(f"%rewind takes a message number, not {words[0]!r}; type %rewind to list them.") from None
+    result = await interp.arewind(index, replay_kernel=replay)
+    return result.describe()
 
 
 def _path(argument: str, default: str) -> Path:
@@ -339,6 +357,7 @@ _HANDLERS: dict[str, Handler] = {
     "verbose": _verbose,
     "reset": _reset,
     "undo": _undo,
+    "rewind": _rewind,
     "save_message": _save_message,
     "load_message": _load_message,
     "tokens": _tokens,

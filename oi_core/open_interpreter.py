@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from .bus import EventBus
+from .checkpoints import DEFAULT_MAX_FILE_SIZE, RestoreResult, RunCheckpoints
 from .computer import Computer, NoInput, RunIO
 from .errors import OiError
 from .events import ErrorRaised, MessageCompleted, MessagesReplaced, Status, StatusChanged, TurnFinished
@@ -69,6 +70,10 @@ class OpenInterpreter(SettingsObject):
         self.conversation_id = uuid.uuid4().hex[:12]
         self.profile: str | None = None
         self.session_overrides: dict[str, Any] = {}  # start-up flags that outlive profile switches
+        # Checkpoints of the files runs change, for undo and rewind (see oi_core.checkpoints)
+        self.checkpoints = True
+        self.checkpoint_max_file_size = DEFAULT_MAX_FILE_SIZE
+        self.run_checkpoints = RunCheckpoints(self)
         # Session state
         self.total_cost = 0.0
         self.total_tokens = 0
@@ -136,6 +141,22 @@ class OpenInterpreter(SettingsObject):
             self.conversation_id = conversation_id
         self.bus.publish(MessagesReplaced(len(self.messages)))
 
+    def replace_message(self, index: int, message: dict[str, Any]) -> None:
+        """Swap one stored message for an updated copy (a new dict, so a save in flight never sees it half-made)."""
+        self.messages[index] = message
+        self._message_appended(message, index)
+
+    def add_message(self, message: dict[str, Any]) -> int:
+        """Append a message added outside a turn (the note that a run's files were put back); it is saved."""
+        return self._append(message)
+
+    def truncate_messages(self, count: int) -> None:
+        """Keep the first `count` messages (rewind, %undo); clients re-render and the conversation is saved."""
+        self.messages = self.messages[:count]
+        self.bus.publish(MessagesReplaced(len(self.messages)))
+        if self.conversation_history:
+            self._schedule_autosave()
+
     def _append(self, message: dict[str, Any]) -> int:
         self.messages.append(message)
         index = len(self.messages) - 1
@@ -179,6 +200,10 @@ class OpenInterpreter(SettingsObject):
         """Wait until every appended message is on disk."""
         while self._autosave_task is not None and not self._autosave_task.done():
             await asyncio.shield(self._autosave_task)
+
+    def set_status(self, status: Status, detail: str = "") -> None:
+        """Say what the core is doing now, for helpers outside the respond loop (asking again before a run)."""
+        self._set_status(status, detail)
 
     def _set_status(self, status: Status, detail: str = "") -> None:
         self.status = status
@@ -236,6 +261,18 @@ class OpenInterpreter(SettingsObject):
         self._set_status("stopping")
         await self.computer.astop()
 
+    async def aundo(self) -> RestoreResult:
+        """Put back the files the last run created, changed or deleted; the model is told it was undone."""
+        return await self.run_checkpoints.undo()
+
+    async def arewind(self, message_index: int, *, replay_kernel: bool = False) -> RestoreResult:
+        """Put back the files of every run from message `message_index` on and continue from there.
+
+        The conversation as it was is kept as a fork; with `replay_kernel`, the approved Python blocks
+        before that message run again in a fresh kernel (stopping at the first error).
+        """
+        return await self.run_checkpoints.rewind(message_index, replay_kernel=replay_kernel)
+
     # ------------------------------------------------------------ sync API (the reference's shape)
 
     def chat(
@@ -282,6 +319,14 @@ class OpenInterpreter(SettingsObject):
 
     def stop(self) -> None:
         self._loop_thread.run(self.astop())
+
+    def undo(self) -> RestoreResult:
+        """aundo() for scripts: `interpreter.undo().describe()` says what was put back."""
+        return self._loop_thread.run(self.aundo())
+
+    def rewind(self, message_index: int, replay_kernel: bool = False) -> RestoreResult:
+        """arewind() for scripts."""
+        return self._loop_thread.run(self.arewind(message_index, replay_kernel=replay_kernel))
 
     def terminate(self) -> None:
         try:

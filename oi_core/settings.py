@@ -56,6 +56,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("plain_text_display", "bool", "Plain text instead of rich rendering."),
         Setting("highlight_active_line", "bool", "Highlight the line that is running."),
         Setting("conversation_history", "bool", "Save conversations automatically."),
+        Setting("checkpoints", "bool", "Record the working directory's files before each run, so Undo and Rewind can put them back."),
+        Setting("checkpoint_max_file_size", "int", "Bytes: bigger files are not copied into checkpoints (listed as not restorable)."),
         Setting("conversation_filename", "str|None", "File name of this conversation."),
         Setting("conversation_history_path", "str|None", "Folder of saved conversations."),
         Setting("messages", "list", "The conversation as LMC messages."),

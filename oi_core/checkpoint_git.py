@@ -1,0 +1,428 @@
+"""The shadow repository: a private git dir per working directory, driven through the `git` command.
+
+The user's project is only ever read: git runs with `GIT_DIR` set to our own folder (in the user's state
+directory) and `GIT_WORK_TREE` set to the project, so the project's `.git`, index and refs are never opened.
+The user's and the system's git config are ignored, so their settings (autocrlf, fsmonitor, hooks) cannot
+change what a snapshot holds.
+
+A snapshot is a commit whose tree holds `files` (the project's files, as `git add -A` would record them,
+minus files over the size cap) and `meta.json`: permission bits git does not keep (anything other than 644
+and 755), the files over the cap (size and mtime only, so changes to them are still seen), and the nested
+repositories, each snapshotted by its own shadow repository. Unchanged files cost a stat: git's index
+remembers what it hashed.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import stat
+import subprocess
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+GIT_TIMEOUT = 300.0
+SNAPSHOT_REF = "refs/oi-tui/snapshots"
+META_NAME = "meta.json"
+FILES_NAME = "files"
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+#: Never snapshotted, whatever the project's .gitignore says: caches and installed packages.
+DEFAULT_EXCLUDES = (
+    "node_modules/",
+    "__pycache__/",
+    "*.pyc",
+    ".venv/",
+    ".tox/",
+    ".mypy_cache/",
+    ".pytest_cache/",
+    ".ruff_cache/",
+)
+
+
+class CheckpointError(Exception):
+    """A checkpoint could not be taken or used; `str()` is one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One recorded state of a working directory."""
+
+    commit: str
+    files: str  # tree of the files
+    modes: dict[str, int] = field(default_factory=dict)  # permission bits git does not record
+    large: dict[str, list[int]] = field(default_factory=dict)  # path -> [size, mtime_ns], content not kept
+    nested: dict[str, str] = field(default_factory=dict)  # nested repository folder -> its snapshot commit
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str  # "100644", "100755", "120000"
+    sha: str
+
+
+@dataclass(frozen=True)
+class RawChange:
+    """One line of `git diff-tree --raw`: status A, M, D, T or R (with old_path)."""
+
+    status: str
+    path: str
+    old_path: str | None = None
+
+
+def git_available() -> bool:
+    try:
+        subprocess.run(["git", "--version"], capture_output=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return True
+
+
+def shadow_name(root: Path) -> str:
+    """A readable, collision-free folder name for the shadow repository of `root`."""
+    digest = hashlib.sha1(os.fsencode(str(root))).hexdigest()[:16]
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", root.name)[:40] or "root"
+    return f"{base}-{digest}"
+
+
+def _git_env(git_dir: Path, work_tree: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_DIR=str(git_dir),
+        GIT_WORK_TREE=str(work_tree),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_CONFIG_COUNT="1",
+        GIT_CONFIG_KEY_0="safe.directory",  # a project owned by another user must not stop us
+        GIT_CONFIG_VALUE_0="*",
+        GIT_TERMINAL_PROMPT="0",
+        GIT_AUTHOR_NAME="oi-tui",
+        GIT_AUTHOR_EMAIL="checkpoints@oi-tui.invalid",
+        GIT_COMMITTER_NAME="oi-tui",
+        GIT_COMMITTER_EMAIL="checkpoints@oi-tui.invalid",
+        LC_ALL="C",
+    )
+    return env
+
+
+def _standard_mode(git_mode: str) -> int:
+    return 0o755 if git_mode == "100755" else 0o644
+
+
+class Shadow:
+    """The shadow repository of one working directory (and, through children, of its nested repositories)."""
+
+    def __init__(self, root: Path, state_dir: Path, *, max_file_size: int, max_files: int) -> None:
+        self.root = Path(root)
+        self.state_dir = Path(state_dir)
+        self.git_dir = self.state_dir / shadow_name(self.root)
+        self.max_file_size = max_file_size
+        self.max_files = max_files
+        self._env = _git_env(self.git_dir, self.root)
+        self._loaded: dict[str, Snapshot] = {}
+        self._last_meta: tuple[bytes, str] | None = None
+
+    def child(self, folder: str) -> "Shadow":
+        return Shadow(self.root / folder, self.state_dir, max_file_size=self.max_file_size, max_files=self.max_files)
+
+    # ------------------------------------------------------------ running git
+
+    def git(self, *args: str, data: bytes | None = None, env: dict[str, str] | None = None) -> bytes:
+        try:
+            done = subprocess.run(
+                ["git", *args], input=data, capture_output=True, cwd=self.root, env=env or self._env,
+                timeout=GIT_TIMEOUT, stdin=None if data is not None else subprocess.DEVNULL,
+            )
+        except FileNotFoundError:
+            raise CheckpointError("git is not installed (checkpoints use the git command)") from None
+        except subprocess.TimeoutExpired:
+            raise CheckpointError(f"git took longer than {GIT_TIMEOUT:.0f} s on {self.root}") from None
+        except OSError as exc:
+            raise CheckpointError(f"git could not be started: {exc.strerror or exc}") from None
+        if done.returncode != 0:
+            message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            detail = message[-1] if message else f"exit status {done.returncode}"
+            raise CheckpointError(f"git {args[0]} failed in the checkpoint store ({detail})")
+        return done.stdout
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """One writer per shadow repository, across processes (two oi-tui in one folder)."""
+        self.ensure()
+        with open(self.git_dir / "oi-tui.lock", "a") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def ensure(self) -> None:
+        """Create the shadow repository on first use."""
+        if (self.git_dir / "HEAD").is_file():
+            return
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise CheckpointError(_os_reason(exc, self.state_dir)) from None
+        if not os.access(self.state_dir, os.W_OK):
+            raise CheckpointError(f"the checkpoint folder {self.state_dir} is not writable")
+        bare_env = {k: v for k, v in self._env.items() if k not in ("GIT_DIR", "GIT_WORK_TREE")}
+        self.git("init", "-q", "--bare", str(self.git_dir), env=bare_env)
+        settings = {
+            "core.bare": "false", "core.autocrlf": "false", "core.safecrlf": "false", "core.filemode": "true",
+            "core.symlinks": "true", "core.untrackedCache": "true", "core.fsmonitor": "false",
+            "core.quotePath": "false", "core.excludesFile": os.devnull, "core.logAllRefUpdates": "false",
+            "gc.auto": "0", "commit.gpgSign": "false", "diff.renames": "true",
+        }
+        for key, value in settings.items():
+            self.git("config", key, value)
+        (self.git_dir / "info").mkdir(exist_ok=True)
+        (self.git_dir / "info" / "exclude").write_text("\n".join(DEFAULT_EXCLUDES) + "\n", encoding="utf-8")
+        (self.git_dir / "oi-tui-worktree").write_text(str(self.root) + "\n", encoding="utf-8")
+
+    # ------------------------------------------------------------ taking a snapshot
+
+    def snapshot(self) -> Snapshot:
+        """Record the working directory now; files git already hashed and that did not change cost a stat."""
+        if not self.root.is_dir():
+            raise CheckpointError(f"the working directory {self.root} no longer exists")
+        with self.locked():
+            return self._snapshot()
+
+    def _snapshot(self) -> Snapshot:
+        listing = self.git("ls-files", "-z", "-t", "-m", "-d", "-o", "--exclude-standard")
+        updates: list[str] = []
+        removes: list[str] = []
+        nested: list[str] = []
+        large: dict[str, list[int]] = {}
+        seen: set[str] = set()
+        new_files = 0
+        for item in listing.split(b"\0"):
+            if len(item) < 3:
+                continue
+            tag, path = item[:1], os.fsdecode(item[2:])
+            if path in seen:
+                continue
+            seen.add(path)
+            if tag == b"?" and path.endswith("/"):
+                nested.append(path.rstrip("/"))
+                continue
+            if tag == b"?":
+                new_files += 1
+            try:
+                info = os.lstat(self.root / path)
+            except OSError:  # deleted (or unreadable): out of the index
+                removes.append(path)
+                continue
+            if stat.S_ISREG(info.st_mode) and info.st_size > self.max_file_size:
+                large[path] = [info.st_size, info.st_mtime_ns]
+                removes.append(path)
+            elif stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+                updates.append(path)
+            else:  # a file that became a folder (its files are listed on their own), fifos, sockets, devices
+                removes.append(path)
+        if new_files > self.max_files:
+            raise CheckpointError(
+                f"{self.root} holds more than {self.max_files:,} files that are not ignored, too many to checkpoint "
+                "(add a .gitignore for generated files, start oi-tui in a project folder, or set checkpoints: false)"
+            )
+        if removes:  # first, so a folder that replaced a file (or the reverse) can take its place
+            self.git("update-index", "-z", "--force-remove", "--stdin", data=_nul_join(removes))
+        if updates:
+            self.git("update-index", "-z", "--add", "--remove", "--replace", "--stdin", data=_nul_join(updates))
+        files = self.git("write-tree").decode().strip()
+        modes = self._odd_modes()
+        children = {folder: self.child(folder).snapshot().commit for folder in sorted(nested)}
+        meta = {"v": 1, "modes": modes, "large": large, "nested": children}
+        meta_bytes = json.dumps(meta, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        if self._last_meta is not None and self._last_meta[0] == meta_bytes:
+            meta_sha = self._last_meta[1]
+        else:
+            meta_sha = self.git("hash-object", "-w", "--stdin", data=meta_bytes).decode().strip()
+            self._last_meta = (meta_bytes, meta_sha)
+        wrapper = self.git(
+            "mktree", data=f"040000 tree {files}\t{FILES_NAME}\n100644 blob {meta_sha}\t{META_NAME}\n".encode()
+        ).decode().strip()
+        parent = self._head()
+        if parent is not None and self._tree_of(parent) == wrapper:
+            commit = parent  # nothing changed since the last snapshot
+        else:
+            args = ["commit-tree", wrapper, "-m", "oi-tui checkpoint"] + (["-p", parent] if parent else [])
+            commit = self.git(*args).decode().strip()
+            self.git("update-ref", SNAPSHOT_REF, commit)
+        snapshot = Snapshot(commit, files, modes, large, children)
+        self._loaded[commit] = snapshot
+        return snapshot
+
+    def _odd_modes(self) -> dict[str, int]:
+        """Permission bits of tracked files that git would not restore (anything but 644 and 755)."""
+        staged = self.git("ls-files", "-z", "-s")
+        odd: dict[str, int] = {}
+        root = os.fsencode(str(self.root)) + b"/"
+        lstat = os.lstat
+        for item in staged.split(b"\0"):
+            if not item:
+                continue
+            head, _, raw_path = item.partition(b"\t")
+            git_mode = head[:6].decode()
+            if git_mode == "120000":
+                continue
+            try:
+                perms = stat.S_IMODE(lstat(root + raw_path).st_mode)
+            except OSError:
+                continue
+            if perms != _standard_mode(git_mode):
+                odd[os.fsdecode(raw_path)] = perms
+        return odd
+
+    def _head(self) -> str | None:
+        ref = self.git_dir / SNAPSHOT_REF
+        try:
+            return ref.read_text().strip() or None
+        except OSError:
+            pass
+        try:
+            return self.git("rev-parse", "-q", "--verify", SNAPSHOT_REF).decode().strip() or None
+        except CheckpointError:
+            return None
+
+    def _tree_of(self, commit: str) -> str:
+        return self.git("rev-parse", f"{commit}^{{tree}}").decode().strip()
+
+    # ------------------------------------------------------------ reading snapshots
+
+    def load(self, commit: str) -> Snapshot:
+        """The snapshot recorded as `commit` (from memory when it was taken or read before)."""
+        cached = self._loaded.get(commit)
+        if cached is not None:
+            return cached
+        if not (self.git_dir / "HEAD").is_file():
+            raise CheckpointError(f"the checkpoint store for {self.root} is gone ({self.git_dir})")
+        try:
+            files, meta_sha = self.git("rev-parse", f"{commit}:{FILES_NAME}", f"{commit}:{META_NAME}").decode().split()
+            meta = json.loads(self.git("cat-file", "blob", meta_sha))
+        except (CheckpointError, ValueError):
+            raise CheckpointError(f"checkpoint {commit[:10]} is missing from {self.git_dir}") from None
+        snapshot = Snapshot(commit, files, dict(meta.get("modes") or {}), dict(meta.get("large") or {}),
+                            dict(meta.get("nested") or {}))
+        self._loaded[commit] = snapshot
+        return snapshot
+
+    def entries(self, tree: str, paths: Iterable[str] | None = None) -> dict[str, TreeEntry]:
+        """Mode and blob of files in `tree` (all of them, or only `paths`)."""
+        if tree == EMPTY_TREE:
+            return {}
+        args = ["ls-tree", "-r", "-z", "--full-tree", tree]
+        wanted = sorted(set(paths)) if paths is not None else None
+        if wanted is not None:
+            if not wanted:
+                return {}
+            args += ["--", *[_literal(p) for p in wanted]]
+        found: dict[str, TreeEntry] = {}
+        for item in self.git(*args).split(b"\0"):
+            if not item:
+                continue
+            head, _, path = item.partition(b"\t")
+            mode, _kind, sha = head.decode().split(" ")
+            found[os.fsdecode(path)] = TreeEntry(mode, sha)
+        return found
+
+    def blobs(self, shas: Iterable[str]) -> dict[str, bytes]:
+        """Contents of blobs, read through one `git cat-file --batch`."""
+        wanted = list(dict.fromkeys(shas))
+        if not wanted:
+            return {}
+        out = self.git("cat-file", "--batch", data=("\n".join(wanted) + "\n").encode())
+        found: dict[str, bytes] = {}
+        position = 0
+        for sha in wanted:
+            end = out.index(b"\n", position)
+            header = out[position:end].split()
+            if len(header) < 3 or header[1] == b"missing":
+                raise CheckpointError(f"the checkpoint store lost the content of a file (blob {sha[:10]})")
+            size = int(header[2])
+            found[sha] = out[end + 1 : end + 1 + size]
+            position = end + 1 + size + 1
+        return found
+
+    def raw_changes(self, old_tree: str, new_tree: str) -> list[RawChange]:
+        """What differs between two file trees, renames detected."""
+        out = self.git("diff-tree", "-r", "-z", "-M", "--raw", "--no-commit-id", old_tree, new_tree)
+        parts = out.split(b"\0")
+        changes: list[RawChange] = []
+        index = 0
+        while index < len(parts) - 1:
+            head = parts[index].decode()
+            if not head.startswith(":"):
+                index += 1
+                continue
+            status = head.split(" ")[-1][:1]
+            if status in ("R", "C"):
+                old, new = os.fsdecode(parts[index + 1]), os.fsdecode(parts[index + 2])
+                changes.append(RawChange("R" if status == "R" else "A", new, old if status == "R" else None))
+                index += 3
+            else:
+                changes.append(RawChange(status, os.fsdecode(parts[index + 1])))
+                index += 2
+        return changes
+
+    def numstat(self, old_tree: str, new_tree: str) -> dict[str, tuple[int, int] | None]:
+        """Lines added and removed per (new) path; None for binary files."""
+        out = self.git("diff-tree", "-r", "-z", "-M", "--numstat", "--no-commit-id", old_tree, new_tree)
+        parts = out.split(b"\0")
+        counts: dict[str, tuple[int, int] | None] = {}
+        index = 0
+        while index < len(parts):
+            item = parts[index]
+            if not item:
+                index += 1
+                continue
+            fields = item.split(b"\t")
+            added, removed = fields[0], fields[1]
+            if len(fields) >= 3 and fields[2]:
+                path = os.fsdecode(fields[2])
+                index += 1
+            else:  # a rename: the two paths follow as their own fields
+                path = os.fsdecode(parts[index + 2])
+                index += 3
+            counts[path] = None if added == b"-" else (int(added), int(removed))
+        return counts
+
+    def patch(self, old_tree: str, new_tree: str, paths: Iterable[str] = ()) -> str:
+        """The unified diff between two file trees (binary files named, not shown)."""
+        args = ["diff-tree", "-r", "-p", "-M", "--no-color", "--no-ext-diff", "--no-commit-id", old_tree, new_tree]
+        wanted = list(paths)
+        if wanted:
+            args += ["--", *[_literal(p) for p in wanted]]
+        return self.git(*args).decode("utf-8", "replace")
+
+
+def _nul_join(paths: list[str]) -> bytes:
+    return b"\0".join(os.fsencode(p) for p in paths) + b"\0"
+
+
+def _literal(path: str) -> str:
+    """A pathspec that matches exactly `path` (no globbing)."""
+    return ":(literal)" + path
+
+
+def _os_reason(exc: OSError, path: Path) -> str:
+    if exc.errno in (errno.EROFS,):
+        return f"the checkpoint folder {path} is on a read-only disk"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"the checkpoint folder {path} cannot be written (permission denied)"
+    if exc.errno == errno.ENOSPC:
+        return f"the disk holding {path} is full"
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return f"the checkpoint folder {path} cannot be created (a file is in the way)"
+    return f"the checkpoint folder {path} cannot be created ({exc.strerror or exc})"
+
+
+__all__ = ["CheckpointError", "RawChange", "Shadow", "Snapshot", "TreeEntry", "git_available"]
