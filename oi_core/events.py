@@ -151,6 +151,17 @@ class InfoShown(Event):
     title: str = ""
 
 
+@dataclass(frozen=True)
+class InputWithdrawn(Event):
+    """A turn failed before anything came of it, so the user's input was taken back out of the conversation.
+
+    Sending `text` again is then a clean retry: the model never sees the message twice.
+    """
+
+    text: str
+    count: int = 1  # messages removed (the message and any images sent with it)
+
+
 # ---------------------------------------------------------------- clients -> core
 
 

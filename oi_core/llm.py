@@ -15,7 +15,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import LlmError, describe_llm_error, dropped_mid_reply
+from .errors import LlmError, ProviderError, describe_llm_error, dropped_mid_reply, empty_reply, not_a_stream
 from .settings import SettingsObject
 from .surrogates import SurrogateJoiner, scrub
 
@@ -69,6 +69,15 @@ def _get(obj: Any, key: str, default: Any = None) -> Any:
     if isinstance(obj, dict):
         return obj.get(key, default)
     return getattr(obj, key, default)
+
+
+def _response_content_type(response: Any) -> str:
+    """The Content-Type litellm saw on the HTTP response ("" when it does not say)."""
+    hidden = getattr(response, "_hidden_params", None)
+    headers = hidden.get("additional_headers") if isinstance(hidden, dict) else None
+    if isinstance(headers, dict):
+        return str(headers.get("llm_provider-content-type") or "").lower()
+    return ""
 
 
 def delta_from_chunk(chunk: Any) -> Delta:
@@ -268,21 +277,39 @@ class Llm(SettingsObject):
                     f"No API key for {self.model}: set {names}, store one with `oi-tui --set-key`, "
                     "or point --api_base at a local server."
                 )
+        failure: Exception | None = None
         try:
             response = await litellm.acompletion(**params)
-            finished = False
+            finished = replied = False
             async for chunk in response:
                 delta = delta_from_chunk(chunk)
                 finished = finished or bool(delta.finish_reason)
+                replied = replied or bool(delta.content or delta.tool_calls)
                 yield delta
             if not finished:
-                raise LlmError(dropped_mid_reply(self.model, self.api_base))
+                raise LlmError(dropped_mid_reply(self.model, params.get("api_base")))
+            if not replied:
+                content_type = _response_content_type(response)
+                if content_type and "event-stream" not in content_type:
+                    raise LlmError(not_a_stream(self.model, params.get("api_base"), content_type))
+                raise LlmError(empty_reply(self.model, params.get("api_base")))
         except LlmError:
             raise
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # litellm wraps every provider failure differently
-            raise LlmError(describe_llm_error(exc, self.model, self.api_base)) from exc
+            failure = exc
+        if failure is not None:  # raised outside the handler, so the original (which may hold a key) is not chained
+            raise self._llm_error(describe_llm_error(failure, self.model, params.get("api_base")), failure)
+
+    def _llm_error(self, sentence: str, cause: BaseException) -> LlmError:
+        """An LlmError whose sentence and cause carry no key: the provider may echo the Authorization header."""
+        from .secrets import redact
+
+        error = LlmError(redact(sentence, self.interpreter, [self.api_key or ""]))
+        error.__cause__ = ProviderError(redact(f"{type(cause).__name__}: {cause}", self.interpreter,
+                                               [self.api_key or ""]))
+        return error
 
     def _missing_keys(self, litellm: Any) -> list[str]:
         try:
@@ -316,6 +343,7 @@ class Llm(SettingsObject):
                 kwargs = {k: v for k, v in offered.items() if k in signature.parameters}
         except (TypeError, ValueError):
             kwargs = offered
+        failure: Exception | None = None
         try:
             result = function(**kwargs)
             if inspect.isawaitable(result):
@@ -334,5 +362,7 @@ class Llm(SettingsObject):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            failure = exc
+        if failure is not None:
             name = getattr(function, "__name__", "custom completions")
-            raise LlmError(f"The custom completions function {name} failed: {exc}") from exc
+            raise self._llm_error(f"The custom completions function {name} failed: {failure}", failure)

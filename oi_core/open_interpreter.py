@@ -12,11 +12,14 @@ from .bus import EventBus
 from .checkpoints import DEFAULT_MAX_FILE_SIZE, RestoreResult, RunCheckpoints
 from .computer import Computer, NoInput, RunIO
 from .errors import OiError
-from .events import ErrorRaised, MessageCompleted, MessagesReplaced, Status, StatusChanged, TurnFinished
+from .events import (
+    ErrorRaised, InputWithdrawn, MessageCompleted, MessagesReplaced, Status, StatusChanged, TurnFinished,
+)
 from .llm import Llm
 from .loop_thread import LoopThread
 from .respond import Approver, Responder
 from .settings import SettingsObject, canonical_path
+from .surrogates import scrub
 from .system_message import DEFAULT_SYSTEM_MESSAGE
 
 DEFAULT_LOOP_MESSAGE = (
@@ -219,6 +222,7 @@ class OpenInterpreter(SettingsObject):
         io: RunIO | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Stream LMC chunks for one user turn. `approve` decides about each code block unless auto_run."""
+        start = len(self.messages)
         self._add_user_input(message)
         self._stop_requested = False
         responder = Responder(self, approve, io or NoInput())
@@ -231,6 +235,7 @@ class OpenInterpreter(SettingsObject):
         except OiError as exc:
             responder.reason = "budget" if exc.kind == "budget" else "error"
             self.bus.publish(ErrorRaised(exc.kind, exc.message))
+            self._withdraw_failed_input(start)
             raise
         except Exception:
             responder.reason = "error"
@@ -239,12 +244,24 @@ class OpenInterpreter(SettingsObject):
             self._set_status("idle")
             self.bus.publish(TurnFinished(responder.reason))
 
+    def _withdraw_failed_input(self, start: int) -> None:
+        """Take back the input of a turn that failed before anything came of it, so a retry is not a duplicate."""
+        added = self.messages[start:]
+        if not added or len(self.messages) < start or any(m.get("role") != "user" for m in added):
+            return  # the model replied or code ran: that is part of the conversation now
+        del self.messages[start:]
+        text = next((str(m.get("content") or "") for m in added if m.get("type", "message") == "message"), "")
+        self.bus.publish(InputWithdrawn(text, len(added)))
+        if self.conversation_history:
+            self._schedule_autosave()
+
     def _add_user_input(self, message: str | dict[str, Any] | list[dict[str, Any]] | None) -> None:
         if message is None:
             return
         if isinstance(message, str):
             from .images import user_message_with_images
 
+            message = scrub(message)  # a lone surrogate would break autosave and every later request
             for item in user_message_with_images(message):
                 self._append(item)
             return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import importlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -106,10 +108,29 @@ class Computer:
         await self.terminal.astop()
 
     def stop(self) -> None:
-        self._loop_thread().run(self.astop())
+        """Stop the running code (from any thread); returns once it has stopped."""
+        self._call_on_loop(self.astop())
 
     async def aterminate(self) -> None:
         await self.terminal.aterminate()
 
     def terminate(self) -> None:
-        self._loop_thread().run(self.aterminate())
+        self._call_on_loop(self.aterminate())
+
+    def _call_on_loop(self, coro: Any) -> None:
+        """Run `coro` on the loop the runs use and wait, but never for ever: if that loop is stopped (the
+        interpreter shutting down in another thread), there is nothing left to wait for."""
+        loop = self._loop_thread().loop
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            while True:
+                try:
+                    future.result(timeout=0.25)
+                    return
+                except concurrent.futures.TimeoutError:
+                    if not loop.is_running():
+                        future.cancel()
+                        return
+        except KeyboardInterrupt:
+            future.cancel()
+            raise

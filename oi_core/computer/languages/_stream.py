@@ -11,17 +11,21 @@ at most one batch every `FLUSH_INTERVAL` seconds. Text that the consumer has not
 from __future__ import annotations
 
 import asyncio
+import codecs
+import re
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+
+from ...sanitize import strip_escapes as strip_ansi
 
 MAX_CHUNK = 64 * 1024
 MAX_PENDING = 4 * 1024 * 1024
 FLUSH_INTERVAL = 0.03
-
-from ...sanitize import strip_escapes as strip_ansi  # noqa: F401  (the runners' name for it)
+#: The longest escape sequence held back while waiting for its end; longer ones are dropped as they are.
+MAX_HELD_ESCAPE = 64 * 1024
 
 
 def output(text: str) -> dict[str, Any]:
@@ -30,6 +34,146 @@ def output(text: str) -> dict[str, Any]:
 
 def active_line(line: int | None) -> dict[str, Any]:
     return {"type": "console", "format": "active_line", "content": line}
+
+
+def first_code_line(code: str) -> int | None:
+    """The line a run starts on: the first that is neither blank nor a `#` comment (1-based)."""
+    for number, line in enumerate(code.splitlines(), 1):
+        stripped = line.lstrip()
+        if stripped and not stripped.startswith("#"):
+            return number
+    return None
+
+
+# An escape sequence cut off by the end of the text: CSI, OSC/DCS/SOS/PM/APC strings without their
+# terminator (or with half of ST), a lone ESC, and the 8-bit forms.
+_PARTIAL_ESCAPE = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*|[\]PX^_][^\x07\x1b]*\x1b?|[ -/]*)"
+    r"|\x9b[0-?]*[ -/]*"
+    r"|[\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c]*\x1b?"
+)
+_STRING_INTRO = re.compile(r"\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f]")
+
+
+def _last_escape_start(text: str, end: int) -> int:
+    return max(text.rfind("\x1b", 0, end), *(text.rfind(c, 0, end) for c in "\x90\x98\x9b\x9d\x9e\x9f"))
+
+
+def partial_escape_start(text: str) -> int:
+    """Where an escape sequence that the end of `text` cuts off begins, or -1."""
+    start = _last_escape_start(text, len(text))
+    if start < 0:
+        return -1
+    if start == len(text) - 1 and text[start] == "\x1b":
+        # A trailing ESC may be the first half of the ST that ends a string sequence begun earlier.
+        earlier = _last_escape_start(text, start)
+        if earlier >= 0 and _STRING_INTRO.match(text, earlier) and "\x07" not in text[earlier:start]:
+            return earlier
+    return start if _PARTIAL_ESCAPE.fullmatch(text, start) else -1
+
+
+class OutputCleaner:
+    """Turns a program's output, read in arbitrary pieces, into text without escape sequences.
+
+    Bytes are decoded incrementally (a UTF-8 character split between two reads stays whole) and an
+    escape sequence cut off at the end of a piece is held back until the next one completes it.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._held = ""
+
+    def feed(self, data: bytes | str, final: bool = False) -> str:
+        text = self._decoder.decode(data, final) if isinstance(data, bytes) else data
+        if self._held:
+            text, self._held = self._held + text, ""
+        if not final:
+            cut = partial_escape_start(text)
+            if cut >= 0 and len(text) - cut <= MAX_HELD_ESCAPE:
+                text, self._held = text[:cut], text[cut:]
+        return strip_ansi(text)
+
+    def finish(self) -> str:
+        """Whatever is still held (an escape never completed is dropped)."""
+        return self.feed(b"", final=True)
+
+
+class Finished:
+    """A one-shot flag set from any thread, awaitable from any event loop.
+
+    Waiters are woken through their loop in the order the flag was set, so a coroutine waiting for a
+    run to end resumes before the run's consumer sees the stream close (a thread-pool `Event.wait`
+    could resume later, after the loop had been stopped).
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            try:
+                loop.call_soon_threadsafe(_resolve, future)
+            except RuntimeError:  # that loop is closed: nobody waits there any more
+                pass
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block this thread until set (for code that runs in threads)."""
+        return self._event.wait(timeout)
+
+    async def until_set(self, timeout: float | None = None) -> bool:
+        """Wait in the running loop until set; False if `timeout` passed first."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self._event.is_set():
+                return True
+            self._waiters.append((loop, future))
+        try:
+            await asyncio.wait((future,), timeout=timeout)
+        finally:
+            with self._lock:
+                if (loop, future) in self._waiters:
+                    self._waiters.remove((loop, future))
+        return self._event.is_set()
+
+
+class StopOnce:
+    """One stop per run, shared by every caller; the run awaits it before it ends.
+
+    So whoever asked for the stop is answered before the run's consumer learns the run is over (and,
+    in the sync API, before it can stop the loop both are running on).
+    """
+
+    def __init__(self) -> None:
+        self._task: asyncio.Future[None] | None = None
+
+    async def stop(self, stopping: Callable[[], Awaitable[None]]) -> None:
+        if self._task is None:
+            self._task = asyncio.ensure_future(stopping())
+        await asyncio.shield(self._task)
+
+    async def settled(self) -> None:
+        """Wait for a stop in progress (if any) to finish."""
+        if self._task is not None:
+            try:
+                await asyncio.shield(self._task)
+            except Exception:
+                pass
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class Control:

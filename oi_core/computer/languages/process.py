@@ -1,8 +1,10 @@
 """Languages run as one process per run: JavaScript (node), R, Ruby, Java, PowerShell, AppleScript; and HTML.
 
-The code is written to a file in a private directory and the runtime is started on it in its own process
-group, so stop (SIGINT, then SIGKILL) reaches everything it started. stdout and stderr are streamed as
-they come; stdin is closed, so a program that reads input gets end-of-file instead of hanging.
+The code is written to a file in a private directory and the runtime is started on it (both in a thread,
+off the event loop) as the leader of its own session, without the app's terminal: stop (SIGINT, then
+SIGTERM, then SIGKILL to its process group, then whatever is left in its session) reaches everything it
+started that stayed in reach. stdout and stderr are streamed as they come, decoded incrementally; stdin
+is /dev/null, so a program that reads input gets end-of-file instead of hanging.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..base import Language, RunIO
-from ._stream import RunStream, active_line, output, strip_ansi
+from ._procs import detached_stdio, end_reachable
+from ._stream import Finished, OutputCleaner, RunStream, StopOnce, active_line, output
 
 
 class ProcessLanguage(Language):
@@ -33,7 +36,8 @@ class ProcessLanguage(Language):
     def __init__(self, computer: Any = None) -> None:
         super().__init__(computer)
         self._proc: subprocess.Popen[bytes] | None = None
-        self._done: threading.Event | None = None
+        self._done: Finished | None = None
+        self._stopper: StopOnce | None = None
 
     def executable(self) -> str | None:
         for name in self.executables:
@@ -50,46 +54,64 @@ class ProcessLanguage(Language):
     def argv(self, executable: str, path: str) -> list[str]:
         return [executable] + [a.replace("{file}", path) for a in self.arguments]
 
+    def _spawn(self, executable: str, code: str) -> tuple[subprocess.Popen[bytes], str]:
+        """Blocking (run in a thread): write the code to a private directory and start the runtime on it."""
+        directory = tempfile.mkdtemp(prefix=f"oi-{self.name}-")
+        try:
+            path = os.path.join(directory, f"{self.file_name}.{self.file_extension}")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(code)
+            proc = subprocess.Popen(
+                self.argv(executable, path),
+                **detached_stdio(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=os.getcwd(),
+            )
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        return proc, directory
+
     async def arun(self, code: str, io: RunIO) -> AsyncIterator[dict[str, Any]]:
         executable = self.executable()
         if executable is None:
             yield output(self.missing_runtime() or "")
             return
-        directory = tempfile.mkdtemp(prefix=f"oi-{self.name}-")
-        path = os.path.join(directory, f"{self.file_name}.{self.file_extension}")
-        with open(path, "w") as f:
-            f.write(code)
-        stream = RunStream()
-        done = threading.Event()
-        self._done = done
+        spawning = asyncio.ensure_future(asyncio.to_thread(self._spawn, executable, code))
         try:
-            proc = subprocess.Popen(
-                self.argv(executable, path),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=os.getcwd(),
-            )
+            proc, directory = await asyncio.shield(spawning)
+        except asyncio.CancelledError:  # the caller went away while the process started: end it at once
+            spawning.add_done_callback(_kill_spawned)
+            raise
         except OSError as exc:
-            shutil.rmtree(directory, ignore_errors=True)
             yield output(f"Could not start {executable}: {exc}\n")
+            yield active_line(None)
             return
-        self._proc = proc
+        stream = RunStream()
+        done = Finished()
+        stopper = StopOnce()
+        self._proc, self._done, self._stopper = proc, done, stopper
 
         def pump() -> None:
             assert proc.stdout is not None
+            cleaner = OutputCleaner()
             fd = proc.stdout.fileno()
-            while True:
-                data = os.read(fd, 65536)
-                if not data:
-                    break
-                stream.put_text(strip_ansi(data.decode(errors="replace")))
-            code = proc.wait()
-            if code and not getattr(proc, "_oi_stopped", False):
-                stream.put_text(f"Exit status: {code}\n")
-            done.set()
-            stream.close()
+            try:
+                while True:
+                    data = os.read(fd, 65536)
+                    if not data:
+                        break
+                    stream.put_text(cleaner.feed(data))
+                stream.put_text(cleaner.finish())
+            finally:
+                proc.stdout.close()
+                status = proc.wait()
+                shutil.rmtree(directory, ignore_errors=True)
+                if status and not getattr(proc, "_oi_stopped", False):
+                    stream.put_text(f"Exit status: {status}\n")
+                done.set()  # before close: a waiting stop resumes before the consumer sees the end
+                stream.close()
 
         threading.Thread(target=pump, name=f"oi-{self.name}", daemon=True).start()
         try:
@@ -99,25 +121,53 @@ class ProcessLanguage(Language):
         finally:
             if not done.is_set():
                 await self.astop()
-            self._proc = None
-            shutil.rmtree(directory, ignore_errors=True)
+            await stopper.settled()
+            if self._proc is proc:
+                self._proc = None
         yield active_line(None)
 
     async def astop(self) -> None:
-        proc, done = self._proc, self._done
-        if proc is None or done is None or done.is_set():
+        proc, done, stopper = self._proc, self._done, self._stopper
+        if proc is None or done is None or stopper is None or done.is_set():
             return
+        await stopper.stop(lambda: self._stop(proc, done))
+
+    async def _stop(self, proc: subprocess.Popen[bytes], done: Finished) -> None:
+        """Interrupt, then terminate, then kill the process group; then end what it left in its session."""
         proc._oi_stopped = True  # type: ignore[attr-defined]
         for signum in (signal.SIGINT, signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(proc.pid, signum)
             except OSError:
-                return
-            if await asyncio.to_thread(done.wait, 0.1):
-                return
+                break
+            if await done.until_set(0.1):
+                break
+        # Background children (in other process groups, or ignoring the signals) may live on and keep the
+        # output pipe open: end everything in the run's session.
+        await asyncio.to_thread(end_reachable, proc.pid)
+        await done.until_set(2.0)
 
     async def aterminate(self) -> None:
         await self.astop()
+
+
+def _kill_spawned(spawning: "asyncio.Future[tuple[subprocess.Popen[bytes], str]]") -> None:
+    if spawning.cancelled() or spawning.exception() is not None:
+        return
+    proc, directory = spawning.result()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    threading.Thread(target=_reap, args=(proc, directory), daemon=True).start()
+
+
+def _reap(proc: subprocess.Popen[bytes], directory: str) -> None:
+    end_reachable(proc.pid, grace=0)
+    proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 class JavaScript(ProcessLanguage):

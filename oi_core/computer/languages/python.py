@@ -20,6 +20,7 @@ import queue
 import re
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -29,7 +30,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..base import Language, RunIO
-from ._stream import Control, RunStream, active_line, output, strip_ansi
+from ._procs import end_processes, end_reachable, now_ticks, reachable
+from ._stream import (
+    Control,
+    Finished,
+    OutputCleaner,
+    RunStream,
+    StopOnce,
+    active_line,
+    first_code_line,
+    output,
+    strip_ansi,
+)
 
 COMM_ID = "oi-active-line"
 EOF_REPLY = "\x04"  # ipykernel raises EOFError in input() when it receives this
@@ -109,21 +121,60 @@ del _oi_install
 class _Run:
     """Routing state for one execute request."""
 
-    def __init__(self, stream: RunStream | None) -> None:
+    def __init__(self, stream: RunStream | None, first_line: int | None = None) -> None:
         self.stream = stream
         self.replied = False
         self.idle = False
         self.reply: dict[str, Any] = {}
-        self.done = threading.Event()
+        self.done = Finished()
+        self.stopper = StopOnce()
+        self.started = now_ticks()
+        self.line = first_line  # the active line last reported
+        self.cleaners: dict[str, OutputCleaner] = {}  # per stream name (stdout, stderr)
         self.errored = False
         self.user_stopped = False
         self.killed = False
 
+    def output(self, name: str, text: str) -> None:
+        """Stream text, with escape sequences split between two messages removed whole."""
+        assert self.stream is not None
+        cleaner = self.cleaners.get(name)
+        if cleaner is None:
+            cleaner = self.cleaners[name] = OutputCleaner()
+        self.stream.put_text(cleaner.feed(text))
+
     def finish(self) -> None:
         if not self.done.is_set():
-            self.done.set()
+            if self.stream is not None:
+                for cleaner in self.cleaners.values():
+                    self.stream.put_text(cleaner.finish())
+            self.done.set()  # before close: a waiting stop resumes before the consumer sees the end
             if self.stream is not None:
                 self.stream.close()
+
+
+class _Tail:
+    """Drains a pipe in a thread, keeping only its last few kilobytes (what a failing process said last)."""
+
+    def __init__(self, fd: int, keep: int = 4096) -> None:
+        self._fd = fd
+        self._keep = keep
+        self._data = b""
+        threading.Thread(target=self._drain, name="oi-kernel-stderr", daemon=True).start()
+
+    def _drain(self) -> None:
+        try:
+            while chunk := os.read(self._fd, 65536):
+                self._data = (self._data + chunk)[-self._keep :]
+        except OSError:
+            pass
+        finally:
+            os.close(self._fd)
+
+    def said(self) -> str:
+        """The last line the process wrote, as " It said: …", or ""."""
+        lines = [line.strip() for line in strip_ansi(self._data.decode(errors="replace")).splitlines() if line.strip()]
+        return f" It said: {lines[-1][:300]}" if lines else ""
 
 
 class Kernel:
@@ -145,6 +196,7 @@ class Kernel:
         self.reported_death = False
         self._iopub_seen = threading.Event()
         self._stdin_ready = threading.Event()
+        self._stderr: _Tail | None = None
 
     # ------------------------------------------------------------ lifecycle (blocking; call in a thread)
 
@@ -152,7 +204,26 @@ class Kernel:
         env = dict(os.environ)
         env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
         env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-        self.km.start_kernel(env=env, extra_arguments=["--HistoryManager.enabled=False"])
+        env.pop("PYTEST_CURRENT_TEST", None)  # ipykernel skips capturing fd-level output when it sees this
+        # The kernel never gets the app's terminal: stdin is /dev/null, it leads its own session (the launcher
+        # starts it so), and code writing to file descriptors 1 and 2 (os.system, subprocesses, C libraries)
+        # is captured by ipykernel and sent as output. ipykernel also copies that output to the kernel's
+        # original stdout/stderr: those are /dev/null and a pipe we drain (its end explains a failed start).
+        stderr_r, stderr_w = os.pipe()
+        try:
+            self.km.start_kernel(
+                env=env,
+                extra_arguments=["--HistoryManager.enabled=False", "--IPKernelApp.capture_fd_output=True"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr_w,
+            )
+        except BaseException:
+            os.close(stderr_r)
+            raise
+        finally:
+            os.close(stderr_w)
+        self._stderr = _Tail(stderr_r)
         _LIVE.add(self)
         import zmq
 
@@ -175,7 +246,7 @@ class Kernel:
             if probe.replied and self._iopub_seen.is_set():
                 break
             if self.exit_code is not None or time.monotonic() > deadline:
-                raise RuntimeError("The Python kernel did not start.")
+                raise RuntimeError(f"The Python kernel did not start.{self._stderr.said() if self._stderr else ''}")
         # The kernel's stdin ROUTER silently drops an input() request sent before our socket finished its
         # handshake, which would leave input() waiting forever: wait for that handshake explicitly.
         if not self._stdin_ready.wait(max(0.0, deadline - time.monotonic())):
@@ -226,13 +297,18 @@ class Kernel:
 
     def shutdown(self) -> None:
         self._closing = True
+        pid = self.pid
         try:
+            if pid is not None:  # what the code started and left running goes first
+                end_processes(reachable(pid), grace=0.2)
             if self.km.has_kernel:
                 self.km.shutdown_kernel(now=False)
         except Exception:
             pass
         finally:
             self._kill_group(signal.SIGKILL)
+            if pid is not None:
+                end_reachable(pid, grace=0)
             self._wake()
             if self._thread is not None and self._thread is not threading.current_thread():
                 self._thread.join(2)
@@ -260,6 +336,9 @@ class Kernel:
 
     def interrupt(self) -> None:
         self._kill_group(signal.SIGINT)
+
+    def kill(self) -> None:
+        self._kill_group(signal.SIGKILL)
 
     def alive(self) -> bool:
         process = getattr(self.km.provisioner, "process", None)
@@ -382,7 +461,7 @@ class Kernel:
                 run.errored = True
             return
         if kind == "stream":
-            stream.put_text(content.get("text", ""))
+            run.output(str(content.get("name") or "stdout"), content.get("text", ""))
         elif kind in ("display_data", "execute_result", "update_display_data"):
             for chunk in rich_chunks(content.get("data") or {}):
                 if chunk["type"] == "console":
@@ -399,7 +478,8 @@ class Kernel:
             stream.put_text(text.rstrip("\n") + "\n")
         elif kind == "comm_msg" and content.get("comm_id") == COMM_ID:
             line = (content.get("data") or {}).get("line")
-            if isinstance(line, int):
+            if isinstance(line, int) and line != run.line:
+                run.line = line
                 stream.put(active_line(line))
         elif kind == "clear_output":
             pass
@@ -447,7 +527,10 @@ _LIVE: weakref.WeakSet[Kernel] = weakref.WeakSet()
 def _kill_live_kernels() -> None:
     for kernel in list(_LIVE):
         kernel._closing = True
+        pid = kernel.pid
         kernel._kill_group(signal.SIGKILL)
+        if pid is not None:
+            end_reachable(pid, grace=0)
         kernel._wake()
         if kernel._thread is not None:
             kernel._thread.join(1)
@@ -542,17 +625,25 @@ class Python(Language):
         run, kernel = self._run, self._kernel
         if run is None or kernel is None or run.done.is_set():
             return
+        await run.stopper.stop(lambda: self._stop(run, kernel))
+
+    async def _stop(self, run: _Run, kernel: Kernel) -> None:
+        """Interrupt the code (variables survive); then end the processes it started and left running."""
+        pid = kernel.pid
         run.user_stopped = True
         kernel.interrupt()
         # Keep interrupting briefly (the first SIGINT can land between bytecodes that swallow it).
         for _ in range(8):
-            if await asyncio.to_thread(run.done.wait, 0.05):
-                return
+            if await run.done.until_set(0.05):
+                break
             kernel.interrupt()
-        # The code swallows KeyboardInterrupt: end it the hard way (the next run gets a fresh kernel).
-        run.killed = True
-        kernel._kill_group(signal.SIGKILL)
-        await asyncio.to_thread(run.done.wait, 1.0)
+        else:
+            # The code swallows KeyboardInterrupt: end it the hard way (the next run gets a fresh kernel).
+            run.killed = True
+            kernel.kill()
+            await run.done.until_set(1.0)
+        if pid is not None:  # subprocesses in their own group or ignoring SIGINT
+            await asyncio.to_thread(end_reachable, pid, run.started)
 
     # ------------------------------------------------------------ running
 
@@ -566,8 +657,10 @@ class Python(Language):
             if lost:
                 yield output("The Python kernel had stopped since the last run; a new one was started, so variables were reset.\n")
         stream = RunStream()
-        run = _Run(stream)
+        run = _Run(stream, first_code_line(code))
         self._run = run
+        if run.line is not None:
+            yield active_line(run.line)
         kernel.send("shell", kernel.execute_msg(code), run)
         input_task: asyncio.Task[None] | None = None
         try:
@@ -584,6 +677,7 @@ class Python(Language):
                 # The consumer went away (cancelled): stop the code so the kernel is free for the next run.
                 run.user_stopped = True
                 kernel.interrupt()
+            await run.stopper.settled()
             self._run = None
         yield active_line(None)
 

@@ -4,8 +4,11 @@ Each run's code is written to a file and `source`d by a helper function in the l
 user's line numbers are the file's. A DEBUG trap (inherited into the sourced file with `set -T`) reports
 line changes on a private pipe (fd 3) together with the final exit status, so nothing is injected into
 the user's code or output. Stop sends SIGINT to bash's process group; an INT trap makes the sourced
-code return, leaving the shell alive. The code's stdin is a per-run FIFO: when a process of the shell is
-seen blocked reading it (Linux /proc), the caller is asked for a line; EOF closes it.
+code return, leaving the shell alive; then whatever the run started that is still running (background
+jobs, `nohup`) is ended. The code's stdin is a per-run FIFO: when a process of the shell is seen blocked
+reading it (Linux /proc), the caller is asked for a line; EOF closes it. bash prints `read -p` prompts
+only on a terminal, so a `read` function shows the prompt as output (and marks `-s` reads as secret).
+bash leads its own session with no controlling terminal: nothing it runs can reach the app's terminal.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..base import Language, RunIO
-from ._stream import Control, RunStream, active_line, strip_ansi
+from ._procs import end_processes, end_reachable, now_ticks, reachable
+from ._stream import Control, Finished, OutputCleaner, RunStream, StopOnce, active_line, first_code_line
 
 # Functions defined in the shell once; names start with __oi_ to stay out of the user's way.
 BASH_SETUP = r"""
@@ -42,17 +46,44 @@ __oi_run() {
   set +T
   printf 'D%s\n' "$__oi_status" >&3
 }
+read() {
+  local __oi_a __oi_o __oi_c __oi_p= __oi_s= __oi_next=
+  for __oi_a in "$@"; do
+    if [[ -n $__oi_next ]]; then [[ $__oi_next == p ]] && __oi_p=$__oi_a; __oi_next=; continue; fi
+    case $__oi_a in
+      --) break ;;
+      -?*)
+        __oi_o=${__oi_a#-}
+        while [[ -n $__oi_o ]]; do
+          __oi_c=${__oi_o:0:1}; __oi_o=${__oi_o:1}
+          case $__oi_c in
+            s) __oi_s=1 ;;
+            [adinNptu]) if [[ -n $__oi_o ]]; then [[ $__oi_c == p ]] && __oi_p=$__oi_o; else __oi_next=$__oi_c; fi; break ;;
+          esac
+        done ;;
+      *) break ;;
+    esac
+  done
+  [[ -n $__oi_s ]] && printf 'S\n' >&3
+  [[ -n $__oi_p ]] && printf '%s' "$__oi_p" >&2
+  builtin read "$@"
+}
 """
 
 READ_SYSCALL = {"x86_64": "0", "aarch64": "63", "arm64": "63"}.get(platform.machine())
 
 
 class _ShellRun:
-    def __init__(self, stream: RunStream, fifo: str) -> None:
+    def __init__(self, stream: RunStream, fifo: str, first_line: int | None) -> None:
         self.stream = stream
         self.fifo = fifo
         self.fifo_fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
-        self.done = threading.Event()
+        self.done = Finished()
+        self.stopper = StopOnce()
+        self.started = now_ticks()
+        self.cleaner = OutputCleaner()
+        self.line = first_line  # the active line last reported
+        self.secret = False  # the next input is a `read -s`
         self.status: int | None = None
         self.last_output = time.monotonic()
         self.tail = ""  # the unfinished last line of output: a likely prompt
@@ -124,6 +155,8 @@ class Shell(Language):
     def _close(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
+            if proc.poll() is None:  # first what it started, wherever it went in the session
+                end_processes(reachable(proc.pid), grace=0.2)
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except OSError:
@@ -166,9 +199,14 @@ class Shell(Language):
                     for line in lines:
                         if line.startswith(b"L") and run is not None:
                             try:
-                                run.stream.put(active_line(int(line[1:])))
+                                number = int(line[1:])
                             except ValueError:
-                                pass
+                                continue
+                            if number != run.line:
+                                run.line = number
+                                run.stream.put(active_line(number))
+                        elif line == b"S" and run is not None:
+                            run.secret = True
                         elif line.startswith(b"D") and run is not None:
                             while True:  # everything the code wrote is already in the pipe
                                 try:
@@ -187,7 +225,7 @@ class Shell(Language):
                 if not ready and run is not None and not run.asking and READ_SYSCALL is not None:
                     if time.monotonic() - run.last_output > 0.15 and self._waiting_for_input(proc, run):
                         run.asking = True
-                        run.stream.put(Control("input", prompt=run.tail, password=False))
+                        run.stream.put(Control("input", prompt=run.tail, password=run.secret))
         except (OSError, ValueError):
             pass
         run = self._run
@@ -200,17 +238,18 @@ class Shell(Language):
             self._finish(run)
 
     def _deliver(self, run: _ShellRun, data: bytes) -> None:
-        text = strip_ansi(data.decode(errors="replace"))
+        text = run.cleaner.feed(data)
         run.last_output = time.monotonic()
         cut = text.rfind("\n")
         run.tail = (run.tail + text)[-200:] if cut < 0 else text[cut + 1:][-200:]
         run.stream.put_text(text)
 
     def _finish(self, run: _ShellRun) -> None:
+        run.stream.put_text(run.cleaner.finish())
         if run.status and not run.stopped:
             run.stream.put_text(f"Exit status: {run.status}\n")
         run.close_input()
-        run.done.set()
+        run.done.set()  # before close: a waiting stop resumes before the consumer sees the end
         run.stream.close()
 
     def _waiting_for_input(self, proc: subprocess.Popen[bytes], run: _ShellRun) -> bool:
@@ -242,19 +281,26 @@ class Shell(Language):
     async def astart(self) -> None:
         await asyncio.to_thread(self._ensure)
 
-    async def arun(self, code: str, io: RunIO) -> AsyncIterator[dict[str, Any]]:
-        proc = self._proc if self._proc is not None and self._proc.poll() is None else await asyncio.to_thread(self._ensure)
-        assert self._dir is not None and proc.stdin is not None
+    def _prepare(self, code: str, stream: RunStream) -> tuple[subprocess.Popen[bytes], _ShellRun, str]:
+        """Blocking (run in a thread): the shell, the code's file and its stdin FIFO."""
+        proc = self._ensure()
+        assert self._dir is not None
         script = os.path.join(self._dir, "run.sh")
-        with open(script, "w") as f:
+        with open(script, "w", encoding="utf-8") as f:
             f.write(code if code.endswith("\n") else code + "\n")
         fifo = os.path.join(self._dir, f"stdin-{time.monotonic_ns()}")
         os.mkfifo(fifo, 0o600)
-        run = _ShellRun(RunStream(), fifo)
+        return proc, _ShellRun(stream, fifo, first_code_line(code)), script
+
+    async def arun(self, code: str, io: RunIO) -> AsyncIterator[dict[str, Any]]:
+        proc, run, script = await asyncio.to_thread(self._prepare, code, RunStream())
+        assert proc.stdin is not None
         self._run = run
         asking: asyncio.Task[None] | None = None
         try:
-            command = f"__oi_run {_quote(script)} {_quote(fifo)}\n".encode()
+            if run.line is not None:
+                yield active_line(run.line)
+            command = f"__oi_run {_quote(script)} {_quote(run.fifo)}\n".encode()
             try:
                 proc.stdin.write(command)
                 proc.stdin.flush()
@@ -266,7 +312,7 @@ class Shell(Language):
                 proc.stdin.flush()
             async for event in run.stream.events():
                 if isinstance(event, Control):
-                    asking = asyncio.ensure_future(self._answer(run, io, event.data["prompt"]))
+                    asking = asyncio.ensure_future(self._answer(run, io, event.data["prompt"], event.data["password"]))
                     continue
                 yield event
         finally:
@@ -274,17 +320,18 @@ class Shell(Language):
                 asking.cancel()
             if not run.done.is_set():
                 await self.astop()
+            await run.stopper.settled()
             run.close_input()
             self._run = None
             try:
-                os.unlink(fifo)
+                os.unlink(run.fifo)
             except OSError:
                 pass
         yield active_line(None)
 
-    async def _answer(self, run: _ShellRun, io: RunIO, prompt: str) -> None:
+    async def _answer(self, run: _ShellRun, io: RunIO, prompt: str, password: bool) -> None:
         try:
-            value = await io.request_input(prompt.strip(), False)
+            value = await io.request_input(prompt.strip(), password)
         except asyncio.CancelledError:
             raise
         except Exception:  # EOFError (nobody can answer) or anything else: end of input
@@ -296,23 +343,32 @@ class Shell(Language):
             except OSError:
                 pass
         run.last_output = time.monotonic()
+        run.tail = ""  # the answered prompt is not the next one
+        run.secret = False
         run.asking = False
 
     async def astop(self) -> None:
         run, proc = self._run, self._proc
         if run is None or proc is None or run.done.is_set():
             return
+        await run.stopper.stop(lambda: self._stop(run, proc))
+
+    async def _stop(self, run: _ShellRun, proc: subprocess.Popen[bytes]) -> None:
+        """Interrupt the code (the shell lives on), then end what the run started and left running."""
         run.stopped = True
         for _ in range(6):
             try:
                 os.killpg(proc.pid, signal.SIGINT)
             except OSError:
-                return
-            if await asyncio.to_thread(run.done.wait, 0.06):
-                return
-        # Something ignores SIGINT: kill the shell; a fresh one starts on the next run.
-        run.stream.put_text("The shell did not stop on interrupt, so it was killed; cd and variables were reset.\n")
-        await asyncio.to_thread(self._close_locked)
+                break
+            if await run.done.until_set(0.06):
+                break
+        else:
+            # Something ignores SIGINT: kill the shell; a fresh one starts on the next run.
+            run.stream.put_text("The shell did not stop on interrupt, so it was killed; cd and variables were reset.\n")
+            await asyncio.to_thread(self._close_locked)
+        # Background jobs and `nohup` children ignore the interrupt: end those this run started.
+        await asyncio.to_thread(end_reachable, proc.pid, run.started)
 
     def _close_locked(self) -> None:
         with self._lock:
