@@ -1,0 +1,301 @@
+"""End-to-end figures: the real `oi-tui` command in a real terminal (tmux) against the scripted server.
+
+    python benchmarks/bench_e2e.py [--quick] [--only NAME ...]
+
+Every figure is measured from a launch or a keystroke to the moment the text is visible in the
+terminal (tmux capture-pane), and printed next to its floor measured in the same run: a bare
+Textual app's first frame, litellm alone consuming the same stream, idle key echo.
+Targets are printed beside each figure; nothing here fails a build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from benchmarks.terminal_driver import (  # noqa: E402
+    Terminal,
+    app_rss_mb,
+    bare_app_command,
+    environment_note,
+    isolated_env,
+    key_echo,
+    oi_tui_command,
+    percentile,
+)
+from tests.llm_server import Reply, ScriptedLLM  # noqa: E402
+
+READY_MARK = "Ask for something"  # the prompt's placeholder: on the first frame
+
+
+def row(name: str, value: str, floor: str = "", target: str = "") -> None:
+    print(f"  {name:<46} {value:<24} {('floor ' + floor) if floor else '':<28} {('target ' + target) if target else ''}")
+
+
+def prompt_text(screen: str) -> str:
+    """The bottom rows, where the prompt is (the footer is the last row)."""
+    return "\n".join(screen.rstrip("\n").split("\n")[-7:])
+
+
+def paragraphs(count_chars: int, paragraph: int = 360) -> str:
+    words = "the quick brown fox jumps over a lazy dog while streaming tokens render smoothly".split()
+    out, size, i = [], 0, 0
+    while size < count_chars:
+        para = []
+        length = 0
+        while length < paragraph:
+            word = words[i % len(words)]
+            para.append(word)
+            length += len(word) + 1
+            i += 1
+        text = " ".join(para)
+        out.append(text)
+        size += len(text) + 2
+    return "\n\n".join(out)
+
+
+class Bench:
+    def __init__(self) -> None:
+        self.server = ScriptedLLM()
+        self.home = Path(tempfile.mkdtemp(prefix="oi-bench-e2e-"))
+
+    def app(self, *extra: str, width: int = 120, height: int = 40, home: Path | None = None) -> Terminal:
+        command = oi_tui_command() + ["--model", "openai/bench", "--api_base", self.server.url, "--api_key", "k",
+                                      *extra]
+        return Terminal(command, width=width, height=height, env=isolated_env(home or self.home))
+
+    # ------------------------------------------------------------ launch
+
+    def first_frame(self, runs: int) -> None:
+        bare, ours = [], []
+        for _ in range(runs):
+            with Terminal(bare_app_command(), env=isolated_env(self.home)) as t:
+                bare.append(t.wait_for("bare-app-ready"))
+            with self.app() as t:
+                ours.append(t.wait_for(READY_MARK))
+        b, o = statistics.median(bare), statistics.median(ours)
+        row("launch to first frame (median)", f"{o:.3f} s ({o / b:.2f}x)", f"bare app {b:.3f} s", "≤ 1.5x bare")
+
+    def first_token_after_early_message(self, runs: int) -> None:
+        import_times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import litellm"], check=True)
+            import_times.append(time.perf_counter() - started)
+        figures = []
+        for _ in range(runs):
+            self.server.reset()
+            self.server.queue(Reply(text="EARLY-TOKEN arrived.", chunk_size=64))
+            with self.app() as t:
+                t.wait_for(READY_MARK)
+                time.sleep(max(0.0, 1.0 - (time.perf_counter() - t.started)))
+                t.type("hello")
+                t.keys("Enter")
+                figures.append(t.wait_for("EARLY-TOKEN", timeout=60))
+        row("message sent 1 s after launch -> first token", f"{statistics.median(figures):.3f} s",
+            f"litellm import {statistics.median(import_times):.2f} s", "≤ 0.5 s")
+
+    # ------------------------------------------------------------ streaming
+
+    def warm_stream(self, sizes: list[int]) -> None:
+        with self.app() as t:
+            t.wait_for(READY_MARK)
+            self.server.queue("warm-up done.")
+            t.type("warm up")
+            t.keys("Enter")
+            t.wait_for("warm-up done.", timeout=60)
+            t.wait_for("ready", timeout=30)
+            for size in sizes:
+                marker = f"END-OF-REPLY-{size}"
+                text = paragraphs(size * 4 - len(marker) - 2) [: size * 4 - len(marker) - 2] + "\n\n" + marker
+                reply = Reply(text=text, chunk_size=4)
+                self.server.queue(reply)
+                t.type(f"stream {size}")
+                started = time.perf_counter()
+                t.keys("Enter")
+                t.wait_for(marker, timeout=300, poll=0.01)
+                took = time.perf_counter() - started
+                floor = asyncio.run(self.litellm_alone(Reply(text=text, chunk_size=4)))
+                row(f"warm stream of {size:,} chunks", f"{took:.2f} s", f"litellm alone {floor:.2f} s",
+                    "linear in chunks")
+                t.wait_for("ready", timeout=60)
+
+    async def litellm_alone(self, reply: Reply) -> float:
+        import litellm
+
+        self.server.queue(reply)
+        started = time.perf_counter()
+        response = await litellm.acompletion(model="openai/bench", api_base=self.server.url, api_key="k",
+                                             messages=[{"role": "user", "content": "x"}], stream=True)
+        async for _ in response:
+            pass
+        return time.perf_counter() - started
+
+    # ------------------------------------------------------------ typing while streaming
+
+    def key_echo(self, keys: int) -> None:
+        with self.app() as t:
+            t.wait_for(READY_MARK)
+            idle, lost = key_echo(t, keys, line_of=prompt_text)
+            row("key echo, idle (p50 / p99 / max)", self._echo(idle), "", "")
+            idle_p50 = percentile(idle, 50)
+            cases = [
+                ("360-char paragraphs at ~1,000 chunks/s", paragraphs(400_000), 0.0005),
+                ("360-char paragraphs at ~200 chunks/s", paragraphs(400_000), 0.005),
+                ("one 1 MB paragraph, no blank lines", paragraphs(1_000_000, paragraph=2_000_000), 0.0005),
+            ]
+            for name, text, delay in cases:
+                self.server.queue(Reply(text=text, chunk_size=4, chunk_delay=delay))
+                t.type("stream please")
+                t.keys("Enter")
+                t.wait_for(lambda s: "quick brown" in s, timeout=60)
+                latencies, lost = key_echo(t, keys, line_of=prompt_text)
+                row(f"key echo, {name}", self._echo(latencies) + f", lost {lost}",
+                    f"idle p50 {idle_p50 * 1000:.0f} ms", "p50 ≤ 30 ms, max ≤ 100 ms")
+                t.keys("C-u")
+                t.keys("Escape")
+                t.wait_for(lambda s: "● ready" in s, timeout=60)
+
+    @staticmethod
+    def _echo(values: list[float]) -> str:
+        if not values:
+            return "no samples"
+        return (f"{percentile(values, 50) * 1000:.0f} / {percentile(values, 99) * 1000:.0f} / "
+                f"{max(values) * 1000:.0f} ms")
+
+    def esc_to_quiet(self) -> None:
+        with self.app() as t:
+            t.wait_for(READY_MARK)
+            self.server.queue(Reply(text=paragraphs(600_000), chunk_size=4, chunk_delay=0.0005))
+            t.type("long reply")
+            t.keys("Enter")
+            t.wait_for(lambda s: "quick brown" in s, timeout=60)
+            time.sleep(1.5)
+            started = time.perf_counter()
+            t.keys("Escape")
+            t.wait_for(lambda s: "● ready" in s, timeout=30, poll=0.001)
+            took = time.perf_counter() - started
+            first = t.screen()
+            time.sleep(1.0)
+            changed = sum(a != b for a, b in zip(first.split("\n"), t.screen().split("\n")))
+            row("Esc during a long reply -> ready", f"{took * 1000:.0f} ms, {changed} rows change after",
+                "", "≤ 150 ms, nothing after")
+
+    def palette_typing(self) -> None:
+        sequence = ["c", "o", "n", "v", "e", "r", "s"] + ["BSpace"] * 7 + list("switch prof") + \
+                   ["BSpace"] * 11 + list("them")
+        for label, command in (("bare app", bare_app_command()), ("oi-tui", None)):
+            terminal = Terminal(command, env=isolated_env(self.home)) if command else self.app()
+            with terminal as t:
+                t.wait_for("bare-app-ready" if command else READY_MARK)
+                time.sleep(0.5)
+                t.keys("C-p")
+                time.sleep(0.5)
+                for key in sequence:
+                    if key == "BSpace":
+                        t.keys("BSpace")
+                    else:
+                        t.type(key)
+                time.sleep(1.5)
+                field = next((line for line in t.screen().split("\n") if "🔎" in line or "Search" in line), "")
+                row(f"palette typed fast ({label})", repr(field.strip()[:30]), "", "reads 'them'")
+
+    # ------------------------------------------------------------ long sessions
+
+    def long_session(self, messages: int) -> None:
+        home = Path(tempfile.mkdtemp(prefix="oi-bench-long-"))
+        env = isolated_env(home)
+        self._write_session(env, messages)
+        with self.app("--conversations", home=home) as t:
+            t.wait_for(lambda s: "LONG-SESSION" in s, timeout=60)
+            started = time.perf_counter()
+            t.keys("Enter")
+            t.wait_for("final-message-of-the-session", timeout=120)
+            resume = time.perf_counter() - started
+            time.sleep(2)
+            rss = app_rss_mb(t)
+            echo, lost = key_echo(t, 40, line_of=prompt_text)
+            t.keys("C-u")
+            scroll = []
+            for _ in range(10):
+                before = t.screen()
+                started = time.perf_counter()
+                t.keys("PageUp")
+                try:
+                    t.wait_for(lambda s, b=before: s != b, timeout=2, poll=0.001)
+                    scroll.append(time.perf_counter() - started)
+                except TimeoutError:
+                    pass
+            row(f"resume a {messages:,}-message session", f"{resume:.2f} s", "", "≤ 1 s")
+            row("  app RSS after resume", f"{rss:.0f} MB", "", "flat after warm-up")
+            row("  key echo (p50 / p99 / max)", self._echo(echo) + f", lost {lost}", "", "p99 ≤ 50 ms")
+            row("  PageUp scroll (p50 / p99)", self._echo(scroll) if scroll else "PageUp does nothing", "",
+                "p99 ≤ 50 ms")
+
+    @staticmethod
+    def _write_session(env: dict[str, str], count: int) -> None:
+        """A saved conversation of `count` messages: 1/5 code blocks with output, 20 images."""
+        script = f"""
+import base64, io, os
+from PIL import Image
+from oi_core.conversations import ConversationStore
+buf = io.BytesIO(); Image.new("RGB", (64, 48), (200, 80, 40)).save(buf, "PNG")
+png = base64.b64encode(buf.getvalue()).decode()
+messages, i = [], 0
+while len(messages) < {count} - 1:
+    messages.append({{"role": "user", "type": "message", "content": f"question {{i}}: please do step {{i}}"}})
+    messages.append({{"role": "assistant", "type": "message", "content": "Sure. " + "Some explanation. " * 20}})
+    messages.append({{"role": "assistant", "type": "code", "format": "python", "content": f"print({{i}} * 2)"}})
+    messages.append({{"role": "computer", "type": "console", "format": "output", "content": f"{{i * 2}}\\n" * 5}})
+    if i % 10 == 0 and i < 200:
+        messages.append({{"role": "computer", "type": "image", "format": "base64.png", "content": png}})
+    i += 1
+messages = messages[: {count} - 1]
+messages.append({{"role": "assistant", "type": "message", "content": "final-message-of-the-session"}})
+ConversationStore().save("long-session", messages, title="LONG-SESSION")
+"""
+        subprocess.run([sys.executable, "-c", script], check=True, env={**os.environ, **env})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer runs")
+    parser.add_argument("--only", nargs="*", default=None)
+    args = parser.parse_args()
+    runs = 3 if args.quick else 7
+    bench = Bench()
+    print(f"oi-tui end to end, in tmux 120x40 ({environment_note()})")
+    steps = {
+        "launch": lambda: bench.first_frame(runs),
+        "first-token": lambda: bench.first_token_after_early_message(max(2, runs // 2)),
+        "stream": lambda: bench.warm_stream([2_500, 10_000]),
+        "echo": lambda: bench.key_echo(40 if args.quick else 80),
+        "esc": bench.esc_to_quiet,
+        "palette": bench.palette_typing,
+        "long": lambda: bench.long_session(1_000),
+    }
+    for name, step in steps.items():
+        if args.only and name not in args.only:
+            continue
+        try:
+            step()
+        except Exception as exc:  # keep going: one broken figure should not hide the others
+            row(name, f"FAILED: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}")
+    bench.server.close()
+    print(json.dumps({"done": True}))
+
+
+if __name__ == "__main__":
+    main()
