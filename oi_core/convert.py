@@ -54,6 +54,7 @@ def code_fence(language: str, code: str) -> str:
 
 def to_llm_messages(interpreter: "OpenInterpreter", system_message: str) -> list[dict[str, Any]]:
     """Build the request messages: system prompt, then the conversation in the model's dialect."""
+    from .approval import output_preface  # approval builds on this module
     functions = interpreter.llm.uses_functions()
     vision = interpreter.llm.uses_vision()
     limit = interpreter.llm.max_output
@@ -61,6 +62,7 @@ def to_llm_messages(interpreter: "OpenInterpreter", system_message: str) -> list
     out: list[dict[str, Any]] = [{"role": "system", "content": system_message}]
     last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user" and m.get("type") == "message"), default=-1)
     pending_call: str | None = None
+    last_code: dict[str, Any] | None = None  # the code block whose output comes next (edits are told with it)
 
     def add(role: str, content: Any, **extra: Any) -> None:
         previous = out[-1] if len(out) > 1 else None
@@ -84,8 +86,18 @@ def to_llm_messages(interpreter: "OpenInterpreter", system_message: str) -> list
         content = message.get("content")
         if role == "computer" and kind == "console" and message.get("format", "output") == "output":
             text = truncate_output(str(content or ""), limit)
+            if message.get("not_run"):  # a note about code that did not run, not program output
+                last_code = None
+                if pending_call is not None:
+                    close_call(text)
+                else:
+                    add(interpreter.code_output_sender, text)
+                continue
+            preface = output_preface(last_code)
+            last_code = None
             if pending_call is not None:
-                close_call(text if text.strip() else "The code ran and printed nothing.")
+                result = text if text.strip() else "The code ran and printed nothing."
+                close_call(f"{preface}\n\n{result}" if preface else result)
                 continue
             if text.strip() == DECLINED:
                 body = DECLINED
@@ -93,7 +105,7 @@ def to_llm_messages(interpreter: "OpenInterpreter", system_message: str) -> list
                 body = interpreter.code_output_template.replace("{content}", text)
             else:
                 body = interpreter.empty_code_output_template
-            add(interpreter.code_output_sender, body)
+            add(interpreter.code_output_sender, f"{preface}\n\n{body}" if preface else body)
             continue
         if role == "computer" and kind == "console":
             continue  # active_line chunks are never stored, but be safe
@@ -110,6 +122,7 @@ def to_llm_messages(interpreter: "OpenInterpreter", system_message: str) -> list
         if kind == "code":
             language = message.get("format") or ""
             code = str(content or "")
+            last_code = message if role == "assistant" else last_code
             if role == "computer":  # e.g. html produced by a run
                 add(interpreter.code_output_sender, f"The code produced {language}:\n{code_fence(language, code)}")
             elif functions:

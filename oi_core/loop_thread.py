@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import queue
+import concurrent.futures
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncGenerator, Coroutine, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-_DONE = object()
 
 
 class LoopThread:
@@ -17,6 +16,7 @@ class LoopThread:
         self._name = name
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -30,8 +30,10 @@ class LoopThread:
                     loop.call_soon(ready.set)
                     loop.run_forever()
 
-                threading.Thread(target=serve, name=self._name, daemon=True).start()
+                thread = threading.Thread(target=serve, name=self._name, daemon=True)
+                thread.start()
                 ready.wait()
+                self._thread = thread
                 self._loop = loop
             return self._loop
 
@@ -44,37 +46,46 @@ class LoopThread:
             future.cancel()
             raise
 
-    def iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
-        """Drive an async generator on the private loop, yielding its items here as they come."""
-        items: queue.Queue[Any] = queue.Queue()
+    def iterate(self, agen: AsyncGenerator[T, None]) -> Iterator[T]:
+        """Drive an async generator on the private loop one item per request, in lock-step with the consumer.
 
-        async def pump() -> None:
-            try:
-                async for item in agen:
-                    items.put(item)
-            except BaseException as exc:  # handed to the consumer thread
-                items.put(_Failure(exc))
-            finally:
-                items.put(_DONE)
-
-        future = asyncio.run_coroutine_threadsafe(pump(), self.loop)
+        The producer never runs ahead: each item is produced only when the consumer asks for it, so a
+        consumer that stops reading (breaks, closes, or drops the iterator) leaves the generator paused where
+        it was, and closing this iterator closes the async generator there (its cleanup runs on the loop).
+        """
+        loop = self.loop
+        finished = False
         try:
             while True:
-                item = items.get()
-                if item is _DONE:
+                future = asyncio.run_coroutine_threadsafe(_next_item(agen), loop)
+                try:
+                    done, item = future.result()
+                except KeyboardInterrupt:
+                    future.cancel()
+                    raise
+                except concurrent.futures.CancelledError:
+                    finished = True
                     return
-                if isinstance(item, _Failure):
-                    if isinstance(item.exc, asyncio.CancelledError):
-                        return
-                    raise item.exc
+                if done:
+                    finished = True
+                    return
                 yield item
         finally:
-            if not future.done():
-                future.cancel()
-                try:
-                    future.result(timeout=5)
-                except BaseException:
-                    pass
+            if not finished:
+                self._close(agen, loop)
+
+    def _close(self, agen: AsyncGenerator[Any, None], loop: asyncio.AbstractEventLoop) -> None:
+        """Close an abandoned async generator on its loop; never blocks the loop thread itself."""
+        if loop.is_closed():
+            return
+        if threading.current_thread() is self._thread:  # garbage collected on the loop thread
+            loop.create_task(_quiet_close(agen))
+            return
+        future = asyncio.run_coroutine_threadsafe(_quiet_close(agen), loop)
+        try:
+            future.result(timeout=30)
+        except BaseException:
+            future.cancel()
 
     def stop(self) -> None:
         with self._lock:
@@ -83,6 +94,15 @@ class LoopThread:
             self._loop = None
 
 
-class _Failure:
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
+async def _next_item(agen: AsyncGenerator[T, None]) -> tuple[bool, T | None]:
+    try:
+        return False, await agen.__anext__()
+    except StopAsyncIteration:
+        return True, None
+
+
+async def _quiet_close(agen: AsyncGenerator[Any, None]) -> None:
+    try:
+        await agen.aclose()
+    except Exception:  # already reported by the generator itself (ErrorRaised); nobody is reading any more
+        pass

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
 from typing import Any
 
 from .bus import EventBus
@@ -17,7 +18,8 @@ from .events import (
 )
 from .llm import Llm
 from .loop_thread import LoopThread
-from .respond import Approver, Responder
+from .approval import Approver, Decision, PendingCode
+from .respond import Responder
 from .settings import SettingsObject, canonical_path
 from .surrogates import scrub
 from .system_message import DEFAULT_SYSTEM_MESSAGE
@@ -41,6 +43,7 @@ class OpenInterpreter(SettingsObject):
         # Behaviour (names and meanings as the reference documents them)
         self.auto_run = False
         self.safe_mode = "off"
+        self.allow_rules: list[dict[str, Any]] = []  # "always allow" rules (oi_core.safety.allow); off when empty
         self.offline = False
         self.verbose = False
         self.debug = False
@@ -221,14 +224,20 @@ class OpenInterpreter(SettingsObject):
         approve: Approver | None = None,
         io: RunIO | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Stream LMC chunks for one user turn. `approve` decides about each code block unless auto_run."""
+        """Stream LMC chunks for one user turn.
+
+        `approve` decides about each code block that needs approval. Without one, asking for the next
+        chunk after a `confirmation` chunk approves the code; `aclose()` or dropping the generator there
+        refuses it, and the conversation records that it did not run.
+        """
         start = len(self.messages)
         self._add_user_input(message)
         self._stop_requested = False
         responder = Responder(self, approve, io or NoInput())
         try:
-            async for chunk in responder.run():
-                yield chunk
+            async with aclosing(responder.run()) as chunks:
+                async for chunk in chunks:
+                    yield chunk
         except asyncio.CancelledError:
             responder.reason = "stopped"
             raise
@@ -327,8 +336,8 @@ class OpenInterpreter(SettingsObject):
 
             return terminal_approver
         if stream:
-            return _approve_by_continuing  # documented: break on the confirmation chunk to refuse
-        return None  # nobody to ask: code is declined and the model is told
+            return None  # documented: reading on past the confirmation chunk approves; breaking refuses
+        return _decline  # nobody to ask: code is declined and the model is told
 
     def respond(self) -> Iterator[dict[str, Any]]:
         """Continue from the current messages without adding a user message (reference-compatible)."""
@@ -352,8 +361,8 @@ class OpenInterpreter(SettingsObject):
             self._loop_thread.stop()
 
 
-async def _approve_by_continuing(language: str, code: str) -> str:
-    return code
+async def _decline(pending: PendingCode) -> Decision:
+    return Decision("skip")
 
 
 class _TerminalInput:

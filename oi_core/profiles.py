@@ -505,6 +505,35 @@ def apply_profile(
     return messages
 
 
+def save_allow_rules(name: str | None, rules: list[dict[str, Any]]) -> Path:
+    """Write `allow_rules` into the user's copy of profile `name`; the rest of the file stays as written."""
+    import re
+
+    import yaml
+
+    from .conversations import atomic_write
+
+    path = editable_profile(name)
+    if path.suffix == ".py":
+        raise ProfileError(f"{path} is a Python profile: add allow_rules to it yourself; nothing was saved.")
+    kept: list[str] = []
+    inside = False
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        if re.match(r"allow_rules\s*:", line):
+            inside = True
+            continue
+        if inside and (line[:1] in (" ", "\t", "-") or not line.strip()):
+            continue  # the old rules (and blank lines among them)
+        inside = False
+        kept.append(line)
+    text = "".join(kept).rstrip("\n") + "\n"
+    if rules:
+        text += "\n" + yaml.safe_dump({"allow_rules": rules}, sort_keys=False, default_flow_style=False)
+    parse_yaml_profile(text, path)  # never write a profile that would not load
+    atomic_write(path, text.encode("utf-8"))
+    return path
+
+
 def _provider(model: str) -> str:
     from .secrets import provider_for
 
@@ -538,6 +567,7 @@ __all__ = [
     "profile_dir",
     "resolve_profile",
     "editable_profile",
+    "save_allow_rules",
     "shipped_profile_dir",
     "user_profile_dir",
 ]

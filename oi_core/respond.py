@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
+from . import approval
+from .approval import Approver, Decision, PendingCode
+from .checkpoints import ask_without_checkpoint
 from .computer.base import RunIO
-from .convert import DECLINED, execute_tool, to_llm_messages, trim_to_window
+from .convert import execute_tool, to_llm_messages, trim_to_window
 from .errors import BudgetExceeded
-from .events import CostUpdated
+from .events import CodeAllowedByRule, CostUpdated
 from .fences import Code, CodeEnd, CodeStart, FenceParser, Text
 from .llm import Delta
+from .safety.types import ScanResult
 from .system_message import build_system_message
 from .tool_calls import ToolCall
 
 if TYPE_CHECKING:
     from .open_interpreter import OpenInterpreter
-
-#: Given (language, code), return the code to run (maybe edited) or None to skip.
-Approver = Callable[[str, str], Awaitable[str | None]]
 
 STORED_OUTPUT_LIMIT = 200_000  # characters of one run's output kept in the conversation
 STOPPED_NOTE = "The user stopped this run."
@@ -64,7 +66,7 @@ class Responder:
 
     def __init__(self, interpreter: "OpenInterpreter", approve: Approver | None, io: RunIO) -> None:
         self.interpreter = interpreter
-        self.approve = approve
+        self.approve = as_approver(approve)  # None: whoever reads the stream approves by reading on
         self.io = io
         self.reason = "done"
 
@@ -73,8 +75,9 @@ class Responder:
         loops = 0
         while not interp._stop_requested:
             pending: list[tuple[str, str, int]] = []
-            async for chunk in self._generate(pending):
-                yield chunk
+            async with aclosing(self._generate(pending)) as generated:  # closed at once if the reader stops
+                async for chunk in generated:
+                    yield chunk
             if interp._stop_requested:
                 self.reason = "stopped"
                 return
@@ -85,8 +88,9 @@ class Responder:
                     continue
                 return
             language, code, index = pending[0]
-            async for chunk in self._approve_and_run(language, code, index):
-                yield chunk
+            async with aclosing(self._approve_and_run(language, code, index)) as steps:
+                async for chunk in steps:
+                    yield chunk
             if self.reason in ("skipped", "stopped"):
                 return
 
@@ -110,6 +114,7 @@ class Responder:
         usage = Delta()
         completion_chars = 0
         stop_streaming = False
+        cut_off = False  # the reply reached the token limit (finish_reason "length"): an open block is incomplete
 
         def open_block(kind: str, fmt: str | None = None) -> dict[str, Any]:
             nonlocal block
@@ -135,6 +140,8 @@ class Responder:
             message = {"role": "assistant", "type": done["type"], "content": "".join(done["parts"])}
             if done["format"] is not None:
                 message["format"] = done["format"]
+            if done["type"] == "code" and cut_off:
+                message["incomplete"] = True
             index = interp._append(message)
             if done["type"] == "code":
                 pending.append((message["format"], message["content"], index))
@@ -199,6 +206,8 @@ class Responder:
                         if len(code) > call.emitted:
                             yield piece(code[call.emitted :])
                             call.emitted = len(code)
+                    if delta.finish_reason:
+                        cut_off = delta.finish_reason == "length"
                     if stop_streaming:
                         break  # run the first finished code block before the model says more
             if not stop_streaming:
@@ -268,43 +277,90 @@ class Responder:
     # ------------------------------------------------------------ the computer's turn
 
     async def _approve_and_run(self, language: str, code: str, index: int) -> AsyncIterator[dict[str, Any]]:
+        """Ask for approval (unless auto-run or an allow rule covers the block), then run exactly what was approved.
+
+        Every way of not running is recorded for the model: a skip (with the user's reason), Esc, Stop,
+        a fix request, cut-off code, and a reader that stopped reading at the confirmation chunk.
+        """
         interp = self.interpreter
-        yield {
-            "role": "computer",
-            "type": "confirmation",
-            "format": "execution",
-            "content": {"type": "code", "format": language, "content": code},
-        }
-        if interp.auto_run:
-            to_run: str | None = code
-        elif self.approve is None:
-            to_run = None
-        else:
-            interp._set_status("awaiting_approval", language)
-            to_run = await self.approve(language, code)
-        if to_run is None:
-            self.reason = "skipped"
-            message = {"role": "computer", "type": "console", "format": "output", "content": DECLINED}
-            interp._append(message)
+        pending = approval.prepare(interp, language, code, bool(interp.messages[index].get("incomplete")))
+        decision: Decision | None = None
+        try:
+            rule = None
+            if approval.needs_approval(interp, pending):
+                if pending.scanning and interp.allow_rules and not pending.incomplete:
+                    interp._set_status("thinking", "scanning the code")
+                    await pending.final_scan()  # an allow rule applies only to a block the scan found clean
+                rule = approval.allow_rule_for(interp, pending)
+                asks = rule is None
+            else:
+                asks = False
+            if not asks:
+                yield pending.confirmation_chunk()
+                decision = Decision("run", code)
+                if rule is not None:
+                    interp.bus.publish(CodeAllowedByRule(language, code, rule.to_dict(), describe_rule(rule)))
+            elif self.approve is None:  # the reader of the stream approves by asking for the next chunk
+                if pending.scanning:
+                    interp._set_status("thinking", "scanning the code")
+                    await pending.final_scan()
+                interp._set_status("awaiting_approval", language)
+                yield pending.confirmation_chunk()
+                decision = Decision("incomplete") if pending.incomplete else Decision("run", code)
+            else:
+                yield pending.confirmation_chunk()
+                interp._set_status("awaiting_approval", language)
+                decision = await self.approve(pending)
+                if decision.outcome == "run" and pending.incomplete and decision.code == code and not decision.confirmed_incomplete:
+                    decision = Decision("incomplete")  # never run cut-off code on a plain "yes"
+        except GeneratorExit:  # the reader closed or dropped the stream before approving
+            if decision is None:
+                self._record_not_run(Decision("refused"), pending, index)
+                self.reason = "skipped"
+            raise
+        except asyncio.CancelledError:
+            if decision is None:
+                self._record_not_run(Decision("stopped"), pending, index)
+                self.reason = "stopped"
+            raise
+        finally:
+            if decision is None or decision.outcome != "fix":
+                pending.stop_scan()
+        if decision.outcome != "run":
+            scan = await pending.final_scan() if decision.outcome == "fix" else pending.scan
+            if decision.outcome == "fix" and scan is not None and scan.status == "off":
+                pending.scan = None
+                if pending.start_scan() is not None:  # "ask" mode, never scanned: the model should get findings
+                    interp._set_status("thinking", "scanning the code")
+                scan = await pending.final_scan()
+            message = self._record_not_run(decision, pending, index, scan)
             yield {**message}
+            if decision.ends_turn:
+                self.reason = "stopped" if decision.outcome == "stopped" else "skipped"
             return
-        if to_run != code:
-            interp.messages[index] = {**interp.messages[index], "content": to_run}
-            interp._message_appended(interp.messages[index], index)
+        self._record_approved(decision, pending, index, rule)
+        to_run = await interp.run_checkpoints.before_run(  # checkpoint first; without one, ask again
+            index, language, decision.code, ask_without_checkpoint(interp, self.approve, pending))
+        if to_run is None:
+            message = self._record_not_run(Decision("skip"), pending, index)
+            yield {**message}
+            self.reason = "skipped"
+            return
         interp._set_status("running", language)
         output = BoundedText()
         yield {"role": "computer", "type": "console", "start": True}
         try:
-            async for chunk in interp.computer.arun(language, to_run, self.io):
-                kind = chunk.get("type")
-                if kind == "console" and chunk.get("format") == "output":
-                    output.add(str(chunk.get("content") or ""))
-                elif kind in ("image", "code") or (kind == "console" and chunk.get("format") not in ("active_line",)):
-                    if kind == "image" and not interp.computer.emit_images:
-                        continue
-                    stored = {k: v for k, v in chunk.items() if k in ("role", "type", "format", "content")}
-                    interp._append(stored)
-                yield chunk
+            async with aclosing(interp.computer.arun(language, to_run, self.io)) as chunks:
+                async for chunk in chunks:
+                    kind = chunk.get("type")
+                    if kind == "console" and chunk.get("format") == "output":
+                        output.add(str(chunk.get("content") or ""))
+                    elif kind in ("image", "code") or (kind == "console" and chunk.get("format") not in ("active_line",)):
+                        if kind == "image" and not interp.computer.emit_images:
+                            continue
+                        stored = {k: v for k, v in chunk.items() if k in ("role", "type", "format", "content")}
+                        interp._append(stored)
+                    yield chunk
         finally:
             text = output.text()
             if interp._stop_requested:
@@ -312,5 +368,69 @@ class Responder:
                 text = (text + ("\n" if text and not text.endswith("\n") else "") + STOPPED_NOTE)
             message = {"role": "computer", "type": "console", "format": "output", "content": text}
             interp._append(message)
+            await interp.run_checkpoints.after_run(index)  # what the run changed on disk
         yield {"role": "computer", "type": "console", "format": "active_line", "content": None}
         yield {"role": "computer", "type": "console", "end": True}
+
+    def _record_not_run(
+        self, decision: Decision, pending: PendingCode, index: int, scan: ScanResult | None = None
+    ) -> dict[str, Any]:
+        """Store what the model must know about a block that did not run (sync: safe inside GeneratorExit)."""
+        interp = self.interpreter
+        self._annotate(index, pending)
+        message = {
+            "role": "computer", "type": "console", "format": "output",
+            "content": approval.not_run_note(decision, pending, scan), "not_run": True,
+        }
+        interp._append(message)
+        return message
+
+    def _record_approved(self, decision: Decision, pending: PendingCode, index: int, rule: Any | None) -> None:
+        extra: dict[str, Any] = {}
+        if decision.code != pending.code:
+            extra = {"content": decision.code, "edited": True, "original": pending.code}
+        if rule is not None:
+            extra["allowed_by"] = rule.to_dict()
+        self._annotate(index, pending, extra)
+
+    def _annotate(self, index: int, pending: PendingCode, extra: dict[str, Any] | None = None) -> None:
+        """Mark the stored code message (edit, allow rule, scan) and tell autosave it changed."""
+        interp = self.interpreter
+        extra = dict(extra or {})
+        if pending.scan is not None:
+            extra["scan"] = pending.scan.to_dict()
+        if not extra or index >= len(interp.messages):
+            return
+        interp.messages[index] = {**interp.messages[index], **extra}
+        interp._message_appended(interp.messages[index], index)
+
+
+def describe_rule(rule: Any) -> str:
+    """An allow rule in words, for the notice that a block ran without asking."""
+    note = str(getattr(rule, "note", "") or "").strip()
+    if note:
+        return note
+    kind, pattern, language = getattr(rule, "kind", ""), getattr(rule, "pattern", ""), getattr(rule, "language", "")
+    if kind == "command-prefix":
+        return f"{language} code starting with `{pattern}`"
+    if kind == "no-risk-marks":
+        return f"{language} code without risk marks"
+    return f"{language} {kind} {pattern}".strip()
+
+
+def as_approver(approve: Callable[..., Awaitable[Any]] | None) -> Approver | None:
+    """Accept the simple form too: `async def approve(language, code) -> code to run | None`."""
+    if approve is None:
+        return None
+    try:
+        simple = len(inspect.signature(approve).parameters) >= 2
+    except (TypeError, ValueError):
+        simple = False
+    if not simple:
+        return approve
+
+    async def adapted(pending: PendingCode) -> Decision:
+        code = await approve(pending.language, pending.code)
+        return Decision("skip") if code is None else Decision("run", str(code))
+
+    return adapted

@@ -7,8 +7,13 @@ import itertools
 import logging
 from typing import Any
 
+from .approval import Decision, PendingCode
 from .errors import OiError
 from .events import (
+    AllowRuleAdded,
+    AllowRuleRemoved,
+    ApprovalRequested,
+    ApprovalResolved,
     ChunkEmitted,
     CodeApproved,
     CodeSkipped,
@@ -16,15 +21,17 @@ from .events import (
     InfoShown,
     InputAnswered,
     InputRequested,
+    ScanFinished,
+    ScanRequested,
     SettingChanged,
     SettingsApplied,
     StopRequested,
     UserMessageSent,
-    ApprovalRequested,
 )
 
 log = logging.getLogger("oi_core.session")
 _ids = itertools.count(1)
+_OUTCOME_NAMES = {"run": "approved", "skip": "skipped", "escape": "escaped", "incomplete": "refused"}
 
 
 class Session:
@@ -35,12 +42,15 @@ class Session:
         self.bus = interpreter.bus
         self.turn: asyncio.Task[None] | None = None
         self._warm_up: asyncio.Task[None] | None = None
-        self._approvals: dict[str, asyncio.Future[str | None]] = {}
+        self._approvals: dict[str, tuple[asyncio.Future[Decision], PendingCode]] = {}
         self._inputs: dict[str, asyncio.Future[str]] = {}
         self._unsubscribe = [
             self.bus.on(UserMessageSent, self._on_user_message),
             self.bus.on(CodeApproved, self._on_code_approved),
             self.bus.on(CodeSkipped, self._on_code_skipped),
+            self.bus.on(ScanRequested, self._on_scan_requested),
+            self.bus.on(AllowRuleAdded, self._on_allow_rule_added),
+            self.bus.on(AllowRuleRemoved, self._on_allow_rule_removed),
             self.bus.on(InputAnswered, self._on_input_answered),
             self.bus.on(StopRequested, self._on_stop_requested),
             self.bus.on(SettingChanged, self._on_setting_changed),
@@ -130,15 +140,37 @@ class Session:
 
     # ------------------------------------------------------------ approvals and input
 
-    async def _approve(self, language: str, code: str) -> str | None:
-        request_id = f"approval-{next(_ids)}"
-        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self._approvals[request_id] = future
-        self.bus.publish(ApprovalRequested(request_id, language, code))
+    async def _approve(self, pending: PendingCode) -> Decision:
+        """Publish the approval request and wait for a client's answer (or Stop)."""
+        request_id = pending.request_id
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        self._approvals[request_id] = (future, pending)
+        self.bus.publish(
+            ApprovalRequested(request_id, pending.language, pending.code, pending.risks, pending.scan,
+                              pending.incomplete, pending.forced, pending.summary)
+        )
+        if pending.scan_task is not None:
+            self._report_scan(pending)
+        outcome = "stopped"
         try:
-            return await future
+            decision = await future
+            outcome = _OUTCOME_NAMES.get(decision.outcome, decision.outcome)
+            return decision
         finally:
             self._approvals.pop(request_id, None)
+            self.bus.publish(ApprovalResolved(request_id, outcome))
+
+    def _report_scan(self, pending: PendingCode) -> None:
+        """Publish ScanFinished when the block's scan ends (not when it is stopped because the user decided)."""
+        task = pending.scan_task
+        assert task is not None
+
+        def done(finished: asyncio.Task[Any]) -> None:
+            if finished.cancelled() or pending.scan is None:
+                return
+            self.bus.publish(ScanFinished(pending.request_id, pending.scan))
+
+        task.add_done_callback(done)
 
     async def request_input(self, prompt: str, password: bool = False) -> str:
         request_id = f"input-{next(_ids)}"
@@ -154,14 +186,37 @@ class Session:
                 self.interpreter._set_status("running")
 
     def _on_code_approved(self, event: CodeApproved) -> None:
-        future = self._approvals.get(event.request_id)
-        if future is not None and not future.done():
-            future.set_result(event.code)
+        entry = self._approvals.get(event.request_id)
+        if entry is None or entry[0].done():
+            return  # unknown or stale: never runs anything
+        future, pending = entry
+        if pending.incomplete and event.code == pending.code and not event.confirmed_incomplete:
+            self.bus.publish(ErrorRaised(
+                "approval",
+                "This code was cut off by the token limit: edit it, or confirm that it should run as it is.",
+            ))
+            return
+        future.set_result(Decision("run", event.code, confirmed_incomplete=event.confirmed_incomplete))
 
     def _on_code_skipped(self, event: CodeSkipped) -> None:
-        future = self._approvals.get(event.request_id)
-        if future is not None and not future.done():
-            future.set_result(None)
+        entry = self._approvals.get(event.request_id)
+        if entry is None or entry[0].done():
+            return
+        outcome = event.how if event.how in ("escape", "fix") else "skip"
+        entry[0].set_result(Decision(outcome, reason=event.reason))
+
+    def _on_scan_requested(self, event: ScanRequested) -> None:
+        entry = self._approvals.get(event.request_id)
+        if entry is None or entry[0].done():
+            return
+        pending = entry[1]
+        if pending.scan_task is not None:
+            return  # already scanning or scanned; its ScanFinished comes (or came) once
+        if pending.start_scan() is None:  # semgrep missing: say so at once
+            if pending.scan is not None:
+                self.bus.publish(ScanFinished(pending.request_id, pending.scan))
+            return
+        self._report_scan(pending)
 
     def _on_input_answered(self, event: InputAnswered) -> None:
         future = self._inputs.get(event.request_id)
@@ -169,9 +224,9 @@ class Session:
             future.set_result(event.text)
 
     def _cancel_pending(self) -> None:
-        for future in list(self._approvals.values()):
+        for future, _pending in list(self._approvals.values()):
             if not future.done():
-                future.set_result(None)
+                future.set_result(Decision("stopped"))
         for future in list(self._inputs.values()):
             if not future.done():
                 future.set_exception(EOFError("The run was stopped."))
@@ -188,7 +243,14 @@ class Session:
         interp = self.interpreter
         status = interp.status
         interp._stop_requested = True
+        waiting = bool(self._approvals)
         self._cancel_pending()
+        if waiting:  # the turn records "not run" for the pending block and ends by itself
+            try:
+                await asyncio.wait_for(asyncio.shield(self.turn), timeout=3)  # type: ignore[arg-type]
+                return
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                pass
         if status in ("running", "awaiting_input", "stopping"):
             await interp.astop()
             try:
@@ -210,3 +272,45 @@ class Session:
             self.bus.publish(ErrorRaised(exc.kind, exc.message))
             return
         self.bus.publish(SettingsApplied({event.path: event.value}, self.interpreter.profile))
+
+    # ------------------------------------------------------------ allow rules
+
+    async def _on_allow_rule_added(self, event: AllowRuleAdded) -> None:
+        await self._change_allow_rules(event.rule, add=True, save=event.save)
+
+    async def _on_allow_rule_removed(self, event: AllowRuleRemoved) -> None:
+        await self._change_allow_rules(event.rule, add=False, save=event.save)
+
+    async def _change_allow_rules(self, rule: dict[str, Any], *, add: bool, save: bool) -> None:
+        """Add or remove one rule, save it to the profile off the loop, and tell every client."""
+        from .approval import allow
+
+        parse_rules = allow.parse_rules
+
+        interp = self.interpreter
+        rules = [dict(r) for r in interp.allow_rules]
+        if add:
+            _valid, problems = parse_rules([rule])
+            if problems:
+                self.bus.publish(ErrorRaised("settings", problems[0]))
+                return
+            if rule not in rules:
+                rules.append(dict(rule))
+        else:
+            if rule not in rules:
+                self.bus.publish(ErrorRaised("settings", "That allow rule is not in the list, so nothing was removed."))
+                return
+            rules.remove(rule)
+        interp.set_setting("allow_rules", rules)
+        if save:
+            from .profiles import save_allow_rules
+
+            try:
+                path = await asyncio.to_thread(save_allow_rules, interp.profile, rules)
+            except OiError as exc:
+                self.bus.publish(ErrorRaised(exc.kind, exc.message))
+            except OSError as exc:
+                self.bus.publish(ErrorRaised("settings", f"Could not save the allow rules to the profile: {exc}."))
+            else:
+                log.info("allow rules saved to %s", path)
+        self.bus.publish(SettingsApplied({"allow_rules": rules}, interp.profile))

@@ -32,7 +32,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("llm.request_timeout", "float", "Seconds to wait for the model."),
         Setting("llm.max_retries", "int", "Retries on rate limits, server errors and timeouts."),
         Setting("auto_run", "bool", "Run code without asking for approval."),
-        Setting("safe_mode", "str", "off, ask or auto (accepted; approval is always asked unless auto_run)."),
+        Setting("safe_mode", "any", "off, ask or auto: scan code with semgrep before approval (ask: on request, auto: every block); ask and auto always ask for approval, even with auto_run."),
+        Setting("allow_rules", "list", "Always-allow rules: code they match runs without asking (never over scan findings, high-risk marks or cut-off code); empty = off."),
         Setting("offline", "bool", "Disable features that need the internet."),
         Setting("verbose", "bool", "Show debugging details."),
         Setting("debug", "bool", "Show debugging details."),
@@ -167,6 +168,26 @@ def _coerce_one(kind: str, value: Any) -> Any:
     raise ValueError
 
 
+def _check_safe_mode(value: Any) -> str:
+    mode = "off" if value is False or value is None else str(value).strip().lower()  # YAML reads `off` as false
+    if isinstance(value, (dict, list)) or value is True or mode not in ("off", "ask", "auto"):
+        raise SettingsError(f"safe_mode must be off, ask or auto, got {value!r}.")
+    return mode
+
+
+def _check_allow_rules(value: Any) -> list[Any]:
+    from .approval import allow  # TEMPORARY (approval-core): .safety.allow once it lands
+
+    _rules, problems = allow.parse_rules(list(value))
+    if problems:
+        raise SettingsError(f"allow_rules: {problems[0]}")
+    return [dict(rule) for rule in value]
+
+
+#: Settings whose values are checked beyond their type.
+_CHECKS = {"safe_mode": _check_safe_mode, "allow_rules": _check_allow_rules}
+
+
 def apply_setting(interpreter: Any, path: str, value: Any) -> None:
     """Set one setting on an interpreter, validating its name and type."""
     path = canonical_path(path)
@@ -175,6 +196,8 @@ def apply_setting(interpreter: Any, path: str, value: Any) -> None:
         close = closest_setting("interpreter", path.rsplit(".", 1)[-1])
         raise SettingsError(f"Unknown setting {path!r}" + (f"; did you mean {close}?" if close else "."))
     value = coerce(setting, value)
+    if path in _CHECKS:
+        value = _CHECKS[path](value)
     if path == "messages":
         interpreter.load_messages(value)
         return

@@ -73,7 +73,7 @@ FLAGS: list[Flag] = [
     Flag(("--custom_instructions", "-ci"), "custom_instructions", "str", "text appended to the system message", "config", "TEXT"),
     Flag(("--system_message", "-s"), "system_message", "str", "replace the system message (prefer --custom_instructions)", "config", "TEXT"),
     # Options
-    Flag(("--safe_mode",), "safe_mode", "choice", "off, ask or auto (code always waits for approval unless --auto_run)", "options", "MODE", ("off", "ask", "auto")),
+    Flag(("--safe_mode", "-safe"), "safe_mode", "choice", "off, ask or auto: scan code with semgrep before you approve it (ask: on request, auto: every block); ask and auto always ask, even with -y", "options", "MODE", ("off", "ask", "auto")),
     Flag(("--auto_run", "-y"), "auto_run", "bool", "run code without asking for approval", "options"),
     Flag(("--loop",), "loop", "bool", "keep the model working until it says the task is done or impossible", "options"),
     Flag(("--verbose", "-v"), "verbose", "bool", "show debugging details", "options"),
@@ -302,9 +302,10 @@ def main(argv: list[str] | None = None) -> int:
         return _set_key(args.set_key, sys.stdin, sys.stdout, sys.stderr)
     interpreter, warnings = make_interpreter(args)
     if args.plain:
+        from oi_core.approval import startup_notices
         from oi_tui.plain import run_plain
 
-        return run_plain(interpreter, warnings=warnings)
+        return run_plain(interpreter, warnings=warnings + startup_notices(interpreter))
     return _start_tui(interpreter, args.conversations, warnings)
 
 

@@ -9,70 +9,34 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import replace
 from typing import Any, TextIO
 
+from oi_core.display import ChunkPrinter, describe_pending, describe_scan
 from oi_core.errors import OiError
 from oi_core.events import (
     ApprovalRequested,
     ChunkEmitted,
+    CodeAllowedByRule,
     CodeApproved,
     CodeSkipped,
     ErrorRaised,
     InfoShown,
     InputAnswered,
     InputRequested,
+    ScanFinished,
+    ScanRequested,
 )
+from oi_core.sanitize import terminal_safe
 
 FAILING_KINDS = {"llm", "budget", "internal"}
 
 DECLINE_NOTE = (
     "code not run: input is piped, so nobody can approve it. Run with -y (--auto_run) to let code run."
 )
-
-
-class PlainPrinter:
-    """Turns LMC chunks into plain text on a stream."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.at_line_start = True
-
-    def write(self, text: str) -> None:
-        if not text:
-            return
-        self.out.write(text)
-        self.out.flush()
-        self.at_line_start = text.endswith("\n")
-
-    def newline(self) -> None:
-        if not self.at_line_start:
-            self.write("\n")
-
-    def chunk(self, chunk: dict[str, Any]) -> None:
-        role, kind, fmt = chunk.get("role"), chunk.get("type"), chunk.get("format")
-        content = chunk.get("content")
-        if role == "assistant" and kind == "message":
-            if chunk.get("end"):
-                self.newline()
-            elif not chunk.get("start"):
-                self.write(str(content or ""))
-        elif role == "assistant" and kind == "code":
-            if chunk.get("start"):
-                self.newline()
-                self.write(f"```{fmt or ''}\n")
-            elif chunk.get("end"):
-                self.newline()
-                self.write("```\n")
-            else:
-                self.write(str(content or ""))
-        elif role == "computer" and kind == "console":
-            if fmt == "output":
-                self.write(str(content or ""))
-            elif chunk.get("end"):
-                self.newline()
-        elif kind == "image":
-            self.newline()
-            self.write(f"[image: {fmt or 'image'}]\n")
+FORCED_NOTE = "code not run: {why} needs your approval, and input is piped, so nobody can give it."
+ANSWERS = {"y": "run", "yes": "run", "": "skip", "n": "skip", "no": "skip", "f": "fix", "fix": "fix",
+           "s": "scan", "scan": "scan", "c": "confirm", "confirm": "confirm"}
 
 
 class PlainClient:
@@ -84,12 +48,15 @@ class PlainClient:
         self.bus = interpreter.bus
         self.stdin = stdin
         self.stderr = stderr
-        self.printer = PlainPrinter(stdout)
+        self.printer = ChunkPrinter(stdout)
+        self._scans: dict[str, asyncio.Future[Any]] = {}
         self.interactive = interactive
         self.failed = False
         self._unsubscribe = [
             self.bus.on(ChunkEmitted, lambda e: self.printer.chunk(e.chunk)),
             self.bus.on(ApprovalRequested, self._on_approval),
+            self.bus.on(ScanFinished, self._on_scan_finished),
+            self.bus.on(CodeAllowedByRule, self._on_allowed_by_rule),
             self.bus.on(InputRequested, self._on_input),
             self.bus.on(ErrorRaised, self._on_error),
             self.bus.on(InfoShown, self._on_info),
@@ -97,7 +64,7 @@ class PlainClient:
 
     def error(self, message: str) -> None:
         self.printer.newline()
-        print(f"oi-tui: {message}", file=self.stderr, flush=True)
+        print(f"oi-tui: {terminal_safe(message)}", file=self.stderr, flush=True)
 
     def _on_error(self, event: ErrorRaised) -> None:
         if event.kind in FAILING_KINDS:
@@ -106,12 +73,12 @@ class PlainClient:
 
     def _on_info(self, event: InfoShown) -> None:
         self.printer.newline()
-        self.printer.write(event.text.rstrip("\n") + "\n")
+        self.printer.text(event.text.rstrip("\n") + "\n")
 
     async def _readline(self, prompt: str = "") -> str | None:
         if self.interactive and prompt:
             self.printer.newline()
-            self.printer.write(prompt)
+            self.printer.text(prompt)
         line = await asyncio.to_thread(self.stdin.readline)
         if not line:
             return None
@@ -119,22 +86,76 @@ class PlainClient:
         return line.rstrip("\r\n")
 
     async def _on_approval(self, event: ApprovalRequested) -> None:
+        """Describe the block (cut off, forced, risks, scan) and ask; piped input declines and says why."""
+        scan = event.scan
+        if scan is not None and scan.status == "scanning":
+            scan = await self._scan_result(event.request_id)
+        self.printer.newline()
+        for line in describe_pending(replace(event, scan=scan)):
+            self.printer.text(line + "\n")
         if not self.interactive:
-            self.error(DECLINE_NOTE)
+            why = "safe mode" if event.forced.startswith("safe mode") else "cut-off code" if event.incomplete else ""
+            self.error(FORCED_NOTE.format(why=why) if why else DECLINE_NOTE)
             self.bus.publish(CodeSkipped(event.request_id))
             return
-        answer = await self._readline(f"Run this {event.language} code? [y/N] ")
-        if answer is not None and answer.strip().lower() in ("y", "yes"):
-            self.bus.publish(CodeApproved(event.request_id, event.code))
-        else:
-            self.bus.publish(CodeSkipped(event.request_id))
+        while True:
+            answer = await self._readline(self._question(event, scan))
+            if answer is None:  # end of input: nobody will approve
+                self.bus.publish(CodeSkipped(event.request_id))
+                return
+            choice = ANSWERS.get(answer.strip().lower(), "reason")
+            if choice == "run" and event.incomplete:
+                self.error("this code was cut off by the token limit: type c to run it as it is, or n to skip it.")
+                continue
+            if choice == "scan":
+                if scan is None or scan.status not in ("off",):
+                    self.error("there is nothing to scan with: safe mode is off or cannot scan (see above).")
+                    continue
+                self.bus.publish(ScanRequested(event.request_id))
+                scan = await self._scan_result(event.request_id)
+                for line in describe_scan(scan):
+                    self.printer.text(line + "\n")
+                continue
+            if choice in ("run", "confirm"):
+                self.bus.publish(CodeApproved(event.request_id, event.code, confirmed_incomplete=choice == "confirm"))
+            elif choice == "fix":
+                self.bus.publish(CodeSkipped(event.request_id, how="fix"))
+            elif choice == "reason":
+                self.bus.publish(CodeSkipped(event.request_id, reason=answer.strip()))
+            else:
+                self.bus.publish(CodeSkipped(event.request_id))
+            return
+
+    def _question(self, event: ApprovalRequested, scan: Any) -> str:
+        language = terminal_safe(event.language)
+        if event.incomplete:
+            hint = "(c = run it as it is, n = skip, f = ask the model to fix it, or type why you skip it)"
+            return f"{hint}\nRun this cut-off {language} code as it is? [c/N] "
+        scan_key = ", s = scan it" if scan is not None and scan.status == "off" else ""
+        hint = f"(y = run, n = skip, f = ask the model to fix it{scan_key}, or type why you skip it)"
+        return f"{hint}\nRun this {language} code? [y/N] "
+
+    async def _scan_result(self, request_id: str) -> Any:
+        future = self._scans.setdefault(request_id, asyncio.get_running_loop().create_future())
+        try:
+            return await future
+        finally:
+            self._scans.pop(request_id, None)
+
+    def _on_scan_finished(self, event: ScanFinished) -> None:
+        future = self._scans.setdefault(event.request_id, asyncio.get_running_loop().create_future())
+        if not future.done():
+            future.set_result(event.scan)
+
+    def _on_allowed_by_rule(self, event: CodeAllowedByRule) -> None:
+        self.error(f"ran without asking, as an allow rule permits: {event.description or event.rule}.")
 
     async def _on_input(self, event: InputRequested) -> None:
         if not self.interactive:
             self.error("the running code asked for input, but input is piped: it gets an empty line.")
             self.bus.publish(InputAnswered(event.request_id, ""))
             return
-        answer = await self._readline(event.prompt or "input: ")
+        answer = await self._readline(terminal_safe(event.prompt or "input: "))
         self.bus.publish(InputAnswered(event.request_id, answer or ""))
 
     async def handle(self, line: str) -> None:

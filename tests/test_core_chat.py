@@ -56,6 +56,7 @@ def test_streamed_chunks_follow_the_lmc_protocol(make_interpreter, llm) -> None:
     assert chunks[confirm] == {
         "role": "computer", "type": "confirmation", "format": "execution",
         "content": {"type": "code", "format": "shell", "content": "echo hi"},
+        "risks": [],  # issue 10 §4: every confirmation carries the classifier's marks (none for echo)
     }
     output = "".join(c["content"] for c in chunks if c.get("format") == "output")
     assert output == "hi\n"

@@ -33,14 +33,57 @@ def test_node_runs_and_reports_errors(computer):
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_node_stop(computer):
-    def stopper():
-        time.sleep(0.3)
-        computer.stop()
+    """The stop returns before the run it stopped does (it used to be left waiting on a stopped loop)."""
+    for _ in range(5):
+        stopping = stop_later(computer, 0.3)
+        start = time.perf_counter()
+        computer.run("javascript", "while (true) {}")
+        assert time.perf_counter() - start < 1.5
+        assert stopping.result(0).done()
 
-    threading.Thread(target=stopper).start()
-    start = time.perf_counter()
-    computer.run("javascript", "while (true) {}")
-    assert time.perf_counter() - start < 1.5
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_stop_ends_detached_children(computer):
+    from tests.test_runners_shell import alive_with_marker, wait_gone
+
+    code = (
+        "const { spawn } = require('child_process');\n"
+        "spawn('sleep', ['1004.25'], { detached: true, stdio: 'ignore' }).unref();\n"
+        "spawn('sleep', ['1004.5'], { stdio: 'inherit' });\n"
+        "process.on('SIGINT', () => {}); process.on('SIGTERM', () => {});\n"
+        "setInterval(() => {}, 1000);\n"
+    )
+    stopping = stop_later(computer, 1.0)
+    computer.run("javascript", code)
+    assert stopping.result(0).done()
+    assert not wait_gone("1004.25") and not wait_gone("1004.5")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_output_split_between_reads(computer):
+    """The character and the escape are cut exactly between two writes (and so two reads) of the pipe."""
+    code = (
+        "const w = (b) => process.stdout.write(Buffer.from(b));\n"
+        "w('a'.repeat(65535)); w([0xc3]);\n"
+        "setTimeout(() => { w([0xa9, 0x7c, 0x1b, 0x5b, 0x33]);\n"
+        "  setTimeout(() => w('1mred\\x1b[0m\\n'), 300); }, 300);\n"
+    )
+    assert text(computer.run("javascript", code)) == "a" * 65535 + "é|red\n"
+
+
+def stop_later(computer, delay):
+    """Stop the run from another thread after `delay`; the future is that stop, on the runs' loop."""
+    import asyncio
+    import concurrent.futures
+
+    submitted = concurrent.futures.Future()
+
+    def stopper():
+        time.sleep(delay)
+        submitted.set_result(asyncio.run_coroutine_threadsafe(computer.astop(), computer._loop_thread().loop))
+
+    threading.Thread(target=stopper, daemon=True).start()
+    return submitted
 
 
 def test_html_comes_back_as_html(computer):

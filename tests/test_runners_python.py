@@ -250,3 +250,51 @@ def test_input_right_after_a_fresh_kernel_starts_is_never_lost():
         return [await asyncio.wait_for(fresh_kernel_asks(), 30) for _ in range(6)]
 
     assert asyncio.run(several()) == ["quick\n"] * 6
+
+
+def test_one_line_block_reports_its_line_then_none(computer):
+    got = chunks(computer, "\n# set up\nprint('quick')")
+    shown = [c for c in got if c.get("format") in ("active_line", "output")]
+    assert shown[0] == {"role": "computer", "type": "console", "format": "active_line", "content": 3}
+    assert shown[-1]["format"] == "active_line" and shown[-1]["content"] is None
+    assert [c["content"] for c in shown if c["format"] == "active_line"] == [3, None]
+
+
+def test_file_descriptor_output_is_captured_and_cleaned(computer):
+    """os.system, subprocesses and os.write reach the run's output, never the app's terminal."""
+    code = (
+        "import os, subprocess\n"
+        "os.system(\"printf '\\\\033]0;pwned\\\\007'; echo fd-level-ok\")\n"
+        "subprocess.run(['echo', 'child-ok'])\n"
+        "os.write(2, b'fd2-ok\\n')\n"
+    )
+    out = text(computer.run("python", code))
+    for expected in ("fd-level-ok\n", "child-ok\n", "fd2-ok\n"):
+        assert expected in out
+    assert "\x1b" not in out and "pwned" not in out
+
+
+def test_kernel_has_no_terminal(computer):
+    out = text(computer.run("python", "import os, sys\nprint(os.getsid(0) == os.getpid(), os.isatty(0), os.ttyname(0) if os.isatty(0) else None)"))
+    assert out == "True False None\n"
+    code = "try:\n    open('/dev/tty').close()\n    print('has-tty')\nexcept OSError:\n    print('no-tty')\n"
+    assert text(computer.run("python", code)) == "no-tty\n"
+
+
+def test_stop_ends_subprocesses_the_run_started(computer):
+    from tests.test_runners_other import stop_later
+    from tests.test_runners_shell import alive_with_marker, wait_gone
+
+    computer.run("python", "import subprocess\nearlier = subprocess.Popen(['sleep', '1005.25'], start_new_session=True)")
+    code = (
+        "import subprocess, signal, time\n"
+        "a = subprocess.Popen(['sleep', '1005.5'], start_new_session=True)\n"
+        "b = subprocess.Popen(['sh', '-c', 'trap \"\" INT; sleep 1005.75'])\n"
+        "time.sleep(30)\n"
+    )
+    stopping = stop_later(computer, 1.0)
+    computer.run("python", code)
+    assert stopping.result(0).done()
+    assert not wait_gone("1005.5") and not wait_gone("1005.75")
+    assert alive_with_marker("1005.25"), "Stop ended a process an earlier run had started"
+    computer.run("python", "earlier.kill(); earlier.wait()")

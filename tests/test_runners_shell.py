@@ -110,3 +110,102 @@ def test_shell_serves_another_event_loop(computer):
         return [chunk async for chunk in computer.arun("shell", "echo $SHARED")]
 
     assert text(asyncio.run(consume())) == "yes\n"
+
+
+class PromptIO:
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.asked = []
+
+    async def request_input(self, prompt, password=False):
+        self.asked.append((prompt, password))
+        return self.answers.pop(0)
+
+
+def test_read_p_prompt_is_the_input_request_prompt(computer):
+    io = PromptIO(["Ada", "s3cret"])
+    out = text(merge_outputs(chunks(computer, 'read -p "Name? " who\nread -rsp "Pass: " pw\necho "hi $who ${#pw}"', io)))
+    assert io.asked == [("Name?", False), ("Pass:", True)]
+    assert out.endswith("hi Ada 6\n")
+
+
+def test_split_character_and_escapes_across_reads(computer):
+    """Each printf is one read (the sleep parts them): the character and the escapes are cut between reads."""
+    code = (
+        "head -c 65535 /dev/zero | tr '\\0' a; printf '\\xc3'; sleep 0.3; printf '\\xa9|'\n"
+        "printf 'x\\033]0;pw'; sleep 0.3; printf 'ned\\007y\\033['; sleep 0.3; printf '31mred\\033[0m\\n'\n"
+    )
+    out = text(merge_outputs(chunks(computer, code)))
+    assert out == "a" * 65535 + "é|xyred\n"
+
+
+def test_one_line_block_reports_its_line_then_none(computer):
+    got = chunks(computer, "# a comment\n\necho quick")
+    lines = [c for c in got if c.get("format") in ("active_line", "output")]
+    assert lines[0] == {"role": "computer", "type": "console", "format": "active_line", "content": 3}
+    assert lines[-1]["format"] == "active_line" and lines[-1]["content"] is None
+    assert [c["content"] for c in lines if c["format"] == "active_line"] == [3, None]
+
+
+def alive_with_marker(marker: str) -> list[int]:
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if marker.encode() in f.read():
+                        with open(f"/proc/{entry}/stat", "rb") as f:
+                            if f.read().rsplit(b")", 1)[1].split()[0] != b"Z":
+                                found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def wait_gone(marker: str, timeout: float = 3.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := alive_with_marker(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def stop_later(computer, delay):
+    """Stop the run from another thread after `delay`; the future is that stop, on the runs' loop."""
+    import asyncio
+    import concurrent.futures
+
+    submitted = concurrent.futures.Future()
+
+    def stopper():
+        time.sleep(delay)
+        submitted.set_result(asyncio.run_coroutine_threadsafe(computer.astop(), computer._loop_thread().loop))
+
+    threading.Thread(target=stopper, daemon=True).start()
+    return submitted
+
+
+def test_stop_ends_background_jobs_nohup_and_setsid_children(computer):
+    computer.run("shell", "sleep 1001.25 &")  # an earlier run's job: Stop of a later run leaves it alone
+    stopping = stop_later(computer, 0.8)
+    code = (
+        "sleep 1001.5 &\nnohup sleep 1001.75 >/dev/null 2>&1 &\nsetsid sleep 1002.25 &\n"
+        "( trap '' INT TERM; sleep 1002.5 ) &\nsleep 30\n"
+    )
+    computer.run("shell", code)
+    assert stopping.result(0).done()  # the stop had finished before the run it stopped returned
+    for marker in ("1001.5", "1001.75", "1002.25", "1002.5"):
+        assert not wait_gone(marker), f"sleep {marker} survived Stop"
+    assert alive_with_marker("1001.25"), "Stop ended a job an earlier run had started"
+    assert text(computer.run("shell", "echo still")) == "still\n"
+
+
+def test_terminate_ends_every_job_of_the_shell():
+    c = Computer()
+    c.languages = [Shell]
+    c.run("shell", "sleep 1003.25 &\nsetsid sleep 1003.5 &")
+    assert alive_with_marker("1003.25") and alive_with_marker("1003.5")
+    c.terminate()
+    c._loop_thread().stop()
+    assert not wait_gone("1003.25") and not wait_gone("1003.5")

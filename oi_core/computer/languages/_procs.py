@@ -51,15 +51,40 @@ def _stat(pid: str) -> tuple[int, int, int] | None:
         return None
 
 
-def reachable(root: int, started_since: int | None = None) -> list[int]:
-    """Processes in `root`'s session or descended from `root` (not `root`), optionally only the newer ones."""
+def children(pid: int) -> dict[int, int]:
+    """The direct children of a process (pid -> start time): cheap, for a snapshot at the start of a run."""
+    found: dict[int, int] = {}
+    try:
+        tasks = os.listdir(f"{_PROC}/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"{_PROC}/{pid}/task/{task}/children", "rb") as f:
+                listed = f.read().split()
+        except OSError:
+            continue
+        for child in listed:
+            info = _stat(child.decode())
+            if info is not None:
+                found[int(child)] = info[2]
+    return found
+
+
+def reachable(root: int, started_since: int | None = None, spare: dict[int, int] | None = None) -> dict[int, int]:
+    """Processes in `root`'s session or descended from `root` (not `root`), optionally only the newer ones.
+
+    `started_since` (clock ticks) keeps only processes started since then, and `spare` (a `children`
+    snapshot) leaves out those processes: together they tell what a run started from what was already
+    running. Returns pid -> start time, so that a pid reused later is never mistaken for one found here.
+    """
     if not supported():
-        return []
+        return {}
     table: dict[int, tuple[int, int, int]] = {}
     try:
         entries = os.listdir(_PROC)
     except OSError:
-        return []
+        return {}
     for entry in entries:
         if entry.isdigit():
             info = _stat(entry)
@@ -79,15 +104,25 @@ def reachable(root: int, started_since: int | None = None) -> list[int]:
     found |= visited
     found.discard(root)
     found.discard(os.getpid())
-    if started_since is not None:
-        found = {pid for pid in found if table[pid][2] >= started_since}
-    return sorted(found)
+    spare = spare or {}
+    return {
+        pid: table[pid][2]
+        for pid in found
+        if (started_since is None or table[pid][2] >= started_since) and spare.get(pid) != table[pid][2]
+    }
 
 
-def end_processes(pids: list[int], grace: float = 0.3) -> None:
+def _same(pid: int, start: int) -> bool:
+    info = _stat(str(pid))
+    return info is not None and info[2] == start
+
+
+def end_processes(processes: dict[int, int], grace: float = 0.3) -> None:
     """SIGTERM each (waking stopped ones), then SIGKILL whatever is still there after `grace` seconds."""
     alive = []
-    for pid in pids:
+    for pid, start in processes.items():
+        if not _same(pid, start):
+            continue
         try:
             os.kill(pid, signal.SIGTERM)
             os.kill(pid, signal.SIGCONT)
@@ -99,10 +134,11 @@ def end_processes(pids: list[int], grace: float = 0.3) -> None:
         time.sleep(0.02)
         alive = [pid for pid in alive if _running(pid)]
     for pid in alive:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+        if _same(pid, processes[pid]):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def _running(pid: str | int) -> bool:
@@ -115,6 +151,17 @@ def _running(pid: str | int) -> bool:
     return state not in (b"Z", b"X")
 
 
-def end_reachable(root: int, started_since: int | None = None, grace: float = 0.3) -> None:
-    """End what `reachable` finds (blocking: call it in a thread)."""
-    end_processes(reachable(root, started_since), grace)
+def end_reachable(
+    root: int,
+    started_since: int | None = None,
+    spare: dict[int, int] | None = None,
+    found_before: dict[int, int] | None = None,
+    grace: float = 0.3,
+) -> None:
+    """End what `reachable` finds now, plus `found_before` (taken while the root still had its children).
+
+    Blocking: call it in a thread.
+    """
+    processes = dict(found_before or {})
+    processes.update(reachable(root, started_since, spare))
+    end_processes(processes, grace)

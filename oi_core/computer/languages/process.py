@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..base import Language, RunIO
-from ._procs import detached_stdio, end_reachable
+from ._procs import detached_stdio, end_reachable, reachable
 from ._stream import Finished, OutputCleaner, RunStream, StopOnce, active_line, output
 
 
@@ -135,6 +135,7 @@ class ProcessLanguage(Language):
     async def _stop(self, proc: subprocess.Popen[bytes], done: Finished) -> None:
         """Interrupt, then terminate, then kill the process group; then end what it left in its session."""
         proc._oi_stopped = True  # type: ignore[attr-defined]
+        started = await asyncio.to_thread(reachable, proc.pid)  # while they are still its children
         for signum in (signal.SIGINT, signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(proc.pid, signum)
@@ -144,7 +145,7 @@ class ProcessLanguage(Language):
                 break
         # Background children (in other process groups, or ignoring the signals) may live on and keep the
         # output pipe open: end everything in the run's session.
-        await asyncio.to_thread(end_reachable, proc.pid)
+        await asyncio.to_thread(end_reachable, proc.pid, None, None, started)
         await done.until_set(2.0)
 
     async def aterminate(self) -> None:

@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..base import Language, RunIO
-from ._procs import end_processes, end_reachable, now_ticks, reachable
+from ._procs import children, end_processes, end_reachable, now_ticks, reachable
 from ._stream import (
     Control,
     Finished,
@@ -129,6 +129,7 @@ class _Run:
         self.done = Finished()
         self.stopper = StopOnce()
         self.started = now_ticks()
+        self.earlier: dict[int, int] = {}  # the kernel's children when the run began (earlier runs' processes)
         self.line = first_line  # the active line last reported
         self.cleaners: dict[str, OutputCleaner] = {}  # per stream name (stdout, stderr)
         self.errored = False
@@ -631,6 +632,7 @@ class Python(Language):
         """Interrupt the code (variables survive); then end the processes it started and left running."""
         pid = kernel.pid
         run.user_stopped = True
+        started = await asyncio.to_thread(reachable, pid, run.started, run.earlier) if pid is not None else {}
         kernel.interrupt()
         # Keep interrupting briefly (the first SIGINT can land between bytecodes that swallow it).
         for _ in range(8):
@@ -643,7 +645,7 @@ class Python(Language):
             kernel.kill()
             await run.done.until_set(1.0)
         if pid is not None:  # subprocesses in their own group or ignoring SIGINT
-            await asyncio.to_thread(end_reachable, pid, run.started)
+            await asyncio.to_thread(end_reachable, pid, run.started, run.earlier, started)
 
     # ------------------------------------------------------------ running
 
@@ -658,6 +660,8 @@ class Python(Language):
                 yield output("The Python kernel had stopped since the last run; a new one was started, so variables were reset.\n")
         stream = RunStream()
         run = _Run(stream, first_code_line(code))
+        if kernel.pid is not None:
+            run.earlier = children(kernel.pid)
         self._run = run
         if run.line is not None:
             yield active_line(run.line)

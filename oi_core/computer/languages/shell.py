@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..base import Language, RunIO
-from ._procs import end_processes, end_reachable, now_ticks, reachable
+from ._procs import children, end_processes, end_reachable, now_ticks, reachable
 from ._stream import Control, Finished, OutputCleaner, RunStream, StopOnce, active_line, first_code_line
 
 # Functions defined in the shell once; names start with __oi_ to stay out of the user's way.
@@ -81,6 +81,7 @@ class _ShellRun:
         self.done = Finished()
         self.stopper = StopOnce()
         self.started = now_ticks()
+        self.earlier: dict[int, int] = {}  # the shell's children when the run began (earlier runs' jobs)
         self.cleaner = OutputCleaner()
         self.line = first_line  # the active line last reported
         self.secret = False  # the next input is a `read -s`
@@ -290,7 +291,9 @@ class Shell(Language):
             f.write(code if code.endswith("\n") else code + "\n")
         fifo = os.path.join(self._dir, f"stdin-{time.monotonic_ns()}")
         os.mkfifo(fifo, 0o600)
-        return proc, _ShellRun(stream, fifo, first_code_line(code)), script
+        run = _ShellRun(stream, fifo, first_code_line(code))
+        run.earlier = children(proc.pid)
+        return proc, run, script
 
     async def arun(self, code: str, io: RunIO) -> AsyncIterator[dict[str, Any]]:
         proc, run, script = await asyncio.to_thread(self._prepare, code, RunStream())
@@ -356,6 +359,7 @@ class Shell(Language):
     async def _stop(self, run: _ShellRun, proc: subprocess.Popen[bytes]) -> None:
         """Interrupt the code (the shell lives on), then end what the run started and left running."""
         run.stopped = True
+        started = await asyncio.to_thread(reachable, proc.pid, run.started, run.earlier)  # while still its children
         for _ in range(6):
             try:
                 os.killpg(proc.pid, signal.SIGINT)
@@ -368,7 +372,7 @@ class Shell(Language):
             run.stream.put_text("The shell did not stop on interrupt, so it was killed; cd and variables were reset.\n")
             await asyncio.to_thread(self._close_locked)
         # Background jobs and `nohup` children ignore the interrupt: end those this run started.
-        await asyncio.to_thread(end_reachable, proc.pid, run.started)
+        await asyncio.to_thread(end_reachable, proc.pid, run.started, run.earlier, started)
 
     def _close_locked(self) -> None:
         with self._lock:
