@@ -17,15 +17,30 @@ from typing import TYPE_CHECKING, Any, Literal
 from .convert import DECLINED
 from .safety.types import RiskMark, ScanResult
 
-from .safety import risk
 
-try:  # TEMPORARY (approval-core): safety-engine's scanner and allow rules are being written; removed once they land
-    from .safety import allow, scanner
-except ImportError:
-    import types as _types
 
-    scanner = _types.SimpleNamespace(semgrep_status=lambda semgrep=None: (False, "semgrep is not installed."))
-    allow = _types.SimpleNamespace(parse_rules=lambda data: ((), ()), first_match=lambda *a: None)
+def _scanner() -> Any:
+    """TEMPORARY (approval-core): safety-engine's scanner is being written; a plain import once it lands."""
+    try:
+        from .safety import scanner
+    except ImportError:
+        import types
+
+        return types.SimpleNamespace(semgrep_status=lambda semgrep=None: (False, "semgrep is not installed."))
+    return scanner
+
+
+def _allow() -> Any:
+    """TEMPORARY (approval-core): safety-engine's allow rules are being written; a plain import once they land."""
+    try:
+        from .safety import allow
+    except ImportError:
+        import types
+
+        return types.SimpleNamespace(parse_rules=lambda data: ((), ()), first_match=lambda *a: None,
+                                     describe=lambda rule: "")
+    return allow
+
 
 if TYPE_CHECKING:
     from .open_interpreter import OpenInterpreter
@@ -94,7 +109,7 @@ class PendingCode:
         """Start the safe-mode scan (once); the result lands in `scan` when it finishes."""
         if self.scan_task is not None or (self.scan is not None and self.scan.status not in ("off",)):
             return self.scan_task
-        available, detail = scanner.semgrep_status()
+        available, detail = _scanner().semgrep_status()
         if not available:
             self.scan = ScanResult("not_scanned", detail=detail)
             return None
@@ -104,7 +119,7 @@ class PendingCode:
 
     async def _scan(self) -> ScanResult:
         try:
-            result = await scanner.scan(self.language, self.code)
+            result = await _scanner().scan(self.language, self.code)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a scanner bug must not pass as "clean"
@@ -155,13 +170,15 @@ Approver = Callable[[PendingCode], Awaitable[Decision]]
 
 def prepare(interpreter: "OpenInterpreter", language: str, code: str, incomplete: bool) -> PendingCode:
     """Classify a complete block and, in safe mode, start (auto) or offer (ask) its scan."""
+    from .safety import risk  # imported on first use: its rule table costs tens of milliseconds
+
     marks = risk.classify(language, code)
     pending = PendingCode(language, code, marks, risk.summarize(marks), incomplete)
     mode = safe_mode_of(interpreter)
     if mode == "auto":
         pending.start_scan()
     elif mode == "ask":
-        available, detail = scanner.semgrep_status()
+        available, detail = _scanner().semgrep_status()
         pending.scan = ScanResult("off") if available else ScanResult("not_scanned", detail=detail)
     if interpreter.auto_run:
         pending.forced = CUT_OFF if incomplete else f"safe mode {mode}" if mode != "off" else ""
@@ -174,13 +191,26 @@ def needs_approval(interpreter: "OpenInterpreter", pending: PendingCode) -> bool
 
 
 def allow_rule_for(interpreter: "OpenInterpreter", pending: PendingCode) -> Any | None:
-    """The allow rule that lets this block run unasked, if any (never over findings, high risks or cut-off code)."""
+    """The allow rule that lets this block run unasked, if any (see oi_core.safety.allow for the precedence).
+
+    Cut-off code is never offered to the rules; a scan with findings, a failed or unfinished scan, or a
+    high-risk mark keeps every rule out.
+    """
     if pending.incomplete or not interpreter.allow_rules:
         return None
-    if safe_mode_of(interpreter) == "auto" and (pending.scan is None or pending.scan.status != "clean"):
-        return None  # safe mode auto: a rule applies only to a block the scan found clean
+    allow = _allow()
     rules, _problems = allow.parse_rules(list(interpreter.allow_rules))
     return allow.first_match(rules, pending.language, pending.code, pending.risks, pending.scan)
+
+
+def parse_allow_rules(data: Any) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+    """Valid rules and one sentence per bad one (for settings and the add-rule event)."""
+    return _allow().parse_rules(data)
+
+
+def describe_rule(rule: Any) -> str:
+    """An allow rule in words, for the notice that a block ran without asking."""
+    return str(rule.note or _allow().describe(rule))
 
 
 def not_run_note(decision: Decision, pending: PendingCode, scan: ScanResult | None = None) -> str:
@@ -244,7 +274,7 @@ def startup_notices(interpreter: "OpenInterpreter") -> list[str]:
     notices: list[str] = []
     mode = safe_mode_of(interpreter)
     if mode != "off":
-        available, detail = scanner.semgrep_status()
+        available, detail = _scanner().semgrep_status()
         if interpreter.auto_run:
             notices.append(f"Safe mode {mode} is on, so code waits for your approval although auto-run is on.")
         if not available:

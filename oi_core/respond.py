@@ -299,7 +299,7 @@ class Responder:
                 yield pending.confirmation_chunk()
                 decision = Decision("run", code)
                 if rule is not None:
-                    interp.bus.publish(CodeAllowedByRule(language, code, rule.to_dict(), describe_rule(rule)))
+                    interp.bus.publish(CodeAllowedByRule(language, code, rule.to_dict(), approval.describe_rule(rule)))
             elif self.approve is None:  # the reader of the stream approves by asking for the next chunk
                 if pending.scanning:
                     interp._set_status("thinking", "scanning the code")
@@ -403,19 +403,6 @@ class Responder:
             return
         interp.messages[index] = {**interp.messages[index], **extra}
         interp._message_appended(interp.messages[index], index)
-
-
-def describe_rule(rule: Any) -> str:
-    """An allow rule in words, for the notice that a block ran without asking."""
-    note = str(getattr(rule, "note", "") or "").strip()
-    if note:
-        return note
-    kind, pattern, language = getattr(rule, "kind", ""), getattr(rule, "pattern", ""), getattr(rule, "language", "")
-    if kind == "command-prefix":
-        return f"{language} code starting with `{pattern}`"
-    if kind == "no-risk-marks":
-        return f"{language} code without risk marks"
-    return f"{language} {kind} {pattern}".strip()
 
 
 def as_approver(approve: Callable[..., Awaitable[Any]] | None) -> Approver | None:

@@ -283,9 +283,7 @@ class Session:
 
     async def _change_allow_rules(self, rule: dict[str, Any], *, add: bool, save: bool) -> None:
         """Add or remove one rule, save it to the profile off the loop, and tell every client."""
-        from .approval import allow
-
-        parse_rules = allow.parse_rules
+        from .approval import parse_allow_rules as parse_rules
 
         interp = self.interpreter
         rules = [dict(r) for r in interp.allow_rules]

@@ -176,9 +176,9 @@ def _check_safe_mode(value: Any) -> str:
 
 
 def _check_allow_rules(value: Any) -> list[Any]:
-    from .approval import allow  # TEMPORARY (approval-core): .safety.allow once it lands
+    from .approval import parse_allow_rules
 
-    _rules, problems = allow.parse_rules(list(value))
+    _rules, problems = parse_allow_rules(list(value))
     if problems:
         raise SettingsError(f"allow_rules: {problems[0]}")
     return [dict(rule) for rule in value]
@@ -208,6 +208,7 @@ def apply_setting(interpreter: Any, path: str, value: Any) -> None:
     setattr(target, parts[-1], value)
     if path == "disable_telemetry":
         interpreter.anonymized_telemetry = not value
+
 
 # ---------------------------------------------------------------- names set as attributes (the Python API)
 
