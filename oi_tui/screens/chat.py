@@ -30,6 +30,7 @@ from oi_core.events import (
     InfoShown,
     InputAnswered,
     InputRequested,
+    InputWithdrawn,
     MessagesReplaced,
     SettingsApplied,
     StatusChanged,
@@ -37,6 +38,8 @@ from oi_core.events import (
     TurnFinished,
     UserMessageSent,
 )
+
+from oi_core.sanitize import terminal_safe
 
 from ..bridge import BusBridge, CoreEventsArrived
 from ..widgets.approval_bar import ApprovalBar
@@ -47,6 +50,9 @@ from ..widgets.console import ConsolePane
 from ..widgets.prompt_input import PromptInput
 from ..widgets.status_line import StatusLine
 from ..widgets.transcript import Transcript
+
+#: Error kinds that end a turn without its reply: marked inline in the transcript, not only in a toast.
+TURN_FAILURES = ("llm", "budget", "internal")
 
 #: How often streamed code and console output are written to their widgets.
 FLUSH_INTERVAL = 1 / 30
@@ -91,6 +97,7 @@ class ChatScreen(Screen):
             InputRequested: self._ask_for_input,
             StatusChanged: self._show_status,
             ErrorRaised: self._notify_error,
+            InputWithdrawn: self._offer_withdrawn_input,
             CostUpdated: self._show_cost,
             InfoShown: self._show_info,
             TurnFinished: self._finish_turn,
@@ -255,7 +262,17 @@ class ChatScreen(Screen):
     async def _notify_error(self, event: ErrorRaised) -> None:
         title = ERROR_TITLES.get(event.kind, "Error")
         severity = "warning" if event.kind == "busy" else "error"
-        self.app.notify(event.message, title=title, severity=severity, timeout=8)
+        if event.kind in TURN_FAILURES:  # a lasting mark in the transcript; the toast fades
+            await self.transcript.add_failure(f"{title}: {terminal_safe(event.message)}")
+        self.app.notify(terminal_safe(event.message), title=title, severity=severity, timeout=8, markup=False)
+
+    async def _offer_withdrawn_input(self, event: InputWithdrawn) -> None:
+        """The failed message was taken back out of the conversation: mark it, and put it back in the prompt."""
+        self.transcript.mark_withdrawn(event.text)
+        prompt = self.query_one(PromptInput)
+        if event.text and not prompt.text.strip():
+            prompt.load_text(event.text)
+            prompt.move_cursor(prompt.document.end)
 
     async def _show_cost(self, event: CostUpdated) -> None:
         self.query_one(StatusLine).cost = event.total_cost

@@ -7,6 +7,7 @@ from typing import Any
 from textual import on
 from textual.containers import VerticalScroll
 from textual.widget import Widget
+from textual.widgets import Static
 
 from .chat_messages import AssistantMessage, EarlierMessages, HistoryItem, LightReply, NoticeMessage, UserMessage
 from .code_block import CodeBlock
@@ -24,6 +25,31 @@ def _text_of(message: dict[str, Any]) -> str:
     if isinstance(content, dict):
         return str(content.get("content", ""))
     return "" if content is None else str(content)
+
+
+#: Added to a failure marker when the failed message was taken back out of the conversation.
+WITHDRAWN_NOTE = "Your message was not kept (the model never saw it); it is back in the prompt: press Enter to send it again."
+
+
+class FailureMarker(Static):
+    """An inline, lasting record that a turn failed (a toast alone fades before it is read)."""
+
+    DEFAULT_CSS = """
+    FailureMarker {
+        color: $text-error;
+        border-left: thick $error;
+        padding: 0 1;
+        margin: 0 0 1 0;
+    }
+    """
+
+    def __init__(self, text: str, **kwargs) -> None:
+        super().__init__(text, markup=False, **kwargs)
+        self.text = text
+
+    def add_note(self, note: str) -> None:
+        self.text = f"{self.text}\n{note}"
+        self.update(self.text)
 
 
 class Transcript(VerticalScroll, can_focus=False):
@@ -54,6 +80,20 @@ class Transcript(VerticalScroll, can_focus=False):
 
     async def add_notice(self, text: str) -> NoticeMessage:
         return await self.add(NoticeMessage(text, markup=False))  # type: ignore[return-value]
+
+    async def add_failure(self, text: str) -> FailureMarker:
+        """Mark inline that the turn failed; the text is shown as text, never as markup."""
+        return await self.add(FailureMarker("✗ " + text))  # type: ignore[return-value]
+
+    def mark_withdrawn(self, text: str) -> None:
+        """The failed turn's message was taken back: mark its bubble and say so under the failure."""
+        for message in reversed(list(self.query(UserMessage))):
+            if message.text == text:
+                message.add_class("-withdrawn")
+                break
+        markers = list(self.query(FailureMarker))
+        if markers:
+            markers[-1].add_note(WITHDRAWN_NOTE)
 
     # ------------------------------------------------------------ resumed conversations
 
