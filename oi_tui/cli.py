@@ -220,9 +220,20 @@ def _local_models(out: Any) -> int:
 
 
 def _set_key(provider: str, stdin: Any, out: Any, err: Any) -> int:
+    """Store a key in the system keyring; without a working keyring, fail and say what to install."""
     from oi_core.errors import OiError
-    from oi_core.secrets import env_var_for, store_api_key
+    from oi_core.secrets import KEYRING_HELP, check_provider, env_var_for, keyring_status, store_api_key
 
+    try:
+        provider = check_provider(provider)
+    except OiError as exc:
+        print(f"oi-tui: {exc.message}", file=err)
+        return 2
+    usable, detail = keyring_status()
+    if not usable:
+        print(f"oi-tui: cannot store the {provider} API key: {detail}; {KEYRING_HELP}, "
+              f"or set {env_var_for(provider)} in your environment instead.", file=err)
+        return 1
     try:
         if stdin.isatty():
             import getpass
@@ -234,7 +245,7 @@ def _set_key(provider: str, stdin: Any, out: Any, err: Any) -> int:
         print("oi-tui: no key entered; nothing was stored.", file=err)
         return 1
     try:
-        message = store_api_key(provider, key)
+        message = store_api_key(provider, key, session_fallback=False)
     except OiError as exc:
         print(f"oi-tui: {exc.message}", file=err)
         return 1
