@@ -1,4 +1,4 @@
-"""Conversations as Markdown documents and Jupyter notebooks (nbformat v4)."""
+"""Conversations as Markdown documents and Jupyter notebooks (nbformat v4); every key we know is redacted."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import base64
 import mimetypes
 from pathlib import Path
 from typing import Any
+
+from .secrets import redactor
 
 ROLE_NAMES = {"user": "You", "assistant": "Assistant", "computer": "Computer", "system": "System"}
 CELL_MAGIC = {
@@ -42,8 +44,14 @@ def _fence(text: str, language: str = "") -> str:
     return f"{ticks}{language}\n{text.rstrip(chr(10))}\n{ticks}"
 
 
-def to_markdown(messages: list[dict[str, Any]], title: str) -> str:
+def _redacted(messages: list[dict[str, Any]], title: str, interpreter: Any) -> tuple[list[dict[str, Any]], str]:
+    red = redactor(interpreter)
+    return [red.message(message) for message in messages], red.text(title)
+
+
+def to_markdown(messages: list[dict[str, Any]], title: str, *, interpreter: Any = None) -> str:
     """A readable Markdown transcript; images are embedded as data URLs (or linked by path)."""
+    messages, title = _redacted(messages, title, interpreter)
     out = [f"# {title}", ""]
     speaker = None
     for message in messages:
@@ -83,11 +91,12 @@ def _code_source(language: str, code: str) -> str:
     return f"{magic}\n{code}" if magic else code
 
 
-def to_notebook(messages: list[dict[str, Any]], title: str) -> Any:
+def to_notebook(messages: list[dict[str, Any]], title: str, *, interpreter: Any = None) -> Any:
     """An nbformat v4 notebook: text as Markdown cells, code as code cells carrying their outputs."""
     import nbformat
     from nbformat import v4
 
+    messages, title = _redacted(messages, title, interpreter)
     notebook = v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["language_info"] = {"name": "python"}

@@ -1,6 +1,7 @@
-"""Plain-text views of LMC messages: titles, snippets, search text, fuzzy scores, and secret scrubbing.
+"""Plain-text views of LMC messages: titles, snippets, search text and fuzzy scores.
 
-Nothing here touches the disk; `conversations` and the TUI both build on it.
+Nothing here touches the disk; `conversations` and the TUI both build on it. (Secrets are redacted by
+`oi_core.secrets`, the one redaction helper.)
 """
 
 from __future__ import annotations
@@ -12,15 +13,6 @@ TITLE_LIMIT = 80
 SNIPPET_LIMIT = 120
 SEARCH_TEXT_LIMIT = 200_000  # characters of searchable text kept per conversation
 UNTITLED = "Untitled conversation"
-REDACTED = "[redacted]"
-
-# Keys whose values are credentials wherever they appear in a saved structure.
-_SECRET_KEY = re.compile(r"^(?:.*[_-])?(?:api[_-]?key|apikey|secret|password|passwd|auth[_-]?token|access[_-]?token|authorization)$", re.I)
-# Well-known key shapes, redacted even inside free text.
-_SECRET_TEXT = re.compile(
-    r"\b(?:sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{20,}|gsk_[A-Za-z0-9]{20,}|AIza[0-9A-Za-z_\-]{35}|xai-[A-Za-z0-9]{20,}"
-    r"|sk-or-v1-[a-f0-9]{32,}|hf_[A-Za-z0-9]{30,})"
-)
 _SPACES = re.compile(r"\s+")
 
 
@@ -128,43 +120,3 @@ def content_score(query: str, text_lower: str) -> float:
     if all(word in text_lower for word in words):
         return 1.0
     return 0.0
-
-
-# ---------------------------------------------------------------- secrets
-
-
-def scrub(value: Any, secrets: tuple[str, ...] = ()) -> Any:
-    """A copy of `value` with credential-looking fields and known key strings replaced by [redacted]."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if isinstance(key, str) and _SECRET_KEY.match(key) and item not in (None, ""):
-                out[key] = REDACTED
-            else:
-                out[key] = scrub(item, secrets)
-        return out
-    if isinstance(value, list):
-        return [scrub(item, secrets) for item in value]
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret and len(secret) >= 8 and secret in value:
-                value = value.replace(secret, REDACTED)
-        if "sk-" in value or "gsk_" in value or "AIza" in value or "xai-" in value or "hf_" in value:
-            value = _SECRET_TEXT.sub(REDACTED, value)
-        return value
-    return value
-
-
-def scrub_messages(messages: list[dict[str, Any]], secrets: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Scrub every message; image payloads are left byte-for-byte (base64 can look like anything)."""
-    out = []
-    for message in messages:
-        if not isinstance(message, dict):
-            out.append(message)
-        elif message.get("type") == "image" and isinstance(message.get("content"), str):
-            rest = scrub({k: v for k, v in message.items() if k != "content"}, secrets)
-            rest["content"] = message["content"]
-            out.append(rest)
-        else:
-            out.append(scrub(message, secrets))
-    return out

@@ -1,18 +1,28 @@
-"""Saved conversations: one crash-safe JSON file per conversation, a self-healing index, search and resume.
+"""Saved conversations: one crash-safe JSON file per conversation, saved incrementally, a self-healing index,
+search, resume and forks.
 
-File layout (`<id>.json`, mode 0600, in a 0700 folder). The header sits alone on the first line so a
-listing can read it without parsing the messages (which may hold large base64 images):
+File layout (`<id>.json`, mode 0600, in a 0700 folder): one message per line and the header on the last
+line, so saving one more message rewrites only the end of the file and a listing reads only its last KiB:
 
-    {"header": {"id": ..., "title": ..., "created": ..., "updated": ..., "message_count": ..., "snippet": ...},
-    "messages": [
+    {"messages": [
     {...LMC message...},
-    {...}
-    ]}
+    {...LMC message...}
+    ],
+    "header": {"version": 2, "id": ..., "title": ..., "updated": ..., "message_count": ..., "rev": ..., ...}}
 
-A plain JSON list of LMC messages (the reference's format, or a hand-made file) is read too.
-`.index.json` caches every file's header keyed by its size and mtime; it is only a cache, so a stale or
-broken index is rebuilt from the headers. Files that cannot be read are reported in `store.problems`, and
-are never overwritten or deleted by saving.
+Saving one more message (`autosave`): under the folder's lock file, check that the header still carries the
+revision this process wrote last, overwrite the header line with the new message lines and a new header, and
+fsync: one small write, however long the conversation. A crash in the middle leaves a torn tail; reading
+drops the incomplete line and keeps every complete message. Whole-file writes (the first save, after an undo
+or an edit, rename, fork) go through `atomic_write` (temp file, fsync, rename).
+
+A revision this process did not write means another process saved the same conversation meanwhile: rather than
+overwrite its messages, this process's version continues in a fork (`ConversationForked`), so both are kept.
+
+Older layouts are read too: version 1 (the header on the first line) and a plain JSON list of LMC messages (the
+reference's format, or a hand-made file). `.index.json` caches every file's header keyed by its size and
+mtime; it is only a cache, so a stale or broken index is rebuilt. Files that cannot be read are reported in
+`store.problems`, and are never overwritten or deleted by saving.
 """
 
 from __future__ import annotations
@@ -24,18 +34,36 @@ import re
 import tempfile
 import threading
 import time
+import uuid
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .conversation_text import UNTITLED, one_line, scrub_messages, search_text, snippet_for, title_for, fuzzy_score, content_score
+from .conversation_text import UNTITLED, content_score, fuzzy_score, one_line, search_text, snippet_for, title_for
+from .secrets import Redactor, redactor
 
-FORMAT_VERSION = 1
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: writers in one process still serialise on the thread lock
+    fcntl = None  # type: ignore[assignment]
+
+FORMAT_VERSION = 2
 INDEX_NAME = ".index.json"
-HEADER_LINE_LIMIT = 64 * 1024
+LOCK_NAME = ".lock"
+HEADER_LINE_LIMIT = 64 * 1024  # version 1 files: the header line
+TAIL_BYTES = 16 * 1024  # version 2 files: the header line is found in this many bytes at the end
+FULL_PARSE_LIMIT = 256 * 1024 * 1024  # a file without a header is parsed whole for a listing up to this size
 CRASH_HOOK_ENV = "OI_TUI_CONVERSATIONS_CRASH_BEFORE_RENAME"  # tests: exit between write and rename
+TORN_HOOK_ENV = "OI_TUI_CONVERSATIONS_CRASH_MID_APPEND"  # tests: write half an append, then exit
 _FSYNC = True  # benchmarks may switch this off while generating fixtures
+
+_OPEN = b'{"messages": ['
+_TRAILER = b'\n],\n"header": '
+_V1_OPEN = b'{"header": '
 
 
 class ConversationError(Exception):
@@ -57,7 +85,11 @@ class ConversationCorrupt(ConversationError):
 
 
 class ConversationRelocated(ConversationError):
-    """Autosave found the target file unreadable and saved the conversation under a new id instead."""
+    """Autosave could not continue the conversation's file and saved it under a new id instead (says where)."""
+
+
+class ConversationForked(ConversationRelocated):
+    """Another process saved the same conversation meanwhile: this process's version continues in a fork."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +113,7 @@ class ConversationInfo:
     snippet: str
     folder: Path
     title_custom: bool = False
+    forked_from: str | None = None
 
     @property
     def path(self) -> Path:
@@ -106,6 +139,21 @@ class ResumeSplit:
     @property
     def first_recent_index(self) -> int:
         return len(self.older)
+
+
+@dataclass
+class SyncState:
+    """What one writer (an interpreter) last saved of one conversation: the messages, by identity, and the revision."""
+
+    conversation_id: str
+    folder: Path
+    rev: int
+    writer: str
+    messages: list[dict[str, Any]]
+
+    def wrote(self, header: dict[str, Any]) -> bool:
+        """True when the file's header is still the one this writer wrote last."""
+        return header.get("rev") == self.rev and header.get("writer") == self.writer
 
 
 # ---------------------------------------------------------------- helpers
@@ -139,6 +187,10 @@ def check_id(conversation_id: str) -> str:
     return conversation_id
 
 
+def new_writer_token() -> str:
+    return f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
 def _fsync_dir(path: Path) -> None:
     if not _FSYNC:
         return
@@ -152,6 +204,11 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _sync_file(fd: int) -> None:
+    if _FSYNC:
+        (getattr(os, "fdatasync", None) or os.fsync)(fd)
 
 
 STALE_TEMP_SECONDS = 3600
@@ -188,12 +245,46 @@ def atomic_write(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def _loads(raw: bytes | str) -> Any:
+    """json.loads that reports nesting too deep for Python as a ValueError instead of a RecursionError."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
+
+
+def encode_message(message: dict[str, Any]) -> bytes:
+    """One message as one line of JSON (lone surrogates escaped rather than failing the whole save)."""
+    try:
+        try:
+            return json.dumps(message, ensure_ascii=False, default=str).encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(message, ensure_ascii=True, default=str).encode("ascii")
+    except RecursionError:
+        raise ConversationError("a message is nested too deeply to be saved") from None
+    except (TypeError, ValueError) as exc:
+        raise ConversationError(f"a message cannot be saved as JSON ({exc})") from None
+
+
+def _line(red: Redactor, message: dict[str, Any]) -> bytes:
+    """A message as saved: redacted, then one line of JSON."""
+    try:
+        return encode_message(red.message(message))
+    except RecursionError:
+        raise ConversationError("a message is nested too deeply to be saved") from None
+
+
+def _encode_header(header: dict[str, Any]) -> bytes:
+    return json.dumps(header, ensure_ascii=True).encode("ascii")
+
+
+def _encode(header: dict[str, Any], lines: list[bytes]) -> bytes:
+    return _OPEN + b"\n" + b",\n".join(lines) + _TRAILER + _encode_header(header) + b"}\n"
+
+
 def encode_conversation(header: dict[str, Any], messages: list[dict[str, Any]]) -> bytes:
-    lines = ['{"header": ' + json.dumps(header, ensure_ascii=False) + ",", '"messages": [']
-    body = [json.dumps(message, ensure_ascii=False) for message in messages]
-    lines.append(",\n".join(body))
-    lines.append("]}\n")
-    return "\n".join(lines).encode("utf-8")
+    """The whole file for `messages` under `header` (messages are written as given: redact them first)."""
+    return _encode(header, [encode_message(message) for message in messages])
 
 
 def _validate_messages(messages: Any) -> list[dict[str, Any]]:
@@ -207,14 +298,49 @@ def _validate_messages(messages: Any) -> list[dict[str, Any]]:
     return messages
 
 
-def decode_conversation(path: Path, raw: bytes) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """(header or None, messages); raises ConversationCorrupt naming the file."""
+def _message_line(line: bytes) -> dict[str, Any] | None:
+    line = line.rstrip(b"\r")
+    if line.endswith(b","):
+        line = line[:-1]
+    if not line.startswith(b"{"):
+        return None
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConversationCorrupt(path, "not UTF-8 text") from None
+        value = _loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and "role" in value else None
+
+
+def _recover_torn(raw: bytes) -> list[dict[str, Any]] | None:
+    """The complete messages of a version 2 file whose tail was cut by a crash; None if it is damaged elsewhere."""
+    if not raw.startswith(_OPEN + b"\n"):
+        return None
+    lines = raw.split(b"\n")[1:]
+    messages: list[dict[str, Any]] = []
+    for number, line in enumerate(lines):
+        message = _message_line(line)
+        if message is None:
+            # a torn tail has nothing readable after it; a damaged middle does (then it is not ours to repair)
+            if any(_message_line(later) is not None for later in lines[number + 1 :]):
+                return None
+            return messages
+        messages.append(message)
+    return messages
+
+
+def decode_conversation(path: Path, raw: bytes) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """(header or None, messages); a torn tail is dropped; raises ConversationCorrupt naming the file."""
+    try:
+        data = _loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConversationCorrupt(path, f"not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
+        recovered = _recover_torn(raw)
+        if recovered is not None:
+            return None, recovered
         raise ConversationCorrupt(path, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:
+        raise ConversationCorrupt(path, str(exc)) from None
     try:
         if isinstance(data, list):
             return None, _validate_messages(data)
@@ -226,30 +352,81 @@ def decode_conversation(path: Path, raw: bytes) -> tuple[dict[str, Any] | None, 
         raise ConversationCorrupt(path, str(exc)) from None
 
 
+@dataclass(frozen=True)
+class _Tail:
+    """The header line of a version 2 file, and where it starts (the next message goes there)."""
+
+    header: dict[str, Any]
+    offset: int
+    size: int
+
+
+def _read_tail(handle: Any, size: int) -> _Tail | None:
+    """The version 2 header from the end of an open file, or None (another layout, or a torn tail)."""
+    if size < len(_OPEN) + len(_TRAILER):
+        return None
+    handle.seek(0)
+    if handle.read(len(_OPEN)) != _OPEN:
+        return None
+    start = max(0, size - TAIL_BYTES)
+    handle.seek(start)
+    chunk = handle.read(size - start)
+    at = chunk.rfind(_TRAILER)
+    if at < 0:
+        return None
+    rest = chunk[at + len(_TRAILER) :].rstrip(b"\n")
+    if not rest.endswith(b"}}"):
+        return None
+    try:
+        header = _loads(rest[:-1])
+    except ValueError:
+        return None
+    if not isinstance(header, dict) or not isinstance(header.get("message_count"), int):
+        return None
+    return _Tail(header, start + at, size)
+
+
+def _text(value: Any, limit: int) -> str:
+    """A header field as text (headers in files are not trusted to hold strings)."""
+    return value[:limit] if isinstance(value, str) else ""
+
+
 def header_for(conversation_id: str, messages: list[dict[str, Any]], *, created: str, updated: str,
-               title: str | None = None, title_custom: bool = False) -> dict[str, Any]:
-    return {
+               title: str | None = None, title_custom: bool = False, rev: int = 1, writer: str = "",
+               red: Redactor | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The header for `messages`; title and snippet pass the redactor (they are shown in listings)."""
+    red = red or redactor()
+    header = {
         "version": FORMAT_VERSION,
         "id": conversation_id,
-        "title": one_line(title, 200) if title else title_for(messages),
+        "title": red.text(one_line(title, 200) if title else title_for(messages)),
         "title_custom": bool(title_custom and title),
         "created": created,
         "updated": updated,
         "message_count": len(messages),
-        "snippet": snippet_for(messages),
+        "snippet": red.text(snippet_for(messages)),
+        "rev": rev,
+        "writer": writer,
     }
+    header.update(extra or {})
+    return header
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 # ---------------------------------------------------------------- the store
 
 
 class ConversationStore:
-    """All conversations in one folder. Safe to share between threads."""
+    """All conversations in one folder. Safe to share between threads; writers in several processes take turns."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path).expanduser() if path else default_conversations_dir()
         self.problems: list[ConversationProblem] = []
         self._lock = threading.RLock()
+        self._lock_depth = 0
         self._search_cache: dict[str, tuple[int, int, str]] = {}
 
     @classmethod
@@ -281,10 +458,8 @@ class ConversationStore:
         return self.file_for(conversation_id).exists()
 
     def new_id(self, base: str | None = None) -> str:
-        """An id not used yet: `base`, `base-2`, `base-3`, ... (or a fresh random hex id)."""
+        """An id not used yet: `base-2`, `base-3`, ... (or a fresh random hex id)."""
         if base is None:
-            import uuid
-
             return uuid.uuid4().hex[:12]
         for n in itertools.count(2):
             candidate = f"{base}-{n}"
@@ -292,35 +467,63 @@ class ConversationStore:
                 return candidate
         raise AssertionError("unreachable")
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the folder's write lock: threads of this process and other processes take turns (re-entrant)."""
+        with self._lock:
+            if self._lock_depth:
+                self._lock_depth += 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth -= 1
+                return
+            self.ensure_dir()
+            fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                self._lock_depth = 1
+                yield
+            finally:
+                self._lock_depth = 0
+                os.close(fd)  # closing releases the lock
+
     # ------------------------------------------------------------ reading
 
     def _read_header(self, path: Path, stat: os.stat_result) -> dict[str, Any]:
-        """The header from the first line; falls back to a full parse for other layouts."""
+        """The header from the end (version 2) or the first line (version 1); other layouts are parsed whole."""
         with open(path, "rb") as handle:
+            tail = _read_tail(handle, stat.st_size)
+            if tail is not None:
+                return tail.header
+            handle.seek(0)
             first = handle.readline(HEADER_LINE_LIMIT)
-            if first.startswith(b'{"header": ') and first.rstrip().endswith(b","):
+            if first.startswith(_V1_OPEN) and first.rstrip().endswith(b","):
                 try:
-                    header = json.loads(first.rstrip()[:-1] + b"}")["header"]
-                except (ValueError, KeyError):
+                    header = _loads(first.rstrip()[:-1] + b"}")["header"]
+                except (ValueError, KeyError, TypeError):
                     header = None
                 if isinstance(header, dict) and isinstance(header.get("message_count"), int):
                     handle.seek(max(0, stat.st_size - 16))
                     if handle.read().rstrip().endswith(b"]}"):
                         return header
                     raise ConversationCorrupt(path, "the file is cut short (it does not end the message list)")
+            if stat.st_size > FULL_PARSE_LIMIT:
+                raise ConversationCorrupt(path, f"too large ({stat.st_size // 2**20} MiB) to read without an oi-tui header")
             handle.seek(0)
             raw = handle.read()
         header, messages = decode_conversation(path, raw)
         stamp = datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(timespec="seconds")
-        built = header_for(path.stem, messages, created=stamp, updated=stamp)
+        built = header_for(path.stem, messages, created=stamp, updated=stamp, rev=0)
         if header:
-            built.update({k: header[k] for k in ("title", "title_custom", "created", "updated") if k in header})
+            built.update({k: header[k] for k in ("title", "title_custom", "created", "updated", "rev", "writer") if k in header})
             built["message_count"] = len(messages)
         return built
 
     def _load_index(self) -> dict[str, Any]:
         try:
-            data = json.loads((self.path / INDEX_NAME).read_bytes())
+            data = _loads((self.path / INDEX_NAME).read_bytes())
             if isinstance(data, dict) and data.get("version") == FORMAT_VERSION and isinstance(data.get("entries"), dict):
                 return data["entries"]
         except (OSError, ValueError):
@@ -330,7 +533,7 @@ class ConversationStore:
     def _save_index(self, entries: dict[str, Any]) -> None:
         try:
             atomic_write(self.path / INDEX_NAME, json.dumps({"version": FORMAT_VERSION, "entries": entries}, ensure_ascii=False).encode())
-        except OSError:
+        except (OSError, ValueError):
             pass  # the index is only a cache
 
     def list(self) -> list[ConversationInfo]:
@@ -381,15 +584,17 @@ class ConversationStore:
 
     @staticmethod
     def _info(name: str, header: dict[str, Any], folder: Path) -> ConversationInfo:
+        forked_from = header.get("forked_from")
         return ConversationInfo(
             id=name[:-5],
-            title=str(header.get("title") or UNTITLED),
-            created=str(header.get("created") or ""),
-            updated=str(header.get("updated") or header.get("created") or ""),
-            message_count=int(header.get("message_count") or 0),
-            snippet=str(header.get("snippet") or ""),
+            title=_text(header.get("title"), 200) or UNTITLED,
+            created=_text(header.get("created"), 40),
+            updated=_text(header.get("updated"), 40) or _text(header.get("created"), 40),
+            message_count=_int(header.get("message_count")),
+            snippet=_text(header.get("snippet"), 200),
             folder=folder,
-            title_custom=bool(header.get("title_custom")),
+            title_custom=header.get("title_custom") is True,
+            forked_from=forked_from if isinstance(forked_from, str) else None,
         )
 
     def info(self, conversation_id: str) -> ConversationInfo:
@@ -401,6 +606,7 @@ class ConversationStore:
         return self._info(path.name, self._read_header(path, stat), self.path)
 
     def load_with_header(self, conversation_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """(header or None, messages); the header is None for other layouts and after a torn tail was dropped."""
         path = self.file_for(conversation_id)
         try:
             raw = path.read_bytes()
@@ -420,47 +626,157 @@ class ConversationStore:
 
     # ------------------------------------------------------------ writing
 
+    def _disk_header(self, path: Path) -> dict[str, Any] | None:
+        """The header of the file now (None when there is none); raises ConversationCorrupt for an unreadable file."""
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        try:
+            return self._read_header(path, stat)
+        except OSError as exc:
+            raise ConversationCorrupt(path, f"cannot be read: {exc.strerror or exc}") from None
+
+    def _write_whole(self, conversation_id: str, messages: list[dict[str, Any]], red: Redactor, *,
+                     old: dict[str, Any] | None, title: str | None = None, writer: str = "",
+                     extra: dict[str, Any] | None = None) -> Path:
+        path = self.file_for(conversation_id)
+        old = old or {}
+        title_custom = title is not None
+        if title is None and old.get("title_custom") is True and isinstance(old.get("title"), str):
+            title, title_custom = old["title"], True
+        kept = {k: old[k] for k in ("forked_from", "forked_at") if k in old}
+        header = header_for(
+            conversation_id, messages, created=_text(old.get("created"), 40) or now_iso(), updated=now_iso(),
+            title=title, title_custom=title_custom, rev=_int(old.get("rev")) + 1, writer=writer, red=red,
+            extra={**kept, **(extra or {})},
+        )
+        atomic_write(path, _encode(header, [_line(red, m) for m in messages]))
+        return path
+
     def save(self, conversation_id: str, messages: list[dict[str, Any]], title: str | None = None,
              *, secrets: tuple[str, ...] = ()) -> Path:
         """Write the whole conversation atomically. Refuses (ConversationCorrupt) to replace an unreadable file."""
-        path = self.file_for(conversation_id)
-        with self._lock:
-            self.ensure_dir()
-            created = now_iso()
-            title_custom = title is not None
-            if path.exists():
-                old = self._existing_header(path)
-                created = str(old.get("created") or created)
-                if title is None and old.get("title_custom"):
-                    title, title_custom = str(old.get("title")), True
-            clean = scrub_messages(list(messages), secrets)
-            header = header_for(conversation_id, clean, created=created, updated=now_iso(), title=title, title_custom=title_custom)
-            atomic_write(path, encode_conversation(header, clean))
-        return path
+        red = redactor(extra=secrets)
+        with self.writing():
+            old = self._disk_header(self.file_for(conversation_id))
+            return self._write_whole(conversation_id, list(messages), red, old=old, title=title)
 
-    def _existing_header(self, path: Path) -> dict[str, Any]:
+    def sync(self, conversation_id: str, messages: list[dict[str, Any]], state: SyncState | None,
+             red: Redactor) -> SyncState:
+        """Bring the file up to `messages` for the writer whose last save is `state`; returns its new state.
+
+        Appends when the file still holds exactly what this writer saved last (one small write); rewrites the
+        whole file when this writer's own messages changed (an undo, an edit); forks (ConversationForked, with
+        `.state`) when the file holds messages this writer does not have, so neither version is lost.
+        """
+        path = self.file_for(conversation_id)
+        with self.writing():
+            writer = state.writer if state is not None else new_writer_token()
+            tail = None
+            try:
+                with open(path, "rb") as handle:
+                    tail = _read_tail(handle, os.fstat(handle.fileno()).st_size)
+                exists = True
+            except FileNotFoundError:
+                exists = False
+            if tail is not None and state is not None and state.conversation_id == conversation_id and state.wrote(tail.header):
+                known = len(state.messages)
+                if len(messages) >= known and all(a is b for a, b in zip(messages, state.messages)):
+                    if len(messages) == known:
+                        return state
+                    return self._append(path, tail, messages, known, state, red)
+                old: dict[str, Any] | None = tail.header
+            elif exists:
+                old, on_disk = self.load_with_header(conversation_id)
+                if old is None:
+                    old = self._disk_header(path)
+                if not _same_saved(on_disk, messages, red):
+                    raise self._fork(conversation_id, old or {}, messages, writer, red)
+            else:
+                old = None
+            self._write_whole(conversation_id, messages, red, old=old, writer=writer)
+            rev = _int((old or {}).get("rev")) + 1
+            return SyncState(conversation_id, self.path, rev, writer, list(messages))
+
+    def _append(self, path: Path, tail: _Tail, messages: list[dict[str, Any]], known: int, state: SyncState,
+                red: Redactor) -> SyncState:
+        old = tail.header
+        title = old.get("title") if old.get("title_custom") is True else None
+        kept = {k: old[k] for k in ("forked_from", "forked_at") if k in old}
+        rev = _int(old.get("rev")) + 1
+        header = header_for(
+            state.conversation_id, messages, created=_text(old.get("created"), 40) or now_iso(), updated=now_iso(),
+            title=title if isinstance(title, str) else None, title_custom=title is not None, rev=rev,
+            writer=state.writer, red=red, extra=kept,
+        )
+        lines = [_line(red, m) for m in messages[known:]]
+        data = (b",\n" if _int(old.get("message_count")) else b"") + b",\n".join(lines) + _TRAILER
+        data += _encode_header(header) + b"}\n"
+        fd = os.open(path, os.O_WRONLY)
         try:
-            return self._read_header(path, path.stat())
-        except OSError as exc:
-            raise ConversationCorrupt(path, f"cannot be read: {exc.strerror or exc}") from None
+            if os.environ.get(TORN_HOOK_ENV):
+                os.pwrite(fd, data[: len(data) // 2], tail.offset)
+                os._exit(int(os.environ[TORN_HOOK_ENV]) or 71)  # simulated crash in the middle of an append
+            written = 0
+            while written < len(data):
+                written += os.pwrite(fd, data[written:], tail.offset + written)
+            end = tail.offset + len(data)
+            if end < tail.size:
+                os.ftruncate(fd, end)
+            _sync_file(fd)
+        finally:
+            os.close(fd)
+        return SyncState(state.conversation_id, self.path, rev, state.writer, list(messages))
+
+    def _fork(self, conversation_id: str, old: dict[str, Any], messages: list[dict[str, Any]], writer: str,
+              red: Redactor) -> ConversationForked:
+        """Save `messages` as a new conversation next to one another process changed; the error says where."""
+        new_id = self.new_id(conversation_id)
+        original = _text(old.get("title"), 200) or title_for(messages)
+        title = f"{original} (fork)"
+        path = self._write_whole(new_id, messages, red, old=None, title=title, writer=writer,
+                                 extra={"forked_from": conversation_id})
+        error = ConversationForked(
+            f"Another oi-tui process also saved “{original}” meanwhile; to keep both, this conversation "
+            f"continues as “{title}” ({path})."
+        )
+        error.state = SyncState(new_id, self.path, 1, writer, list(messages))  # type: ignore[attr-defined]
+        return error
+
+    def fork(self, conversation_id: str, upto: int | None = None, *, title: str | None = None) -> ConversationInfo:
+        """A new conversation holding the first `upto` messages of another (all when None); the source is untouched."""
+        with self.writing():
+            header, messages = self.load_with_header(conversation_id)
+            count = len(messages) if upto is None else upto
+            if not 0 <= count <= len(messages):
+                raise ValueError(f"cannot fork at message {upto}: the conversation has {len(messages)} messages")
+            original = _text((header or {}).get("title"), 200) or title_for(messages)
+            new_id = self.new_id(conversation_id)
+            self._write_whole(new_id, messages[:count], redactor(), old=None, title=title or f"{original} (fork)",
+                              extra={"forked_from": conversation_id, "forked_at": count})
+            return self.info(new_id)
 
     def rename(self, conversation_id: str, title: str) -> ConversationInfo:
         title = one_line(title, 200)
         if not title:
             raise ValueError("a conversation title cannot be empty")
-        with self._lock:
+        with self.writing():
             header, messages = self.load_with_header(conversation_id)
-            header = dict(header or {})
             path = self.file_for(conversation_id)
-            created = str(header.get("created") or now_iso())
-            updated = str(header.get("updated") or created)
-            new_header = header_for(conversation_id, messages, created=created, updated=updated, title=title, title_custom=True)
+            header = dict(header or self._disk_header(path) or {})
+            new_header = {**header_for(conversation_id, messages, created=_text(header.get("created"), 40) or now_iso(),
+                                       updated=_text(header.get("updated"), 40) or now_iso(), title=title,
+                                       title_custom=True),
+                          **{k: header[k] for k in ("forked_from", "forked_at") if k in header},
+                          "rev": _int(header.get("rev")), "writer": header.get("writer") or ""}
+            # a rename keeps the revision: a process appending to this conversation carries the new title on
             atomic_write(path, encode_conversation(new_header, messages))
             return self._info(path.name, new_header, self.path)
 
     def delete(self, conversation_id: str) -> None:
         path = self.file_for(conversation_id)
-        with self._lock:
+        with self.writing():
             try:
                 path.unlink()
             except FileNotFoundError:
@@ -509,7 +825,7 @@ class ConversationStore:
         header, messages = self.load_with_header(conversation_id)
         title = (header or {}).get("title") or title_for(messages)
         target = Path(path).expanduser()
-        target.write_text(to_markdown(messages, title), encoding="utf-8")
+        target.write_text(to_markdown(messages, str(title)), encoding="utf-8")
         return target
 
     def export_notebook(self, conversation_id: str, path: str | os.PathLike[str]) -> Path:
@@ -520,7 +836,7 @@ class ConversationStore:
         target = Path(path).expanduser()
         import nbformat
 
-        nbformat.write(to_notebook(messages, title), str(target))
+        nbformat.write(to_notebook(messages, str(title)), str(target))
         return target
 
 
@@ -528,6 +844,8 @@ class ConversationStore:
 
 _stores: dict[Path, ConversationStore] = {}
 _stores_lock = threading.Lock()
+#: Each interpreter's last save (by identity of its messages), to append rather than rewrite.
+_synced: "weakref.WeakKeyDictionary[Any, SyncState]" = weakref.WeakKeyDictionary()
 
 
 def store_for(interpreter: Any) -> ConversationStore:
@@ -546,34 +864,78 @@ def conversation_key(interpreter: Any) -> str:
     return str(interpreter.conversation_id)
 
 
-def _interpreter_secrets(interpreter: Any) -> tuple[str, ...]:
-    found = []
-    llm = getattr(interpreter, "llm", None)
-    for name in ("api_key", "api_secret"):
-        value = getattr(llm, name, None)
-        if isinstance(value, str) and value:
-            found.append(value)
-    return tuple(found)
+def _same_saved(on_disk: list[dict[str, Any]], messages: list[dict[str, Any]], red: Redactor) -> bool:
+    """True when the saved messages are exactly how `messages` begins (as saving would write them)."""
+    if len(on_disk) > len(messages):
+        return False
+    return all(saved == _loads(_line(red, m)) for saved, m in zip(on_disk, messages))
+
+
+def _switch(interpreter: Any, state: SyncState) -> None:
+    interpreter.conversation_filename = None
+    interpreter.conversation_id = state.conversation_id
+    _synced[interpreter] = state
+
+
+def _save(interpreter: Any, messages: list[dict[str, Any]]) -> SyncState:
+    store = store_for(interpreter)
+    key = conversation_key(interpreter)
+    red = redactor(interpreter)
+    with store.writing():
+        state = _synced.get(interpreter)
+        if state is not None and (state.conversation_id != key or state.folder != store.path):
+            state = None
+        try:
+            _synced[interpreter] = store.sync(key, messages, state, red)
+        except ConversationForked as exc:
+            _switch(interpreter, exc.state)  # type: ignore[attr-defined]
+            raise
+        except ConversationCorrupt as exc:
+            new_key = store.new_id(key)
+            _switch(interpreter, store.sync(new_key, messages, None, red))
+            raise ConversationRelocated(
+                f"{exc.path} could not be read ({exc.reason}) and was left untouched; "
+                f"this conversation is now saved as {store.file_for(new_key)}"
+            ) from None
+        return _synced[interpreter]
 
 
 def autosave(interpreter: Any, messages: list[dict[str, Any]]) -> Path | None:
-    """Save the interpreter's conversation now (called by the core after every completed message)."""
+    """Save the interpreter's conversation now (called by the core after every completed message).
+
+    Only what is new since this interpreter's last save is written. Raises ConversationRelocated (or
+    ConversationForked) after saving under a new id, with the sentence to show the user.
+    """
     if not getattr(interpreter, "conversation_history", False) or not messages:
         return None
+    state = _save(interpreter, messages)
+    return store_for(interpreter).file_for(state.conversation_id)
+
+
+def branch(interpreter: Any, upto: int, *, title: str | None = None) -> ConversationInfo:
+    """Keep the current conversation as it is and continue the interpreter in a fork of its first `upto` messages.
+
+    The interpreter's messages become those `upto` messages, under the fork's id. Blocking (disk): call it
+    off the event loop, or use `abranch`.
+    """
+    messages = list(interpreter.messages)
+    if not 0 <= upto <= len(messages):
+        raise ValueError(f"cannot branch at message {upto}: the conversation has {len(messages)} messages")
     store = store_for(interpreter)
-    key = conversation_key(interpreter)
-    secrets = _interpreter_secrets(interpreter)
-    try:
-        return store.save(key, messages, secrets=secrets)
-    except ConversationCorrupt as exc:
-        new_key = store.new_id(key)
-        store.save(new_key, messages, secrets=secrets)
+    with store.writing():
+        _save(interpreter, messages)
+        info = store.fork(conversation_key(interpreter), upto, title=title)
         interpreter.conversation_filename = None
-        interpreter.conversation_id = new_key
-        raise ConversationRelocated(
-            f"{exc.path} could not be read ({exc.reason}) and was left untouched; "
-            f"this conversation is now saved as {store.file_for(new_key)}"
-        ) from None
+        interpreter.load_messages(messages[:upto], conversation_id=info.id)
+        _synced[interpreter] = SyncState(info.id, store.path, 1, "", list(interpreter.messages))
+    return info
+
+
+async def abranch(interpreter: Any, upto: int, *, title: str | None = None) -> ConversationInfo:
+    """branch() for callers on an event loop: the disk work runs in a thread."""
+    import asyncio
+
+    return await asyncio.to_thread(branch, interpreter, upto, title=title)
 
 
 def split_for_resume(messages: list[dict[str, Any]], recent: int = 40) -> ResumeSplit:
@@ -594,10 +956,11 @@ def split_for_resume(messages: list[dict[str, Any]], recent: int = 40) -> Resume
 def resume(interpreter: Any, conversation_id: str, store: ConversationStore | None = None, recent: int = 40) -> ResumeSplit:
     """Load a saved conversation into the interpreter (the model sees it all next turn) and split it for display.
 
-    Later autosaves go to the same file.
+    Later autosaves append to the same file.
     """
     store = store or store_for(interpreter)
-    return _adopt(interpreter, store, conversation_id, store.load(conversation_id), recent)
+    header, messages = store.load_with_header(conversation_id)
+    return _adopt(interpreter, store, conversation_id, header, messages, recent)
 
 
 async def aresume(
@@ -607,30 +970,41 @@ async def aresume(
     import asyncio
 
     store = store or store_for(interpreter)
-    messages = await asyncio.to_thread(store.load, conversation_id)
-    return _adopt(interpreter, store, conversation_id, messages, recent)
+    header, messages = await asyncio.to_thread(store.load_with_header, conversation_id)
+    return _adopt(interpreter, store, conversation_id, header, messages, recent)
 
 
-def _adopt(interpreter: Any, store: ConversationStore, conversation_id: str, messages: list[dict[str, Any]],
-           recent: int) -> ResumeSplit:
+def _adopt(interpreter: Any, store: ConversationStore, conversation_id: str, header: dict[str, Any] | None,
+           messages: list[dict[str, Any]], recent: int) -> ResumeSplit:
     interpreter.conversation_filename = None
     if store.path != ConversationStore.for_interpreter(interpreter).path:
         interpreter.conversation_history_path = str(store.path)
     interpreter.load_messages(messages, conversation_id=conversation_id)
+    if header is not None and isinstance(header.get("rev"), int):
+        # the next autosave appends, unless another process saved this conversation since it was read
+        _synced[interpreter] = SyncState(conversation_id, store.path, header["rev"], str(header.get("writer") or ""),
+                                         list(interpreter.messages))
+    else:
+        _synced.pop(interpreter, None)
     return split_for_resume(messages, recent)
 
 
 __all__ = [
     "ConversationCorrupt",
     "ConversationError",
+    "ConversationForked",
     "ConversationInfo",
     "ConversationNotFound",
     "ConversationProblem",
     "ConversationRelocated",
     "ConversationStore",
     "ResumeSplit",
+    "SyncState",
+    "abranch",
     "aresume",
+    "atomic_write",
     "autosave",
+    "branch",
     "default_conversations_dir",
     "resume",
     "split_for_resume",

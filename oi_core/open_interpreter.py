@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import copy
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from typing import Any
@@ -177,6 +179,7 @@ class OpenInterpreter(SettingsObject):
     def _schedule_autosave(self) -> None:
         """Save off the event loop, coalescing bursts into one write."""
         self._autosave_dirty = True
+        _flush_at_exit.add(self)
         if self._autosave_task is not None and not self._autosave_task.done():
             return
         try:
@@ -192,20 +195,51 @@ class OpenInterpreter(SettingsObject):
             snapshot = copy.copy(self.messages)
             try:
                 await asyncio.to_thread(self._autosave_now, snapshot)
-            except Exception as exc:  # disk full, permissions: say so, keep going
-                self.bus.publish(ErrorRaised("conversation", f"Could not save the conversation: {exc}"))
+            except Exception as exc:  # disk full, permissions, saved elsewhere: say so, keep going
+                from .conversations import ConversationRelocated
+
+                text = str(exc) if isinstance(exc, ConversationRelocated) else f"Could not save the conversation: {exc}"
+                self.bus.publish(ErrorRaised("conversation", text))
 
     def _autosave_now(self, snapshot: list[dict[str, Any]] | None = None) -> None:
-        try:
-            from . import conversations
-        except ImportError:
-            return
+        from . import conversations
+
         conversations.autosave(self, self.messages if snapshot is None else snapshot)
 
     async def flush_autosave(self) -> None:
         """Wait until every appended message is on disk."""
         while self._autosave_task is not None and not self._autosave_task.done():
             await asyncio.shield(self._autosave_task)
+
+    def _wait_for_autosave(self) -> None:
+        """From outside the core's loop: block until a save in flight is on disk (chat() returns after it)."""
+        task = self._autosave_task
+        if task is None or task.done():
+            return
+        loop = task.get_loop()
+        if loop.is_closed() or not loop.is_running():
+            return
+        try:
+            if asyncio.get_running_loop() is loop:
+                return  # on the loop itself: nothing can be waited for here
+        except RuntimeError:
+            pass
+        asyncio.run_coroutine_threadsafe(self.flush_autosave(), loop).result(timeout=60)
+
+    def _save_at_exit(self) -> None:
+        """At interpreter exit: let a save in flight finish, then write whatever is not on disk yet."""
+        try:
+            self._wait_for_autosave()
+        except Exception:
+            pass
+        if not (self.conversation_history and self.messages):
+            return
+        try:
+            self._autosave_now(list(self.messages))
+        except Exception as exc:  # nobody is left to show an event to
+            import sys
+
+            print(f"oi-tui: could not save the conversation at exit: {exc}", file=sys.stderr)
 
     def set_status(self, status: Status, detail: str = "") -> None:
         """Say what the core is doing now, for helpers outside the respond loop (asking again before a run)."""
@@ -328,7 +362,10 @@ class OpenInterpreter(SettingsObject):
             from .display import print_chunks
 
             chunks = print_chunks(chunks)
-        yield from chunks
+        try:
+            yield from chunks
+        finally:
+            self._wait_for_autosave()  # returning means saved: a script may exit right after chat()
 
     def _default_approver(self, display: bool, stream: bool) -> Approver | None:
         if display:
@@ -363,6 +400,27 @@ class OpenInterpreter(SettingsObject):
 
 async def _decline(pending: PendingCode) -> Decision:
     return Decision("skip")
+
+
+class _ExitFlush:
+    """Interpreters with unsaved messages, saved once more when Python exits (weakly held)."""
+
+    def __init__(self) -> None:
+        self._interpreters: "weakref.WeakSet[OpenInterpreter]" = weakref.WeakSet()
+        self._registered = False
+
+    def add(self, interpreter: OpenInterpreter) -> None:
+        if not self._registered:
+            self._registered = True
+            atexit.register(self.run)
+        self._interpreters.add(interpreter)
+
+    def run(self) -> None:
+        for interpreter in list(self._interpreters):
+            interpreter._save_at_exit()
+
+
+_flush_at_exit = _ExitFlush()
 
 
 class _TerminalInput:

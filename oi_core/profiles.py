@@ -15,15 +15,19 @@ A YAML profile may use any mix of the documented shapes::
     local: true              # a whole mode (fast, local, vision, os)
     version: 0.2.5
 
-Loading never half-applies: a profile is validated completely first, and every problem is reported
-with the file, the line and the key. Callers (`apply_profile`, the command line) then fall back to the
-default profile and say so.
+A profile is validated completely before anything is applied, and every problem is reported with the
+file, the line and the key. Keys that cannot be used are left out with a warning naming the closest real
+setting; the rest of the profile is kept. A profile that cannot be used at all (unreadable, not YAML, or a
+model or endpoint setting that is unusable) is replaced by the default profile, and the messages say so,
+except that a profile meant for a local server or offline use is never replaced by one that could send the
+conversation to a hosted model: `apply_profile` raises ProfileError instead.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import re
 import shutil
 import sys
 import traceback
@@ -207,37 +211,98 @@ def resolve_profile(name_or_path: str | os.PathLike[str]) -> Path:
 # ---------------------------------------------------------------- loading
 
 
+PROFILE_SIZE_LIMIT = 1024 * 1024  # a profile is a short settings file; anything larger is refused unread
+VALUE_NODE_LIMIT = 10_000  # items in one setting's value (YAML aliases can make a tiny file enormous)
+VALUE_DEPTH_LIMIT = 50
+PROBLEM_LIMIT = 20  # problems named one by one; the rest are counted
+#: Settings that decide where the conversation is sent: a profile whose value for one of them is unusable
+#: is not kept at all (keeping the rest could send a local user's messages to a hosted model).
+ROUTING_SETTINGS = frozenset({"llm.model", "llm.api_base", "offline", "local"})
+
+
 def load_profile(name_or_path: str | os.PathLike[str]) -> ProfileResult:
-    """Read and validate a profile; raise ProfileError (file, line, key) if it cannot be used."""
+    """Read and validate a profile; raise ProfileError (file, line, key) if it cannot be used.
+
+    A profile with some unusable keys is kept without them: each is named in `result.warnings`.
+    """
     path = resolve_profile(name_or_path)
     if path.suffix == ".py":
         return _load_python(path)
+    return parse_yaml_profile(read_profile_text(path), path)
+
+
+def read_profile_text(path: Path) -> str:
+    """The profile's text; ProfileError (one sentence) when it is unreadable, too large or not UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(PROFILE_SIZE_LIMIT + 1)
     except OSError as exc:
         raise ProfileError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
-    return parse_yaml_profile(text, path)
+    if len(raw) > PROFILE_SIZE_LIMIT:
+        raise ProfileError(f"{path}: larger than {PROFILE_SIZE_LIMIT // 1024} KiB, so it is not a profile oi-tui will read.")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ProfileError(
+            f"{path}, line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8."
+        ) from None
+
+
+def _too_big(value: Any) -> str | None:
+    """Why `value` is too large to be a setting (counted with a budget, so aliases cannot make this slow)."""
+    budget = VALUE_NODE_LIMIT
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            return f"more than {VALUE_NODE_LIMIT:,} items (YAML aliases repeating each other?)"
+        if depth > VALUE_DEPTH_LIMIT:
+            return f"nested more than {VALUE_DEPTH_LIMIT} levels deep"
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for pair in item.items() for child in pair)
+        elif isinstance(item, (list, tuple)):
+            stack.extend((child, depth + 1) for child in item)
+    return None
+
+
+def _short(value: Any) -> str:
+    """A repr short enough for a message, whatever the value."""
+    import reprlib
+
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = 60
+    shortener.maxlevel = 2
+    return shortener.repr(value)
 
 
 def parse_yaml_profile(text: str, path: Path | None = None, name: str | None = None) -> ProfileResult:
+    """Validate a YAML profile: unusable keys become warnings; a file that cannot be used raises ProfileError."""
     import yaml
 
     where = str(path) if path else "<profile>"
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_class(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = f", line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ProfileError(f"{where}{line}: invalid YAML ({problem}).") from exc
+        raise ProfileError(f"{where}{line}: invalid YAML ({problem}).") from None
+    except RecursionError:
+        raise ProfileError(f"{where}: nested too deeply to be a profile.") from None
+    finally:
+        loader.dispose()
     result = ProfileResult(name or (path.stem if path else "profile"), path)
     if data is None:
         return result
     if not isinstance(data, dict):
         raise ProfileError(f"{where}, line 1: a profile must be a mapping of settings (key: value), not {type(data).__name__}.")
     lines = _key_lines(node)
-    errors: list[str] = []
+    problems: list[tuple[str, str]] = []  # (setting or key, sentence)
     explicit: dict[str, Any] = {}
     modes: dict[str, Any] = {}
 
@@ -245,45 +310,65 @@ def parse_yaml_profile(text: str, path: Path | None = None, name: str | None = N
         line = lines.get(key_path)
         return f"{where}, line {line}" if line else where
 
-    def walk(mapping: dict[Any, Any], prefix: str) -> None:
+    def walk(mapping: dict[Any, Any], prefix: str, depth: int) -> None:
         for key, value in mapping.items():
-            key_text = str(key)
+            key_text = str(key)[:200]
             full = prefix + key_text
             if not prefix and key_text == "version":
-                result.version = None if value is None else str(value)
+                result.version = None if value is None else _short(value) if not isinstance(value, (str, int, float)) else str(value)
+                continue
+            size_problem = _too_big(value)
+            if size_problem is not None:
+                problems.append((canonical_path(full), f"{at(full)}: the value of {full!r} has {size_problem}."))
                 continue
             if not prefix and key_text in MODE_KEYS and not (key_text == "os" and value is False):
                 try:
                     enabled = coerce(SETTINGS["auto_run"], value)  # any bool-typed setting coerces the same way
                 except SettingsError:
-                    errors.append(f"{at(full)}: {key_text!r} must be true or false, got {value!r}.")
+                    problems.append((key_text, f"{at(full)}: {key_text!r} must be true or false, got {_short(value)}."))
                     continue
                 if enabled:
                     modes[key_text] = True
                 elif key_text == "vision":
                     explicit["llm.supports_vision"] = False
                 continue
-            if isinstance(value, dict) and _is_group(canonical_path(full)):
-                walk(value, full + ".")
+            if isinstance(value, dict) and depth < 3 and _is_group(canonical_path(full)):
+                walk(value, full + ".", depth + 1)
                 continue
             target = canonical_path(full)
             setting = SETTINGS.get(target)
             if setting is None:
-                errors.append(f"{at(full)}: unknown setting {full!r}{_suggest(full)}.")
+                if len(problems) >= PROBLEM_LIMIT:
+                    problems.append((target, ""))
+                    continue
+                close = _closest(full)
+                hint = f" (did you mean {close!r}?)" if close else ""
+                # a misspelt model or endpoint key is as unusable as a wrong value for it
+                problems.append((canonical_path(close) if close else target,
+                                 f"{at(full)}: unknown setting {full!r}{hint}; it was ignored."))
                 continue
             if value is None and setting.type == "str":
                 value = ""
             try:
                 explicit[target] = coerce(setting, value)
-            except SettingsError as exc:
-                errors.append(f"{at(full)}: key {full!r}: {exc.message}")
+            except SettingsError:
+                problems.append((target, f"{at(full)}: {full!r} expects {setting.type.replace('|', ' or ')}, got {_short(value)}."))
 
-    walk(data, "")
-    if errors:
-        raise ProfileError(" ".join(errors) if len(errors) == 1 else "Problems in the profile: " + " ".join(errors))
+    walk(data, "", 0)
+    routed = set(explicit) | set(modes)  # routing settings a valid key did set
+    fatal = [sentence for target, sentence in problems if target in ROUTING_SETTINGS - routed and sentence]
+    if fatal:
+        raise ProfileError(
+            " ".join(fatal).replace("; it was ignored.", ".")
+            + " That setting decides where your messages are sent, so the profile was not used."
+        )
     for mode in modes:
         result.settings.update(MODES[mode])
     result.settings.update(explicit)
+    result.warnings.extend(sentence for _, sentence in problems if sentence)
+    unsaid = sum(1 for _, sentence in problems if not sentence)
+    if unsaid:
+        result.warnings.append(f"{where}: {unsaid} more unknown setting{'s' if unsaid != 1 else ''} ignored.")
     return result
 
 
@@ -291,28 +376,39 @@ def _is_group(path: str) -> bool:
     return any(name.startswith(path + ".") for name in SETTINGS)
 
 
-def _suggest(key: str) -> str:
+def _closest(key: str) -> str | None:
+    """The real setting name closest to a misspelt one, if any is close."""
     names = list(SETTINGS) + list(LEGACY_NAMES) + list(MODE_KEYS) + ["version"]
     close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
     if not close:
         leaf = key.rsplit(".", 1)[-1]
         close = difflib.get_close_matches(leaf, names, n=1, cutoff=0.75)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return close[0] if close else None
 
 
-def _key_lines(node: Any, prefix: str = "") -> dict[str, int]:
-    """Dotted key path -> 1-based line of the key, from the composed YAML tree."""
+def _suggest(key: str) -> str:
+    close = _closest(key)
+    return f" (did you mean {close!r}?)" if close else ""
+
+
+def _key_lines(node: Any) -> dict[str, int]:
+    """Dotted key path -> 1-based line of the key, from the composed YAML tree (a bounded walk: settings nest
+    three deep at most, and an alias is not followed twice)."""
     import yaml
 
     out: dict[str, int] = {}
-    if not isinstance(node, yaml.MappingNode):
-        return out
-    for key_node, value_node in node.value:
-        if not isinstance(key_node, yaml.ScalarNode):
+    seen: set[int] = set()
+    stack: list[tuple[Any, str, int]] = [(node, "", 0)]
+    while stack and len(out) < 5000:
+        current, prefix, depth = stack.pop()
+        if not isinstance(current, yaml.MappingNode) or depth > 3 or id(current) in seen:
             continue
-        path = prefix + str(key_node.value)
-        out.setdefault(path, key_node.start_mark.line + 1)
-        out.update(_key_lines(value_node, path + "."))
+        seen.add(id(current))
+        for key_node, value_node in current.value[:1000]:
+            if isinstance(key_node, yaml.ScalarNode):
+                path = prefix + str(key_node.value)[:200]
+                out.setdefault(path, key_node.start_mark.line + 1)
+                stack.append((value_node, path + ".", depth + 1))
     return out
 
 
@@ -410,8 +506,42 @@ def expand_modes(modes: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def load_with_fallback(name: str | None) -> tuple[ProfileResult, list[str]]:
-    """Load `name` (default when None); if it fails, the default profile, then no profile; say what happened."""
+_LOCAL_NAME = re.compile(r"local|offline|ollama|lm.?studio|llama|vllm", re.I)
+_LOCAL_TEXT = re.compile(
+    r"localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\]|ollama|lm_?studio|llamafile|llama\.cpp|vllm|api_base"
+    r"|^\s*offline\s*:\s*(?:true|yes|on|1|y)\b|^\s*local\s*:\s*(?!(?:false|no|off|0|n)\b)\S",
+    re.I | re.M,
+)
+
+
+def looks_local(name_or_path: str | os.PathLike[str]) -> bool:
+    """Whether a profile that could not be used was meant for a local server or offline use (by name or text)."""
+    raw = str(name_or_path)
+    if _LOCAL_NAME.search(Path(raw).stem):
+        return True
+    try:
+        path = resolve_profile(raw)
+        with open(path, "rb") as handle:
+            text = handle.read(PROFILE_SIZE_LIMIT).decode("utf-8", errors="replace")
+    except (ProfileError, OSError):
+        return False
+    return bool(_LOCAL_TEXT.search(text))
+
+
+def _refuse_hosted_fallback(name: str, problem: str) -> ProfileError:
+    return ProfileError(
+        f"{problem} This profile is for a local server or offline use, so oi-tui does not fall back to a hosted "
+        "model: fix the profile, or pick a model with --model or another profile with --profile."
+    )
+
+
+def load_with_fallback(name: str | None, *, route_pinned: bool = False) -> tuple[ProfileResult, list[str]]:
+    """Load `name` (default when None); if it fails, the default profile, then no profile; say what happened.
+
+    A profile meant for a local server or offline use is never replaced by one that may send messages to a
+    hosted model: that raises ProfileError instead, unless `route_pinned` (the model or endpoint comes from
+    the command line anyway).
+    """
     messages: list[str] = []
     wanted = name or DEFAULT_PROFILE
     try:
@@ -419,13 +549,18 @@ def load_with_fallback(name: str | None) -> tuple[ProfileResult, list[str]]:
         messages.extend(result.warnings)
         return result, messages
     except ProfileError as exc:
+        if not route_pinned and looks_local(wanted):
+            raise _refuse_hosted_fallback(str(wanted), exc.message) from None
         messages.append(exc.message)
     if Path(str(wanted)).stem != DEFAULT_PROFILE:
         try:
             result = load_profile(DEFAULT_PROFILE)
+            messages.extend(result.warnings)
             messages.append(f"Using the default profile ({result.path}) instead.")
             return result, messages
         except ProfileError as exc:
+            if not route_pinned and looks_local(DEFAULT_PROFILE):
+                raise _refuse_hosted_fallback(DEFAULT_PROFILE, " ".join(messages + [exc.message])) from None
             messages.append(exc.message)
     shipped = SHIPPED_DIR / "default.yaml"
     if shipped.is_file():
@@ -448,19 +583,21 @@ def apply_profile(
     profile's settings apply, then ``overrides`` (e.g. command-line flags). Those overrides are
     remembered: a later switch without overrides keeps them for every setting the new profile leaves out. Returns messages for the user
     (problems and fallbacks); an empty list means it loaded cleanly. ``interpreter.profile`` names the
-    profile in effect afterwards.
+    profile in effect afterwards. Raises ProfileError, changing nothing, when a local or offline profile
+    cannot be used (see `load_with_fallback`).
     """
     from .events import SettingsApplied
     from .settings import apply_setting
 
-    result, messages = load_with_fallback(name)
-    before = {key: _copy(value) for key, value in _snapshot(interpreter).items()}
     # Flags given at start-up stay in force for settings a later profile does not mention.
     sticky: dict[str, Any] = {}
     if overrides is None:
         sticky = dict(getattr(interpreter, "session_overrides", None) or {})
-    else:
+    pinned = {"llm.model", "llm.api_base"} & set({**sticky, **(overrides or {})})
+    result, messages = load_with_fallback(name, route_pinned=bool(pinned))  # may refuse: nothing changed yet
+    if overrides is not None:
         interpreter.session_overrides = dict(overrides)
+    before = {key: _copy(value) for key, value in _snapshot(interpreter).items()}
     if reset:
         for key, value in {**default_values(), **sticky}.items():
             try:

@@ -115,14 +115,33 @@ def test_default_profile_loaded_when_none_named():
     assert interpreter.in_terminal_interface is True
 
 
-def test_bad_profile_falls_back_with_warning(tmp_path):
+def test_bad_key_in_profile_is_dropped_with_warning(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("auto_run: true\nllm:\n  temprature: 2\n")
+    interpreter, warnings = cli.make_interpreter(cli.build_parser().parse_args(["--profile", str(bad)]))
+    assert interpreter.profile == "bad"
+    assert interpreter.auto_run is True  # the profile's valid keys are kept
+    assert any("bad.yaml" in w and "line 3" in w and "llm.temprature" in w and "llm.temperature" in w for w in warnings)
+
+
+def test_unusable_profile_falls_back_with_warning(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("auto_run: true\nllm: [\n")
     interpreter, warnings = cli.make_interpreter(cli.build_parser().parse_args(["--profile", str(bad), "-y"]))
     assert interpreter.profile == "default"
     assert interpreter.auto_run is True  # flags still apply
-    assert any("bad.yaml" in w and "line 3" in w and "llm.temprature" in w for w in warnings)
+    assert any("bad.yaml" in w and "invalid YAML" in w for w in warnings)
     assert any("default profile" in w for w in warnings)
+
+
+def test_unusable_local_profile_stops_instead_of_going_hosted(tmp_path):
+    from oi_core.profiles import ProfileError
+
+    bad = tmp_path / "mine.yaml"
+    bad.write_bytes(b"offline: true\nllm:\n  model: ollama/llama3\n  api_base: http://localhost:11434\n  x: \xff\n")
+    with pytest.raises(ProfileError) as info:
+        cli.make_interpreter(cli.build_parser().parse_args(["--profile", str(bad)]))
+    assert "not UTF-8" in info.value.message and "does not fall back to a hosted model" in info.value.message
 
 
 def test_invalid_flag_values_rejected(capsys):
@@ -215,3 +234,24 @@ def test_set_key_in_process(monkeypatch, capsys):
         assert "gsk-in-process-9876543" not in capsys.readouterr().out
     finally:
         secrets.delete_api_key("groq")
+
+
+def test_set_key_without_a_keyring_fails_and_says_what_to_install():
+    from oi_core import secrets
+
+    result = _run("--set-key", "openai", stdin="sk-never-kept-0123456789\n",
+                  env_extra={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    assert result.returncode == 1
+    assert result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert "cannot store the openai API key" in line and "keyrings.alt" in line and "OPENAI_API_KEY" in line
+    assert "sk-never-kept" not in result.stderr
+    assert secrets.stored_api_key("openai") is None
+
+
+def test_set_key_rejects_unknown_providers_with_the_known_ones():
+    result = _run("--set-key", "opneai", stdin="sk-whatever-0123456789\n")
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "Unknown provider 'opneai'" in line and "Did you mean 'openai'?" in line
+    assert "anthropic" in line and "groq" in line and "mistral" in line

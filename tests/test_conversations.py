@@ -21,6 +21,7 @@ from oi_core.conversations import (
     ConversationStore,
     split_for_resume,
 )
+from tests.llm_server import Reply
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 
@@ -470,13 +471,13 @@ async def test_aresume_reads_the_file_off_the_event_loop(make_interpreter, data_
     store.save("async-chat", history)
     loop_thread = threading.get_ident()
     readers = []
-    real_load = ConversationStore.load
+    real_load = ConversationStore.load_with_header
 
     def spying_load(self, conversation_id):
         readers.append(threading.get_ident())
         return real_load(self, conversation_id)
 
-    monkeypatch.setattr(ConversationStore, "load", spying_load)
+    monkeypatch.setattr(ConversationStore, "load_with_header", spying_load)
     interp = make_interpreter()
     split = await conversations.aresume(interp, "async-chat", store)
     assert split.recent == history and interp.messages == history and interp.conversation_id == "async-chat"
@@ -485,3 +486,343 @@ async def test_aresume_reads_the_file_off_the_event_loop(make_interpreter, data_
         await conversations.aresume(interp, "missing-chat", store)
     assert interp.messages == history
     await asyncio.sleep(0)
+
+
+# ---------------------------------------------------------------- robust to what is on disk (issue 11)
+
+
+def test_deeply_nested_files_are_named_not_fatal(tmp_path):
+    store = ConversationStore(tmp_path)
+    store.save("good", SAMPLE)
+    deep = "[" * 200_000 + "]" * 200_000
+    (tmp_path / "deep-list.json").write_text(deep)
+    (tmp_path / "deep-message.json").write_text('[{"role": "user", "content": ' + deep + "}]")
+    (tmp_path / "deep-header.json").write_text('{"header": ' + "{\"a\": " * 50_000 + "1" + "}" * 50_000 + ",\n\"messages\": [\n]}\n")
+    (tmp_path / "deep-tail.json").write_text('{"messages": [\n{"role": "user", "content": ' + deep + '}\n],\n"header": {"message_count": 1}}\n')
+    started = time.perf_counter()
+    infos = store.list()
+    assert time.perf_counter() - started < 10
+    # a listing reads only the header at the end of a file, so "deep-tail" is listed, and fails when opened
+    assert sorted(info.id for info in infos) == ["deep-tail", "good"]
+    problems = {p.path.name: p.reason for p in store.problems}
+    assert set(problems) == {"deep-list.json", "deep-message.json", "deep-header.json"}
+    assert all("nested too deeply" in reason for reason in problems.values()), problems
+    for name in ("deep-message", "deep-tail"):
+        with pytest.raises(ConversationCorrupt, match="nested too deeply"):
+            store.load(name)
+    # a nested index is only a broken cache: rebuilt, never fatal
+    (tmp_path / conversations.INDEX_NAME).write_text('{"version": 2, "entries": ' + deep + "}")
+    assert sorted(info.id for info in ConversationStore(tmp_path).list()) == ["deep-tail", "good"]
+
+
+def test_conversations_command_survives_a_nested_file(tmp_path):
+    """`oi-tui --conversations` lists a folder holding a nested file (listing runs in the navigator's worker)."""
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    ConversationStore(tmp_path).save("fine", SAMPLE)
+    code = (
+        "import sys\nfrom oi_core.conversations import ConversationStore\n"
+        "store = ConversationStore(sys.argv[1])\n"
+        "print([i.id for i in store.list()], [p.reason for p in store.problems])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent)))
+    assert result.returncode == 0, result.stderr
+    assert "['fine']" in result.stdout and "nested too deeply" in result.stdout
+
+
+def test_a_message_too_deep_to_save_is_reported_not_fatal(tmp_path):
+    store = ConversationStore(tmp_path)
+    value: list = []
+    for _ in range(5000):
+        value = [value]
+    with pytest.raises(conversations.ConversationError, match="nested too deeply"):
+        store.save("deep", [{"role": "user", "type": "message", "content": value}])
+    assert not (tmp_path / "deep.json").exists()
+
+
+# ---------------------------------------------------------------- incremental autosave (issue 15)
+
+
+class _Llm:
+    api_key = "sekrit-key-value"
+
+
+class _Interp:
+    """The attributes autosave reads; the core's own interpreter is tested through chat() elsewhere."""
+
+    conversation_history = True
+    conversation_filename = None
+
+    def __init__(self, folder: Path, conversation_id: str = "chat") -> None:
+        self.conversation_history_path = str(folder)
+        self.conversation_id = conversation_id
+        self.llm = _Llm()
+        self.messages: list[dict] = []
+
+    def load_messages(self, messages, conversation_id=None):
+        self.messages = [dict(m) for m in messages]
+        if conversation_id:
+            self.conversation_id = conversation_id
+
+
+def _turns(count: int, start: int = 0) -> list[dict]:
+    return [{"role": "user" if n % 2 == 0 else "assistant", "type": "message", "content": f"message {n}"}
+            for n in range(start, start + count)]
+
+
+def test_autosave_appends_in_place_without_rewriting(tmp_path):
+    interp = _Interp(tmp_path)
+    messages = _turns(300) + [{"role": "computer", "type": "image", "format": "base64.png", "content": PNG}]
+    conversations.autosave(interp, messages)
+    path = tmp_path / "chat.json"
+    before = path.read_bytes()
+    inode = path.stat().st_ino
+    for n in range(5):
+        messages = messages + [{"role": "assistant", "type": "message", "content": f"later {n}"}]
+        conversations.autosave(interp, messages)
+    after = path.read_bytes()
+    assert path.stat().st_ino == inode  # appended in place: no temp file, no rename
+    body_end = before.rindex(b'\n],\n"header": ')
+    assert after[:body_end] == before[:body_end]  # the existing messages were not rewritten
+    assert json.loads(after)["messages"] == messages  # still one valid JSON document
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    [info] = ConversationStore(tmp_path).list()
+    assert info.message_count == 306 and info.snippet == "later 4"
+    # an undo (the same messages, fewer of them) rewrites the whole file atomically
+    conversations.autosave(interp, messages[:10])
+    assert ConversationStore(tmp_path).load("chat") == messages[:10]
+    assert path.stat().st_ino != inode
+
+
+def test_a_rename_survives_later_appends(tmp_path):
+    interp = _Interp(tmp_path)
+    conversations.autosave(interp, _turns(4))
+    ConversationStore(tmp_path).rename("chat", "My [x] title")
+    conversations.autosave(interp, _turns(6))
+    info = ConversationStore(tmp_path).info("chat")
+    assert info.title == "My [x] title" and info.message_count == 6
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".json"] == ["chat.json"]  # no fork for a rename
+
+
+TORN_WRITER = """
+import sys
+from oi_core import conversations
+from tests.test_conversations import _Interp, _turns
+interp = _Interp(sys.argv[1])
+messages = _turns(50)
+conversations.autosave(interp, messages)
+import os
+os.environ[conversations.TORN_HOOK_ENV] = "73"
+conversations.autosave(interp, messages + [{"role": "assistant", "type": "message", "content": "y" * 100000}])
+"""
+
+
+def test_torn_last_line_keeps_every_complete_message(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-c", TORN_WRITER, str(tmp_path)], capture_output=True, text=True,
+                            timeout=60, cwd=root, env=dict(os.environ, PYTHONPATH=str(root)))
+    assert result.returncode == 73, result.stderr
+    raw = (tmp_path / "chat.json").read_bytes()
+    with pytest.raises(ValueError):
+        json.loads(raw)  # really torn
+    store = ConversationStore(tmp_path)
+    assert store.load("chat") == _turns(50)
+    [info] = store.list()
+    assert info.message_count == 50 and store.problems == []
+    # resuming and saving again repairs the file
+    interp = _Interp(tmp_path)
+    conversations.resume(interp, "chat", store)
+    conversations.autosave(interp, interp.messages + [{"role": "user", "type": "message", "content": "again"}])
+    assert json.loads((tmp_path / "chat.json").read_bytes())["messages"][-1]["content"] == "again"
+    assert len(store.load("chat")) == 51
+
+
+def test_a_damaged_middle_is_not_mistaken_for_a_torn_tail(tmp_path):
+    interp = _Interp(tmp_path)
+    conversations.autosave(interp, _turns(20))
+    path = tmp_path / "chat.json"
+    lines = path.read_bytes().split(b"\n")
+    lines[5] = b'{"role": "user", "cont'
+    path.write_bytes(b"\n".join(lines))
+    damaged = path.read_bytes()
+    store = ConversationStore(tmp_path)
+    with pytest.raises(ConversationCorrupt):
+        store.load("chat")
+    assert [p.path.name for p in store.problems] == ["chat.json"]
+    with pytest.raises(ConversationRelocated):
+        conversations.autosave(_Interp(tmp_path), _turns(21))
+    assert path.read_bytes() == damaged
+
+
+def test_two_writers_in_one_process_fork_instead_of_losing_messages(tmp_path):
+    first = _Interp(tmp_path)
+    conversations.autosave(first, _turns(2))
+    second = _Interp(tmp_path)
+    conversations.resume(second, "chat")
+    mine = _turns(2) + [{"role": "user", "type": "message", "content": "from the first"}]
+    theirs = second.messages + [{"role": "user", "type": "message", "content": "from the second"}]
+    conversations.autosave(second, theirs)
+    with pytest.raises(conversations.ConversationForked) as info:
+        conversations.autosave(first, mine)
+    assert "to keep both" in str(info.value) and "(fork)" in str(info.value)
+    store = ConversationStore(tmp_path)
+    assert store.load("chat") == theirs
+    assert first.conversation_id == "chat-2" and store.load("chat-2") == mine
+    forked = store.info("chat-2")
+    assert forked.forked_from == "chat" and forked.title.endswith("(fork)")
+    conversations.autosave(first, mine + _turns(1, start=7))  # the fork continues quietly
+    assert len(store.load("chat-2")) == 4 and store.load("chat") == theirs
+
+
+def test_fork_and_branch(tmp_path):
+    store = ConversationStore(tmp_path)
+    store.save("base", SAMPLE)
+    info = store.fork("base", 2)
+    assert info.id == "base-2" and info.forked_from == "base" and info.message_count == 2
+    assert store.load("base-2") == SAMPLE[:2] and store.load("base") == SAMPLE
+    assert store.fork("base", title="Copy").title == "Copy"
+    with pytest.raises(ValueError):
+        store.fork("base", 99)
+    interp = _Interp(tmp_path, "live")
+    interp.messages = _turns(6)
+    branched = conversations.branch(interp, 3)
+    assert interp.conversation_id == branched.id == "live-2"
+    assert interp.messages == _turns(3)
+    assert store.load("live") == _turns(6)  # the original is kept as it was
+    conversations.autosave(interp, interp.messages + _turns(1, start=9))
+    assert store.load("live-2") == _turns(3) + _turns(1, start=9)
+    assert store.load("live") == _turns(6)
+
+
+CHAT_AND_EXIT = """
+import os, sys
+from oi_core import OpenInterpreter
+interp = OpenInterpreter()
+interp.llm.model = "openai/test-model"
+interp.llm.api_base = sys.argv[1]
+interp.llm.api_key = "test-key"
+interp.llm.supports_functions = False
+interp.llm.context_window = 32000
+interp.conversation_history = True
+interp.conversation_history_path = sys.argv[2]
+interp.conversation_id = sys.argv[3]
+interp.chat("hello there", display=False)
+os._exit(0)  # no interpreter shutdown at all: returning from chat() must have saved everything
+"""
+
+
+def test_chat_returns_only_after_its_messages_are_saved(llm, tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(root))
+    for run in range(10):
+        llm.queue(Reply(text=f"Final reply {run}."))
+        result = subprocess.run([sys.executable, "-c", CHAT_AND_EXIT, llm.url, str(tmp_path), f"run{run}"],
+                                capture_output=True, text=True, timeout=120, cwd=root, env=env)
+        assert result.returncode == 0, result.stderr
+        saved = ConversationStore(tmp_path).load(f"run{run}")
+        assert [m["content"] for m in saved] == ["hello there", f"Final reply {run}."], f"run {run}"
+
+
+ACHAT_AND_EXIT = """
+import asyncio, sys
+from oi_core import OpenInterpreter
+interp = OpenInterpreter()
+interp.llm.model = "openai/test-model"
+interp.llm.api_base = sys.argv[1]
+interp.llm.api_key = "test-key"
+interp.llm.supports_functions = False
+interp.llm.context_window = 32000
+interp.conversation_history = True
+interp.conversation_history_path = sys.argv[2]
+interp.conversation_id = "async-run"
+
+async def main():
+    async for _ in interp.achat("hello async"):
+        pass
+
+asyncio.run(main())  # ends without flush_autosave(): the exit handler saves what is pending
+"""
+
+
+def test_pending_saves_are_flushed_at_interpreter_exit(llm, tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    llm.queue(Reply(text="Async final."))
+    result = subprocess.run([sys.executable, "-c", ACHAT_AND_EXIT, llm.url, str(tmp_path)], capture_output=True,
+                            text=True, timeout=120, cwd=root, env=dict(os.environ, PYTHONPATH=str(root)))
+    assert result.returncode == 0, result.stderr
+    saved = ConversationStore(tmp_path).load("async-run")
+    assert [m["content"] for m in saved] == ["hello async", "Async final."]
+
+
+TWO_WRITERS = """
+import os, sys, time
+from oi_core import OpenInterpreter, conversations
+url, folder, name, go = sys.argv[1:5]
+interp = OpenInterpreter()
+interp.llm.model = "openai/test-model"
+interp.llm.api_base = url
+interp.llm.api_key = "test-key"
+interp.llm.supports_functions = False
+interp.llm.context_window = 32000
+interp.conversation_history = True
+interp.conversation_history_path = folder
+conversations.resume(interp, "shared")
+open(os.path.join(folder, f".ready-{name}"), "w").close()
+while not os.path.exists(go):
+    time.sleep(0.01)
+for turn in range(20):
+    interp.chat(f"{name} turn {turn}", display=False)
+print(interp.conversation_id)
+"""
+
+
+def test_two_processes_resuming_one_conversation_lose_nothing(llm, tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    store = ConversationStore(tmp_path)
+    store.save("shared", SAMPLE[:2])
+    go = tmp_path / ".go"
+    env = dict(os.environ, PYTHONPATH=str(root))
+    procs = [subprocess.Popen([sys.executable, "-c", TWO_WRITERS, llm.url, str(tmp_path), name, str(go)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root, env=env)
+             for name in ("alpha", "beta")]
+    try:
+        assert wait_for(lambda: all((tmp_path / f".ready-{n}").exists() for n in ("alpha", "beta")), timeout=90)
+        go.touch()
+        outputs = [proc.communicate(timeout=180) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    for proc, (out, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err
+    infos = store.list()
+    assert store.problems == []
+    saved = {info.id: store.load(info.id) for info in infos}
+    for name in ("alpha", "beta"):
+        holders = [cid for cid, messages in saved.items()
+                   if [m["content"] for m in messages if m["role"] == "user"][1:] == [f"{name} turn {t}" for t in range(20)]]
+        assert holders, f"{name}'s 20 turns are not all in one saved conversation: {sorted(saved)}"
+        assert saved[holders[0]][:2] == SAMPLE[:2]
+    forks = [info for info in infos if info.forked_from == "shared"]
+    assert len(forks) == 1 and forks[0].title.endswith("(fork)")  # the second writer went on in a visible fork
+
+
+def test_a_key_printed_by_code_is_never_saved_or_exported(make_interpreter, llm, data_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("ACME_DEPLOY_TOKEN", "zq91.Unusual/shape+of_key")
+    interp = make_interpreter(auto_run=True)
+    interp.conversation_history = True
+    llm.queue("```shell\necho token=$ACME_DEPLOY_TOKEN\n```", "Printed zq91.Unusual/shape+of_key for you.")
+    interp.chat("show the deploy token", display=False)
+    assert any("zq91.Unusual/shape+of_key" in str(m.get("content")) for m in interp.messages)  # it really ran
+    path = data_dir / f"{interp.conversation_id}.json"
+    text = path.read_text()
+    assert "zq91.Unusual/shape+of_key" not in text and "token=zq9…_key" in text  # masked: recognisable, unusable
+    assert "test-key" not in text  # the interpreter's own key
+    store = ConversationStore(data_dir)
+    assert "zq91" not in store.list()[0].snippet
+    for export in (store.export_markdown(interp.conversation_id, tmp_path / "out.md"),
+                   store.export_notebook(interp.conversation_id, tmp_path / "out.ipynb")):
+        assert "zq91.Unusual/shape+of_key" not in export.read_text()
+    from oi_core.conversation_export import to_markdown
+
+    assert "zq91.Unusual/shape+of_key" not in to_markdown(interp.messages, "live", interpreter=interp)

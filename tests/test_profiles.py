@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -107,23 +108,32 @@ def test_empty_profile_is_fine():
     assert load_profile("empty").settings == {}
 
 
-def test_unknown_key_names_file_line_and_key():
+def test_unknown_key_is_dropped_with_a_warning_naming_file_line_and_closest_key():
     path = write("bad.yaml", "llm:\n  model: gpt-4o\n  temprature: 0.2\nauto_run: true\n")
-    with pytest.raises(ProfileError) as info:
-        load_profile("bad")
-    message = info.value.message
-    assert str(path) in message
-    assert "line 3" in message
-    assert "llm.temprature" in message
-    assert "did you mean 'llm.temperature'" in message
+    result = load_profile("bad")
+    assert result.settings == {"llm.model": "gpt-4o", "auto_run": True}  # the valid keys are kept
+    [warning] = result.warnings
+    assert str(path) in warning
+    assert "line 3" in warning
+    assert "llm.temprature" in warning
+    assert "did you mean 'llm.temperature'" in warning
 
 
-def test_wrong_type_names_file_line_and_key():
+def test_wrong_type_is_dropped_with_a_warning_naming_file_line_and_key():
     path = write("badtype.yaml", "auto_run: true\nllm.context_window: lots\n")
-    with pytest.raises(ProfileError) as info:
-        load_profile("badtype")
-    message = info.value.message
-    assert str(path) in message and "line 2" in message and "llm.context_window" in message
+    result = load_profile("badtype")
+    assert result.settings == {"auto_run": True}
+    [warning] = result.warnings
+    assert str(path) in warning and "line 2" in warning and "llm.context_window" in warning
+
+
+def test_an_unusable_model_or_endpoint_setting_rejects_the_whole_profile():
+    write("badmodel.yaml", "offline: true\nllm:\n  model: [llama3]\n  api_base: http://localhost:11434\n")
+    with pytest.raises(ProfileError, match="decides where your messages are sent"):
+        load_profile("badmodel")
+    write("typomodel.yaml", "offline: true\nllm:\n  modle: ollama/llama3\n")
+    with pytest.raises(ProfileError, match="did you mean 'llm.model'"):
+        load_profile("typomodel")
 
 
 def test_invalid_yaml_names_file_and_line():
@@ -147,24 +157,107 @@ def test_missing_profile_lists_available():
     assert "nope" in info.value.message and "fast" in info.value.message
 
 
+def test_a_profile_with_one_mistyped_key_is_kept(make_interpreter):
+    write("mylocal.yaml", "offline: true\nllm:\n  model: openai/qwen\n  api_base: http://localhost:1234/v1\n"
+          "  temprature: 0.3\nauto_run: false\n")
+    interp = make_interpreter()
+    messages = apply_profile(interp, "mylocal")
+    assert interp.profile == "mylocal"
+    assert (interp.llm.model, interp.llm.api_base, interp.offline) == ("openai/qwen", "http://localhost:1234/v1", True)
+    [warning] = messages
+    assert "mylocal.yaml" in warning and "line 5" in warning and "did you mean 'llm.temperature'" in warning
+
+
 def test_bad_profile_falls_back_to_default_and_says_so(make_interpreter):
-    write("bad.yaml", "llm:\n  modle: x\n")
+    write("bad.yaml", "llm: [\n")
     interp = make_interpreter()
     messages = apply_profile(interp, "bad")
     assert interp.profile == "default"
     assert interp.llm.model == "gpt-4o"
     text = " ".join(messages)
-    assert "bad.yaml" in text and "llm.modle" in text and "default profile" in text
+    assert "bad.yaml" in text and "invalid YAML" in text and "default profile" in text
+
+
+@pytest.mark.parametrize("text", [
+    "offline: true\nllm:\n  model: ollama/llama3\n  temperature: [\n",  # broken YAML
+    "local: maybe\n",  # an unusable routing value
+    "llm:\n  api_base: http://127.0.0.1:8080/v1\n  modle: y\n",  # a misspelt model key, and no model
+], ids=["broken-yaml", "bad-local-value", "misspelt-model"])
+def test_a_local_profile_that_cannot_be_used_never_falls_back_to_a_hosted_model(make_interpreter, text):
+    write("workstation.yaml", text)
+    interp = make_interpreter()
+    before = (interp.llm.model, interp.llm.api_base, interp.offline, interp.profile)
+    with pytest.raises(ProfileError) as info:
+        apply_profile(interp, "workstation")
+    assert "workstation.yaml" in info.value.message and "does not fall back to a hosted model" in info.value.message
+    assert (interp.llm.model, interp.llm.api_base, interp.offline, interp.profile) == before  # nothing changed
+    # a model chosen on the command line decides the route anyway: then the default profile is fine
+    messages = apply_profile(interp, "workstation", overrides={"llm.model": "openai/flag", "llm.api_base": "http://x/v1"})
+    assert interp.llm.model == "openai/flag" and any("default profile" in m for m in messages)
+
+
+def test_a_broken_local_default_profile_stops_instead_of_going_hosted(make_interpreter):
+    default = profile_dir() / "default.yaml"
+    saved = default.read_text()
+    try:
+        default.write_bytes(b"llm:\n  model: ollama/llama3\n  api_base: http://localhost:11434\noffline: true\n\xff\n")
+        with pytest.raises(ProfileError, match="not UTF-8"):
+            apply_profile(make_interpreter(), None)
+    finally:
+        default.write_text(saved)
+
+
+@pytest.mark.parametrize("content,expected", [
+    (b"llm:\n  model: gpt-4o\n  temperature: \xe9t\xe9\n", "line 3: not UTF-8 text (byte 0xe9)"),
+    (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", "nest"),
+    (b"llm:\n" + b"x" * (2 * 1024 * 1024), "larger than 1024 KiB"),
+], ids=["not-utf8", "nested", "huge"])
+def test_unreadable_profiles_are_one_clear_message_quickly(content, expected):
+    (profile_dir() / "odd.yaml").write_bytes(content)
+    started = time.perf_counter()
+    with pytest.raises(ProfileError) as info:
+        load_profile("odd")
+    assert time.perf_counter() - started < 5
+    assert expected in info.value.message and "odd.yaml" in info.value.message
+    assert len(info.value.message) < 400
+
+
+def test_billion_laughs_into_a_text_setting_is_refused_quickly():
+    levels = ["a: &a [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]"]
+    for n in range(1, 10):
+        previous = chr(ord("a") + n - 1)
+        name = chr(ord("a") + n)
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 10) + "]")
+    text = "\n".join(levels) + "\ncustom_instructions: *j\nloop_breakers: *j\nauto_run: true\n"
+    write("laughs.yaml", text)
+    started = time.perf_counter()
+    result = load_profile("laughs")
+    assert time.perf_counter() - started < 5
+    assert result.settings == {"auto_run": True}
+    joined = " ".join(result.warnings)
+    assert "custom_instructions" in joined and "YAML aliases" in joined
+    assert sum(len(w) for w in result.warnings) < 3000
+
+
+def test_mapping_aliases_cannot_slow_down_line_numbers():
+    levels = ["m0: &m0 {x: 1, y: 2}"]
+    for n in range(1, 25):
+        levels.append(f"m{n}: &m{n} {{a: *m{n - 1}, b: *m{n - 1}, c: *m{n - 1}}}")
+    write("maps.yaml", "\n".join(levels) + "\nllm:\n  model: gpt-4o\n")
+    started = time.perf_counter()
+    result = load_profile("maps")
+    assert time.perf_counter() - started < 5
+    assert result.settings == {"llm.model": "gpt-4o"}
 
 
 def test_broken_default_falls_back_to_builtin(make_interpreter):
     default = profile_dir() / "default.yaml"
     saved = default.read_text()
     try:
-        default.write_text("auto_run: maybe\n")
+        default.write_text("auto_run: [maybe\n")
         interp = make_interpreter()
         messages = apply_profile(interp, None)
-        assert any("auto_run" in m for m in messages)
+        assert any("default.yaml" in m and "invalid YAML" in m for m in messages)
         assert any("built-in default" in m for m in messages)
         assert interp.profile == "default"
     finally:

@@ -112,3 +112,78 @@ def test_keys_never_in_saved_messages_or_written_profiles(make_interpreter, tmp_
     apply_profile(interp, None, overrides={"llm.api_key": "sk-very-secret-key-42"})
     for path in profile_dir().iterdir():
         assert "sk-very-secret-key-42" not in path.read_text()
+
+
+# ---------------------------------------------------------------- redaction: the one helper
+
+
+def test_redact_knows_key_like_environment_variables(monkeypatch):
+    monkeypatch.setenv("ACME_DEPLOY_TOKEN", "zq91.Unusual/shape+of_key")
+    monkeypatch.setenv("DB_PASSWORD", "hunter2hunter2")
+    monkeypatch.setenv("MY_SERVICE_KEY", "k3y-value-999")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")  # too short to be a secret
+    monkeypatch.setenv("PROJECT_HOME", "/home/someone/project")  # not a key-like name
+    text = "token zq91.Unusual/shape+of_key, pw hunter2hunter2, key k3y-value-999, home /home/someone/project, false"
+    out = secrets.redact(text)
+    for value in ("zq91.Unusual/shape+of_key", "hunter2hunter2", "k3y-value-999"):
+        assert value not in out
+    assert "/home/someone/project" in out and out.endswith("false")
+
+
+def test_redact_knows_keys_from_settings_keyring_session_and_extra():
+    class Llm:
+        api_key = "setting-key-0123456789"
+
+    class Interp:
+        llm = Llm()
+
+    secrets.store_api_key("groq", "gsk-keyring-value-abcdef")
+    secrets._session_keys["mistral"] = "session-only-value-42"
+    watched = Llm()
+    watched.api_key = "watched-key-abcdefgh"
+    secrets.watch(watched)
+    text = ("setting-key-0123456789 gsk-keyring-value-abcdef session-only-value-42 watched-key-abcdefgh "
+            "passed-in-secret-777")
+    out = secrets.redact(text, Interp(), extra=["passed-in-secret-777"])
+    assert all(part not in out for part in text.split()), out
+
+
+def test_a_key_read_from_the_keyring_is_remembered_for_redaction():
+    import keyring
+
+    keyring.set_password(secrets.SERVICE, "openai", "zz-stored-by-another-process-01")  # not a known shape
+    assert "zz-stored-by-another-process-01" in secrets.redact("the key: zz-stored-by-another-process-01")
+    assert secrets.stored_api_key("openai") == "zz-stored-by-another-process-01"  # used in this session
+    assert "zz-stored-by-another-process-01" not in secrets.redact("the key: zz-stored-by-another-process-01")
+
+
+def test_redact_hides_an_echoed_authorization_header_of_any_key():
+    body = ('{"error": {"message": "Bad request", "request_headers": {"Authorization": "Bearer Zx9-odd.Key_0042", '
+            '"x-api-key": "another.unknown.key"}}}')
+    out = secrets.redact(body)
+    assert "Zx9-odd.Key_0042" not in out and "another.unknown.key" not in out
+    assert '"Authorization": "Bearer [redacted]"' in out
+    assert secrets.redact("authorization: token ghp_" + "a" * 36).endswith("[redacted]") or "ghp_aaaa" not in secrets.redact(
+        "authorization: token ghp_" + "a" * 36)
+    long_key = "sk-proj-" + "Q" * 40
+    assert secrets.redact(f"key={long_key}") == f"key={secrets.mask(long_key)}"
+
+
+def test_redact_data_blanks_credential_fields_and_keeps_images():
+    data = {"api_key": "abc", "nested": [{"Authorization": "x"}, {"text": "sk-" + "a" * 30}], "n": 3}
+    out = secrets.redact_data(data)
+    assert out == {"api_key": "[redacted]", "nested": [{"Authorization": "[redacted]"}, {"text": secrets.mask("sk-" + "a" * 30)}], "n": 3}
+    image = {"role": "computer", "type": "image", "format": "base64.png", "content": "sk-" + "b" * 40}
+    assert secrets.redactor().message(image)["content"] == image["content"]
+
+
+def test_redact_is_cheap_enough_for_every_message():
+    import time
+
+    text = "An ordinary reply of a few sentences, with code: print('hello world') and nothing secret. " * 4
+    secrets.redact(text)
+    started = time.perf_counter()
+    for _ in range(2000):
+        secrets.redact(text)
+    per_call = (time.perf_counter() - started) / 2000
+    assert per_call < 0.002, f"{per_call * 1000:.3f} ms per call"
