@@ -13,12 +13,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import SimpleCommand
 from textual.screen import Screen
 
 from oi_core.events import SettingChanged, StopRequested
+from oi_core.sanitize import terminal_safe
 
 from .screens.chat import ChatScreen
 from .screens.confirm import ConfirmScreen
@@ -59,6 +61,8 @@ class OiApp(App):
         self.start_in_conversations = start_in_conversations
         self.startup_warnings = list(startup_warnings or [])
         self._closed = False
+        self.last_key_time = 0.0
+        """When the key being handled (or the last one) was pressed: approval ignores keys typed ahead."""
 
     # ------------------------------------------------------------ lifecycle
 
@@ -106,7 +110,7 @@ class OiApp(App):
         """Ids of every binding a keymap may override: the app's, the chat screen's and its widgets'."""
         owners: list[type] = [type(self), ChatScreen, ConfirmScreen]
         for module, names in (
-            (".widgets.approval_bar", ("ApprovalBar",)),
+            (".widgets.approval_card", ("ApprovalCard",)),
             (".widgets.prompt_input", ("PromptInput",)),
             (".widgets.code_editor", ("CodeEditor",)),
             (".widgets.console", ("ConsolePane",)),
@@ -169,6 +173,28 @@ class OiApp(App):
         for command in super().get_system_commands(screen):
             if command.callback != self.action_change_theme:
                 yield command
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.last_key_time = event.time  # when the key was read, however late it is handled
+        await super().on_event(event)
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every toast passes the terminal sanitiser, and is plain text unless a caller asks for markup.
+
+        Messages carry text that is not ours (server errors, paths, exceptions): `[/]` in one must
+        not crash the app, and an escape sequence in one must not reach the terminal.
+        """
+        super().notify(terminal_safe(message), title=terminal_safe(title), severity=severity, timeout=timeout,
+                       markup=markup)
+
+    def action_help_quit(self) -> None:
+        """ctrl+c with nothing to copy or stop: say how to quit (plain text, as every toast here)."""
+        for key, active in self.active_bindings.items():
+            if active.binding.action in ("quit", "app.quit"):
+                self.notify(f"Press {key} to quit.", title="Do you want to quit?")
+                return
 
     # ------------------------------------------------------------ state read by the palette
 

@@ -14,7 +14,7 @@ from oi_tui.screens.confirm import ConfirmScreen
 from oi_tui.widgets.chat_messages import AssistantMessage, EarlierMessages, UserMessage
 from oi_tui.widgets.code_block import CodeBlock
 from tests.llm_server import Reply
-from tests.tui_support import chat, send, wait_for
+from tests.tui_support import chat, send, wait_for, wait_for_approval
 
 
 pytestmark = pytest.mark.usefixtures("pinned_look", "no_kernel_warm_up")
@@ -58,15 +58,16 @@ async def test_approve_runs_code(make_interpreter, llm):
     app = OiApp(interp)
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "run something")
-        await wait_for(pilot, lambda: chat(app)._approval_id is not None)
+        await wait_for_approval(pilot)
         assert chat(app).editor.text == "echo approved-$((2+3))"
-        assert not chat(app).approval_bar.has_class("-hidden")
-        await pilot.press("r")
+        assert not chat(app).approval_card.has_class("-hidden")
+        assert app.query_one("#prompt").has_focus, "focus stays in the prompt when code arrives"
+        await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: chat(app).status == "idle" and len(interp.messages) >= 5)
         assert "approved-5" in console_text(app)
         block = app.query_one(CodeBlock)
-        assert "approved-5" in block.output and block.state == "done"
-        assert chat(app).approval_bar.has_class("-hidden")
+        assert "approved-5" in block.output and block.state == "done" and not block.edited
+        assert chat(app).approval_card.has_class("-hidden")
 
 
 async def test_edit_then_run_runs_the_edited_code(make_interpreter, llm):
@@ -76,8 +77,8 @@ async def test_edit_then_run_runs_the_edited_code(make_interpreter, llm):
     app = OiApp(interp)
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "go")
-        await wait_for(pilot, lambda: chat(app)._approval_id is not None)
-        await pilot.press("e")
+        await wait_for_approval(pilot)
+        await pilot.press("ctrl+g")
         editor = chat(app).editor
         assert not editor.read_only and editor.has_focus
         await pilot.press("end", *" && echo edited-too")
@@ -88,23 +89,12 @@ async def test_edit_then_run_runs_the_edited_code(make_interpreter, llm):
         assert "original" in out and "edited-too" in out
         code = [m for m in interp.messages if m.get("type") == "code"]
         assert code[0]["content"] == "echo original && echo edited-too"
-        assert app.query_one(CodeBlock).code == "echo original && echo edited-too"
+        block = app.query_one(CodeBlock)
+        assert block.code == "echo original && echo edited-too"
+        assert block.edited and "edited by you" in str(block.query_one("#code-header").content)
         assert editor.read_only
 
 
-async def test_skip(make_interpreter, llm):
-    llm.queue("```shell\necho should-not-run\n```\n")
-    interp = make_interpreter()
-    app = OiApp(interp)
-    async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "go")
-        await wait_for(pilot, lambda: chat(app)._approval_id is not None)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: chat(app).status == "idle" and chat(app)._block is None)
-        assert "should-not-run" not in console_text(app)
-        assert app.query_one(CodeBlock).state == "skipped"
-        assert interp.messages[-1]["role"] == "computer"
-        assert len(llm.requests) == 1
 
 
 @pytest.mark.parametrize("stop_key", ["escape", "ctrl+c"])

@@ -30,3 +30,10 @@ def on_chat(app: OiApp) -> bool:
 async def send(pilot, text: str) -> None:
     await pilot.press(*text)
     await pilot.press("enter")
+
+
+async def wait_for_approval(pilot, timeout: float = 30.0):
+    """Wait until a code block is pending and its card accepts the run key; returns the PendingApproval."""
+    app = pilot.app
+    await wait_for(pilot, lambda: chat(app).pending is not None and chat(app).pending.ready, timeout=timeout)
+    return chat(app).pending

@@ -1,12 +1,17 @@
-"""The chat screen: transcript, code editor, console, approval bar and input box, driven by bus events.
+"""The chat screen: transcript, code editor, console, approval card and input box, driven by bus events.
 
 Everything here happens in `@on` handlers on the app's loop. The bridge worker only posts
 `CoreEventsArrived`; the screen applies each event to its widgets, and publishes the user's
 decisions back on the bus.
+
+Approval is deliberate: focus never moves when code arrives, the screen's approval keys are control
+keys (ctrl+r run, ctrl+g edit, esc don't run), and the card's letter keys work only once the user has
+moved onto the card. Messages sent while a turn runs are queued visibly and sent when it ends.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,11 +22,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer
+from textual.widget import Widget
+from textual.widgets import Footer, TextArea
 
 from oi_core.events import (
+    AllowRuleAdded,
     ApprovalRequested,
+    ApprovalResolved,
     ChunkEmitted,
+    CodeAllowedByRule,
     CodeApproved,
     CodeSkipped,
     CostUpdated,
@@ -32,27 +41,28 @@ from oi_core.events import (
     InputRequested,
     InputWithdrawn,
     MessagesReplaced,
+    ScanFinished,
+    ScanRequested,
     SettingsApplied,
     StatusChanged,
     StopRequested,
     TurnFinished,
     UserMessageSent,
 )
-
+from oi_core.safety.types import ScanResult
 from oi_core.sanitize import terminal_safe
 
 from ..bridge import BusBridge, CoreEventsArrived
-from ..widgets.approval_bar import ApprovalBar
+from ..widgets.approval_card import ApprovalCard, PendingApproval
 from ..widgets.chat_messages import AssistantMessage
 from ..widgets.code_block import CodeBlock
-from ..widgets.code_editor import CodeEditor
+from ..widgets.code_editor import CodeEditor, line_marks, shown_code
 from ..widgets.console import ConsolePane
 from ..widgets.prompt_input import PromptInput
+from ..widgets.queued_messages import QueuedMessages
 from ..widgets.status_line import StatusLine
 from ..widgets.transcript import Transcript
-
-#: Error kinds that end a turn without its reply: marked inline in the transcript, not only in a toast.
-TURN_FAILURES = ("llm", "budget", "internal")
+from .confirm import ConfirmScreen
 
 #: How often streamed code and console output are written to their widgets.
 FLUSH_INTERVAL = 1 / 30
@@ -60,7 +70,16 @@ FLUSH_INTERVAL = 1 / 30
 ERROR_TITLES = {
     "llm": "Model error", "budget": "Budget reached", "kernel": "Code runner error",
     "settings": "Settings", "conversation": "Conversation", "input": "Input", "busy": "Busy",
+    "approval": "Approval",
 }
+
+#: Error kinds that end a turn without its reply: marked inline in the transcript, not only in a toast.
+TURN_FAILURES = ("llm", "budget", "internal")
+
+#: The block's state in the transcript after each way of not running it.
+NOT_RUN_STATES = {"skip": "skipped", "escape": "not_run", "fix": "fix"}
+RESOLVED_STATES = {"skipped": "skipped", "escaped": "not_run", "fix": "fix", "stopped": "stopped",
+                   "refused": "not_run"}
 
 
 class ChatScreen(Screen):
@@ -70,10 +89,22 @@ class ChatScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
     BINDINGS = [
+        Binding("ctrl+r", "run_code", "Run", id="run_code", priority=True,
+                tooltip="Run exactly the code shown in the editor"),
+        Binding("ctrl+r", "run_edited", "Run edited", id="run_edited", priority=True,
+                tooltip="Run the code as you edited it"),
+        Binding("ctrl+g", "edit_code", "Edit", id="edit_code", priority=True,
+                tooltip="Edit the pending code in the editor before running it"),
+        Binding("escape", "cancel_edit", "Cancel edit", id="cancel_edit", priority=True,
+                tooltip="Put the model's code back and leave the editor"),
+        Binding("escape", "dismiss_code", "Don't run", id="dismiss_code", priority=True,
+                tooltip="Don't run the code; the model is told it was not run"),
         Binding("escape", "stop", "Stop", id="stop", priority=True, tooltip="Stop generation or the running code"),
+        Binding("ctrl+c", "dismiss_code", "Don't run", id="dismiss_code_alt", priority=True, show=False),
         Binding("ctrl+c", "stop", "Stop", id="stop_alt", priority=True, show=False),
-        Binding("ctrl+r", "run_code", "Run code", id="run_code", priority=True,
-                tooltip="Run exactly the code in the editor"),
+        Binding("tab", "focus_card", "Approval card", id="focus_approval", priority=True,
+                tooltip="Move to the approval card, where s, f, c and a skip with a reason, ask for a fix, "
+                        "scan and add an allow rule"),
         Binding("ctrl+l", "focus_prompt", "Prompt", id="focus_prompt", show=False),
         Binding("ctrl+t", "app.toggle_auto_run", "Auto-run", id="toggle_auto_run",
                 tooltip="Run code without asking"),
@@ -88,12 +119,16 @@ class ChatScreen(Screen):
         self._block: CodeBlock | None = None
         self._pending_code: list[str] = []
         self._pending_output: list[str] = []
-        self._approval_id: str | None = None
-        self._editing = False
+        self._pending: PendingApproval | None = None
         self._flush_timer: Timer | None = None
+        self._drain_timer: Timer | None = None
+        self._last_sent: tuple[str, Widget | None] | None = None  # until its turn ends: re-queued if "busy"
         self._handlers: dict[type[Event], Callable[[Any], Awaitable[None]]] = {
             ChunkEmitted: self._apply_chunk,
             ApprovalRequested: self._show_approval,
+            ScanFinished: self._show_scan,
+            ApprovalResolved: self._approval_resolved,
+            CodeAllowedByRule: self._show_allowed_by_rule,
             InputRequested: self._ask_for_input,
             StatusChanged: self._show_status,
             ErrorRaised: self._notify_error,
@@ -112,7 +147,8 @@ class ChatScreen(Screen):
             with Vertical(id="workbench"):
                 yield CodeEditor(id="editor")
                 yield ConsolePane(id="console")
-        yield ApprovalBar(id="approval", classes="-hidden")
+        yield ApprovalCard(id="approval", classes="-hidden")
+        yield QueuedMessages(id="queued")
         yield PromptInput(id="prompt")
         yield Footer()
 
@@ -122,7 +158,9 @@ class ChatScreen(Screen):
         self.run_worker(bridge.run(), name="bus-bridge", group="bus-bridge", exit_on_error=False)
         self._flush_timer = self.set_interval(FLUSH_INTERVAL, self.flush_buffers, pause=True)
         self._show_settings_now()
-        self.query_one(PromptInput).focus()
+        prompt = self.query_one(PromptInput)
+        prompt.take_back_queued = self.queued.pop_last
+        prompt.focus()
 
     # ------------------------------------------------------------ helpers
 
@@ -139,8 +177,21 @@ class ChatScreen(Screen):
         return self.query_one(ConsolePane)
 
     @property
-    def approval_bar(self) -> ApprovalBar:
-        return self.query_one(ApprovalBar)
+    def approval_card(self) -> ApprovalCard:
+        return self.query_one(ApprovalCard)
+
+    @property
+    def queued(self) -> QueuedMessages:
+        return self.query_one(QueuedMessages)
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one(PromptInput)
+
+    @property
+    def pending(self) -> PendingApproval | None:
+        """The block waiting for the user's decision, if any."""
+        return self._pending
 
     @property
     def busy(self) -> bool:
@@ -234,20 +285,56 @@ class ChatScreen(Screen):
             await block.add_html(content)
 
     async def _show_approval(self, event: ApprovalRequested) -> None:
+        """Show the complete block and its card; focus stays where the user is typing."""
         self.flush_buffers()
         await self._finish_reply()
-        self._approval_id = event.request_id
         self.editor.show_code(event.language, event.code)
+        pending = PendingApproval(
+            event.request_id, terminal_safe(event.language), event.code, self.editor.text,
+            risks=tuple(event.risks), scan=event.scan, incomplete=event.incomplete, forced=event.forced,
+            summary=event.summary,
+        )
+        self._pending = pending
+        self.editor.set_marks(line_marks(pending.risks, pending.findings))
         if self._block is None:
             self._block = await self.transcript.add_code(event.language, event.code)
         else:
             self._block.set_code(event.code)
         self._block.set_state("pending")
-        bar = self.approval_bar
-        bar.ask(event.language)
-        bar.remove_class("-hidden")
-        bar.focus()
+        self._block.mark(incomplete=event.incomplete)
+        self.approval_card.show(pending)
+        self.query_one(StatusLine).forced = event.forced
         self.refresh_bindings()
+
+    async def _show_scan(self, event: ScanFinished) -> None:
+        pending = self._pending
+        if pending is None or pending.request_id != event.request_id:
+            return
+        pending.scan = event.scan
+        self._show_marks(pending)
+        self.approval_card.show(pending)
+
+    def _show_marks(self, pending: PendingApproval) -> None:
+        """Risk marks of what the editor shows; findings only while it still shows the code that was scanned."""
+        findings = pending.findings if self.editor.text == pending.shown else ()
+        self.editor.set_marks(line_marks(pending.current_risks, findings))
+
+    async def _approval_resolved(self, event: ApprovalResolved) -> None:
+        """The core ended the approval (Stop, or another client decided): close the card if it is still open."""
+        pending = self._pending
+        if pending is None or pending.request_id != event.request_id or event.outcome == "approved":
+            return
+        if self._block is not None:
+            self._block.set_state(RESOLVED_STATES.get(event.outcome, "not_run"))
+        self._close_approval()
+
+    async def _show_allowed_by_rule(self, event: CodeAllowedByRule) -> None:
+        """A block ran without asking because of an allow rule: say so on the block, never silently."""
+        self.flush_buffers()
+        description = event.description or str(event.rule)
+        if self._block is not None:
+            self._block.mark(allowed_by=description)
+        self.app.notify(f"Ran without asking: allowed by the rule “{description}”.", title="Allow rule", timeout=5)
 
     async def _ask_for_input(self, event: InputRequested) -> None:
         self.remove_class("-zoomed")  # the answer is typed in the console pane
@@ -262,6 +349,14 @@ class ChatScreen(Screen):
     async def _notify_error(self, event: ErrorRaised) -> None:
         title = ERROR_TITLES.get(event.kind, "Error")
         severity = "warning" if event.kind == "busy" else "error"
+        if event.kind == "busy" and self._last_sent is not None:
+            # the core was still finishing a turn: keep the message and send it when that turn is over
+            (text, shown), self._last_sent = self._last_sent, None
+            if shown is not None:
+                await shown.remove()
+            await self.queued.add(text)
+            self._drain_soon()
+            return
         if event.kind in TURN_FAILURES:  # a lasting mark in the transcript; the toast fades
             await self.transcript.add_failure(f"{title}: {terminal_safe(event.message)}")
         self.app.notify(terminal_safe(event.message), title=title, severity=severity, timeout=8, markup=False)
@@ -291,11 +386,13 @@ class ChatScreen(Screen):
             self._block.set_state("stopped" if event.reason == "stopped" else "skipped"
                                   if event.reason == "skipped" else "done")
         self._block = None
+        self._last_sent = None
         self.refresh_bindings()
         if event.reason == "stopped":
             self.app.notify("Stopped.", timeout=3)
         if self.focused is None or not isinstance(self.focused, PromptInput):
             self.query_one(PromptInput).focus()
+        self._drain_soon()
 
     async def _replace_messages(self, event: MessagesReplaced) -> None:
         self.flush_buffers()
@@ -317,55 +414,218 @@ class ChatScreen(Screen):
         status.model = str(interpreter.llm.model or "")
         status.profile = str(interpreter.profile or "")
         status.auto_run = bool(interpreter.auto_run)
+        status.safe_mode = str(interpreter.safe_mode or "off")
         status.cost = float(interpreter.total_cost or 0.0)
 
     # ------------------------------------------------------------ the user's side
 
     @on(PromptInput.MessageSubmitted)
     async def send_message(self, event: PromptInput.MessageSubmitted) -> None:
-        if not self.busy and not event.text.startswith("%"):
-            await self.transcript.add_user(event.text)
+        """Send now, or queue it visibly while a turn runs (it is sent when the turn ends)."""
+        if self.busy or self.app.busy or self.queued.texts:  # type: ignore[attr-defined]
+            await self.queued.add(event.text)
+            self._drain_soon()
+            return
+        await self._send_now(event.text)
+
+    async def _send_now(self, text: str) -> None:
+        shown = None
+        if not text.startswith("%"):
+            shown = await self.transcript.add_user(text)
             self.transcript.anchor()
-        self.publish(UserMessageSent(event.text))
+        self._last_sent = (text, shown)
+        self.publish(UserMessageSent(text))
 
-    @on(ApprovalBar.ChoiceMade)
-    def apply_choice(self, event: ApprovalBar.ChoiceMade) -> None:
-        event.stop()
-        if event.choice == "run":
-            self.action_run_code()
-        elif event.choice == "edit":
-            self.start_editing()
+    def _drain_soon(self) -> None:
+        """Check for a queued message to send until the queue is empty."""
+        if self._drain_timer is None:
+            self._drain_timer = self.set_interval(0.1, self._drain_queue)
         else:
-            self.skip_code()
+            self._drain_timer.resume()
 
-    def start_editing(self) -> None:
-        if self._approval_id is None:
+    async def _drain_queue(self) -> None:
+        if not self.queued.texts:
+            if self._drain_timer is not None:
+                self._drain_timer.pause()
+            return
+        if self.busy or self.app.busy or self._pending is not None:  # type: ignore[attr-defined]
+            return
+        text = await self.queued.pop_first()
+        if text is not None:
+            await self._send_now(text)
+
+    @on(QueuedMessages.Cancelled)
+    def forget_queued(self, event: QueuedMessages.Cancelled) -> None:
+        self.prompt.remember(event.text)  # not sent; ↑ still finds it
+        self.app.notify("Queued message cancelled (↑ in the prompt brings it back).", timeout=3)
+
+    # ------------------------------------------------------------ approval: the card and its keys
+
+    @on(ApprovalCard.ActionChosen)
+    def apply_card_action(self, event: ApprovalCard.ActionChosen) -> None:
+        event.stop()
+        action = event.action
+        if action == "run":
+            self.run_code(event.pressed_at)
+        elif action == "edit":
+            self.action_edit_code()
+        elif action == "dismiss":
+            self.action_dismiss_code()
+        elif action == "cancel_edit":
+            self.action_cancel_edit()
+        elif action in ("skip", "fix"):
+            self.skip_code(how=action, reason=event.text)
+        elif action == "scan":
+            self.request_scan()
+        elif action == "allow":
+            self.offer_allow_rules()
+        elif action == "add_rule" and event.rule is not None:
+            self.add_allow_rule(event.rule, event.text)
+
+    def _code_to_run(self, pending: PendingApproval) -> tuple[str, bool]:
+        """(code, edited): the model's exact bytes unless the user changed what the editor shows."""
+        text = self.editor.text
+        if text == pending.shown and shown_code(pending.code) == pending.shown:
+            return pending.code, False
+        return text, text != pending.shown
+
+    def action_run_code(self) -> None:
+        """ctrl+r: approve the pending code (a key typed before the card was shown does nothing)."""
+        self.run_code(self.app.last_key_time)  # type: ignore[attr-defined]
+
+    def action_run_edited(self) -> None:
+        self.action_run_code()
+
+    def run_code(self, pressed_at: float) -> None:
+        """Approve the pending code: what runs is exactly the text in the editor."""
+        pending = self._pending
+        if pending is None:
+            return
+        if not pending.ready_for(pressed_at):
+            self.approval_card.flash("The code has just arrived: read it, then press ctrl+r again.")
+            return
+        _code, edited = self._code_to_run(pending)
+        concerns = []
+        if pending.incomplete and not edited:
+            concerns.append("it was cut off by the token limit, so it is incomplete")
+        if pending.scanning:
+            concerns.append("its safety scan has not finished")
+        if not concerns:
+            self._approve(pending, confirmed=False)
+            return
+
+        def decided(yes: bool | None) -> None:
+            if yes and self._pending is pending:
+                self._approve(pending, confirmed=True)
+
+        question = "Run this code although " + " and ".join(concerns) + "?"
+        self.app.push_screen(ConfirmScreen(question, yes="Run anyway", no="Back"), decided)
+
+    def _approve(self, pending: PendingApproval, confirmed: bool) -> None:
+        code, edited = self._code_to_run(pending)
+        if self._block is not None:
+            self._block.set_code(code)
+            self._block.mark(edited=edited)
+        self._close_approval()
+        self.publish(CodeApproved(pending.request_id, code,
+                                  confirmed_incomplete=pending.incomplete and (confirmed or edited)))
+
+    def action_edit_code(self) -> None:
+        """Make the pending block editable; the card and footer switch to the edit keys."""
+        pending = self._pending
+        if pending is None or pending.editing:
             return
         self.remove_class("-zoomed")  # the editor must be on screen to edit in it
-        self._editing = True
+        pending.editing = True
         self.editor.begin_editing()
-        self.approval_bar.show_editing()
+        self.approval_card.show(pending)
         if self._block is not None:
             self._block.set_state("editing")
+        self.refresh_bindings()
 
-    def skip_code(self) -> None:
-        if self._approval_id is None:
+    def action_cancel_edit(self) -> None:
+        """Leave edit mode, putting the model's code back."""
+        pending = self._pending
+        if pending is None or not pending.editing:
             return
-        request_id = self._approval_id
+        pending.editing = False
+        pending.edited_marks = None
+        self.editor.end_editing()
+        self.editor.load_text(pending.shown)
+        self._show_marks(pending)
+        self.approval_card.show(pending)
         if self._block is not None:
-            self._block.set_state("skipped")
+            self._block.set_state("pending")
+        self.prompt.focus()
+        self.refresh_bindings()
+
+    def action_dismiss_code(self) -> None:
+        """Esc on a pending block: not run, and the model is told so."""
+        self.skip_code(how="escape")
+
+    def skip_code(self, how: str = "skip", reason: str = "") -> None:
+        pending = self._pending
+        if pending is None:
+            return
+        if self._block is not None:
+            self._block.set_state(NOT_RUN_STATES.get(how, "skipped"))
         self._close_approval()
-        self.publish(CodeSkipped(request_id))
+        self.publish(CodeSkipped(pending.request_id, reason=reason, how=how))  # type: ignore[arg-type]
+
+    def request_scan(self) -> None:
+        """Safe mode "ask": scan the pending block now; the card shows progress until ScanFinished."""
+        pending = self._pending
+        if pending is None or not pending.can_scan:
+            return
+        pending.scan = ScanResult("scanning")
+        pending.scan_started = time.monotonic()
+        self.approval_card.show(pending)
+        self.publish(ScanRequested(pending.request_id))
+
+    def offer_allow_rules(self) -> None:
+        """Scoped "always allow" rules for blocks like the pending one, listed on the card."""
+        from oi_core.safety.allow import describe, suggest_rules
+
+        pending = self._pending
+        if pending is None:
+            return
+        rules = [(describe(rule), rule.to_dict()) for rule in suggest_rules(pending.language, pending.code)]
+        if not rules:
+            self.approval_card.flash(f"No allow rule fits this {pending.language} block.")
+            return
+        self.approval_card.offer_rules(rules)
+
+    def add_allow_rule(self, rule: dict[str, Any], description: str) -> None:
+        self.publish(AllowRuleAdded(rule))
+        self.approval_card.flash(f"Rule added: {description} run without asking from now on. "
+                                 "This block still waits: ctrl+r runs it.", seconds=6)
 
     def _close_approval(self) -> None:
-        self._approval_id = None
-        self._editing = False
+        card = self.approval_card
+        focused = self.focused
+        card_had_focus = focused is not None and (focused is card or card in focused.ancestors)
+        was_editing = self._pending is not None and self._pending.editing
+        self._pending = None
         self.editor.end_editing()
-        bar = self.approval_bar
-        bar.add_class("-hidden")
-        if bar.has_focus:
-            self.query_one(PromptInput).focus()
+        self.editor.set_marks({})
+        card.hide()
+        self.query_one(StatusLine).forced = ""
+        if card_had_focus or (was_editing and focused is self.editor):
+            self.prompt.focus()
         self.refresh_bindings()
+
+    @on(TextArea.Changed, "#editor")
+    def editor_changed(self, event: TextArea.Changed) -> None:
+        """While editing, risk marks follow the text (findings only hold for the code that was scanned)."""
+        pending = self._pending
+        if pending is None or not pending.editing:
+            return
+        from oi_core.safety.risk import classify
+
+        text = self.editor.text
+        pending.edited_marks = None if text == pending.shown else classify(pending.language, text)
+        self._show_marks(pending)
+        self.approval_card.show(pending)
 
     @on(ConsolePane.InputAnswered)
     def answer_input(self, event: ConsolePane.InputAnswered) -> None:
@@ -375,37 +635,34 @@ class ChatScreen(Screen):
     # ------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "stop":
-            return self.busy or self._editing
+        """Each key shows in the footer only when it does something now."""
+        pending = self._pending
+        editing = pending is not None and pending.editing
+        box_open = bool(self.approval_card.box)
         if action == "run_code":
-            return self._approval_id is not None
+            return pending is not None and not editing
+        if action == "run_edited":
+            return editing
+        if action == "edit_code":
+            return pending is not None and not editing
+        if action == "cancel_edit":
+            return editing and not box_open
+        if action == "dismiss_code":
+            return pending is not None and not editing and not box_open
+        if action == "focus_card":
+            return pending is not None and not editing and isinstance(self.focused, PromptInput)
+        if action == "stop":
+            return self.busy and pending is None
         return True
 
+    def action_focus_card(self) -> None:
+        self.approval_card.focus()
+
     def action_stop(self) -> None:
-        """Esc leaves the editor first; otherwise stop generation or the running code."""
-        if self._editing and self.focused is self.editor:
-            self.editor.end_editing()
-            self.approval_bar.focus()
-            self._editing = False
-            self.approval_bar.ask(self.editor.code_language)
-            if self._block is not None:
-                self._block.set_state("pending")
-            self.refresh_bindings()
-            return
+        """Stop generation or the running code."""
         if self.busy:
             self.query_one(StatusLine).state = "stopping"
             self.publish(StopRequested())
-
-    def action_run_code(self) -> None:
-        """Approve the pending code: what runs is exactly the text in the editor."""
-        if self._approval_id is None:
-            return
-        request_id, code = self._approval_id, self.editor.text
-        if self._block is not None:
-            if code != self._block.code:
-                self._block.set_code(code)
-        self._close_approval()
-        self.publish(CodeApproved(request_id, code))
 
     def action_toggle_zoom(self) -> None:
         """Hide or show the editor and console so a long conversation gets the whole screen."""

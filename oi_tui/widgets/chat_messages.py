@@ -1,6 +1,12 @@
-"""Items of the transcript: user and assistant messages, notices, and the light form of old history."""
+"""Items of the transcript: user and assistant messages, notices, and the light form of old history.
+
+Every text here comes from outside (the model, a saved file, a server) and passes the one sanitiser,
+oi_core.sanitize.terminal_safe, before it is shown: no escape sequence reaches the terminal.
+"""
 
 from __future__ import annotations
+
+import re
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,12 +15,19 @@ from textual.widget import Widget
 from textual.widgets import Markdown, Static
 from textual.widgets._markdown import MarkdownStream
 
+from oi_core.sanitize import terminal_safe
+
+#: An escape sequence that may still be going on at the end of a streamed fragment (held for the next one).
+_UNFINISHED_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|[\]PX^_][^\x07\x1b]*|[ -/]*)?$")
+#: Longer than this, an unterminated sequence is not waited for any more.
+_HOLD_LIMIT = 4096
+
 
 class UserMessage(Static):
-    """What the user sent, shown verbatim."""
+    """What the user sent, shown verbatim (control characters made visible)."""
 
     def __init__(self, text: str, **kwargs) -> None:
-        super().__init__(text, markup=False, **kwargs)
+        super().__init__(terminal_safe(text), markup=False, **kwargs)
         self.text = text
 
 
@@ -23,9 +36,10 @@ class AssistantMessage(Widget):
 
     def __init__(self, text: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
-        self._initial = text
+        self._initial = terminal_safe(text)
         self._stream: MarkdownStream | None = None
-        self._parts: list[str] = [text] if text else []
+        self._parts: list[str] = [self._initial] if text else []
+        self._held = ""
 
     def compose(self) -> ComposeResult:
         yield Markdown(self._initial)
@@ -36,18 +50,31 @@ class AssistantMessage(Widget):
 
     @property
     def text(self) -> str:
-        """The whole reply received so far (not only what has been rendered)."""
+        """The whole reply received so far as shown (sanitised; not only what has been rendered)."""
         return "".join(self._parts)
 
     async def write(self, fragment: str) -> None:
-        """Append streamed text."""
+        """Append streamed text; an escape sequence cut between two fragments is held until it is whole."""
+        text = self._held + fragment
+        unfinished = _UNFINISHED_ESCAPE.search(text)
+        if unfinished is not None and len(text) - unfinished.start() <= _HOLD_LIMIT:
+            text, self._held = text[: unfinished.start()], text[unfinished.start():]
+        else:
+            self._held = ""
+        if text:
+            await self._write_shown(terminal_safe(text))
+
+    async def _write_shown(self, shown: str) -> None:
         if self._stream is None:
             self._stream = Markdown.get_stream(self.markdown)
-        self._parts.append(fragment)
-        await self._stream.write(fragment)
+        self._parts.append(shown)
+        await self._stream.write(shown)
 
     async def finish(self) -> None:
         """Render whatever is still queued and end the stream."""
+        if self._held:
+            held, self._held = self._held, ""
+            await self._write_shown(terminal_safe(held))
         if self._stream is not None:
             stream, self._stream = self._stream, None
             await stream.stop()
@@ -60,13 +87,17 @@ class AssistantMessage(Widget):
 class NoticeMessage(Static):
     """Text from the core that is not part of the conversation (magic command output, notices)."""
 
+    def __init__(self, text: str, **kwargs) -> None:
+        kwargs["markup"] = False
+        super().__init__(terminal_safe(text), **kwargs)
+
 
 class HistoryItem(Static):
     """An older message in a light, single-widget form (resumed conversations stay fast)."""
 
     def __init__(self, role: str, text: str, **kwargs) -> None:
         shown = text if len(text) <= 2000 else text[:2000] + " …"
-        super().__init__(shown, markup=False, classes=f"-{role}", **kwargs)
+        super().__init__(terminal_safe(shown), markup=False, classes=f"-{role}", **kwargs)
 
 
 class LightReply(Static):
@@ -75,7 +106,7 @@ class LightReply(Static):
     def __init__(self, text: str, **kwargs) -> None:
         from rich.markdown import Markdown as RichMarkdown
 
-        super().__init__(RichMarkdown(text), **kwargs)
+        super().__init__(RichMarkdown(terminal_safe(text)), **kwargs)
         self.text = text
 
 

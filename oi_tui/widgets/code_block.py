@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Static
 
-from oi_core.sanitize import clean_output
+from oi_core.sanitize import clean_output, terminal_safe, visible_controls
 
 CODE_LINES_SHOWN = 8
 OUTPUT_LINES_SHOWN = 12
@@ -21,7 +21,8 @@ OUTPUT_LINES_SHOWN = 12
 IMAGE_RENDERER_ENV = "OI_TUI_IMAGE_RENDERER"
 
 STATE_LABELS = {"": "", "pending": "awaiting approval", "running": "running", "done": "ran",
-                "skipped": "skipped", "stopped": "stopped", "editing": "editing"}
+                "skipped": "skipped", "stopped": "stopped", "editing": "editing", "not_run": "not run",
+                "fix": "not run · sent back to the model"}
 
 
 class _NotATerminal:
@@ -63,22 +64,32 @@ class CodeBlock(Vertical):
 
     def __init__(self, language: str, code: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
-        self.language = language or "text"
+        self.language = terminal_safe(language or "text")
         self.code = code
+        """The code exactly as it ran or was offered (shown with control characters made visible)."""
         self.output = ""
         self.state = ""
+        self.edited = False
+        self.incomplete = False
+        self.allowed_by = ""
 
     def compose(self) -> ComposeResult:
-        yield Label(self._header(), id="code-header", classes="code-header")
+        yield Label(self._header(), id="code-header", classes="code-header", markup=False)
         yield Static(self._code_renderable(), classes="code-body")
         yield Static(self._output_renderable(), classes="code-output" + ("" if self.output else " -empty"))
 
     def _header(self) -> str:
-        label = STATE_LABELS.get(self.state, self.state)
-        return f" {self.language} " + (f"· {label}" if label else "")
+        parts = [STATE_LABELS.get(self.state, self.state)]
+        if self.incomplete:
+            parts.append("cut off")
+        if self.edited:
+            parts.append("edited by you")
+        if self.allowed_by:
+            parts.append(f"allowed by rule: {self.allowed_by}")
+        return f" {self.language} " + "".join(f"· {part} " for part in parts if part).rstrip()
 
     def _code_renderable(self) -> Syntax | Text:
-        lines = self.code.rstrip("\n").split("\n")
+        lines = visible_controls(self.code).rstrip("\n").split("\n")
         shown = "\n".join(lines[:CODE_LINES_SHOWN])
         lexer = {"shell": "bash", "sh": "bash"}.get(self.language, self.language)
         syntax = Syntax(shown, lexer, theme="ansi_dark", background_color="default", word_wrap=True)
@@ -90,9 +101,24 @@ class CodeBlock(Vertical):
 
     def set_state(self, state: str) -> None:
         self.state = state
-        self.set_class(state == "pending", "-pending")
+        self.set_class(state in ("pending", "editing"), "-pending")
         self.set_class(state == "running", "-running")
-        self.query_one("#code-header", Label).update(self._header())
+        self.set_class(state in ("skipped", "not_run", "fix"), "-not-run")
+        self._update_header()
+
+    def mark(self, *, edited: bool | None = None, incomplete: bool | None = None, allowed_by: str | None = None) -> None:
+        """Flags shown in the header: edited by you, cut off by the token limit, run by an allow rule."""
+        if edited is not None:
+            self.edited = edited
+        if incomplete is not None:
+            self.incomplete = incomplete
+        if allowed_by is not None:
+            self.allowed_by = terminal_safe(allowed_by)
+        self._update_header()
+
+    def _update_header(self) -> None:
+        if self.is_mounted:
+            self.query_one("#code-header", Label).update(self._header())
 
     def append_code(self, text: str) -> None:
         self.code += text

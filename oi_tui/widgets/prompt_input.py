@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
@@ -29,6 +31,8 @@ class PromptInput(TextArea):
         self.sent_history: list[str] = []
         self._history_index: int | None = None
         self._draft = ""
+        self.take_back_queued: Callable[[], Awaitable[str | None]] | None = None
+        """Set by the chat screen: ↑ in an empty prompt takes the newest queued message back to edit."""
 
     def on_text_area_changed(self) -> None:
         """Grow with the text, from two lines up to eight."""
@@ -45,6 +49,14 @@ class PromptInput(TextArea):
             event.stop()
             self.insert("\n")
             return
+        if event.key == "up" and not self.text and self.take_back_queued is not None:
+            queued = await self.take_back_queued()
+            if queued is not None:
+                event.prevent_default()
+                event.stop()
+                self.load_text(queued)
+                self.move_cursor(self.document.end)
+                return
         if event.key == "up" and self.cursor_location[0] == 0 and self.sent_history:
             event.prevent_default()
             event.stop()
@@ -59,12 +71,16 @@ class PromptInput(TextArea):
             return
         await super()._on_key(event)
 
+    def remember(self, text: str) -> None:
+        """Add to the ↑ history (what was sent, or a queued message the user cancelled)."""
+        if not self.sent_history or self.sent_history[-1] != text:
+            self.sent_history.append(text)
+
     def submit(self) -> None:
         text = self.text.strip()
         if not text:
             return
-        if not self.sent_history or self.sent_history[-1] != text:
-            self.sent_history.append(text)
+        self.remember(text)
         self._history_index = None
         self._draft = ""
         self.clear()
