@@ -29,7 +29,11 @@ STOPPED_NOTE = "The user stopped this run."
 
 
 class BoundedText:
-    """Keeps the head and tail of a long stream of text in bounded memory, counting what was dropped."""
+    """Keeps the head and tail of a long stream of text in bounded memory, counting what was dropped.
+
+    Whatever is added, and in pieces of any size, it holds at most `limit // 4` characters of head and
+    `2 * limit` of tail (so 2.25 × 200,000 characters by default).
+    """
 
     def __init__(self, limit: int = STORED_OUTPUT_LIMIT) -> None:
         self.limit = limit
@@ -41,10 +45,17 @@ class BoundedText:
 
     def add(self, text: str) -> None:
         self.total += len(text)
-        if self.head_size < self.limit // 4:
-            self.head.append(text)
-            self.head_size += len(text)
+        room = max(0, self.limit // 4 - self.head_size)
+        if room:
+            self.head.append(text[:room])
+            self.head_size += min(room, len(text))
+            if len(text) <= room:
+                return
+        if len(text) - room >= self.limit:  # what is left of this piece fills the tail by itself
+            self.tail, self.tail_size = [text[-self.limit :]], self.limit
             return
+        if room:
+            text = text[room:]
         self.tail.append(text)
         self.tail_size += len(text)
         if self.tail_size > self.limit * 2:

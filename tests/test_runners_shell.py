@@ -204,8 +204,13 @@ def test_stop_ends_background_jobs_nohup_and_setsid_children(computer):
 def test_terminate_ends_every_job_of_the_shell():
     c = Computer()
     c.languages = [Shell]
-    c.run("shell", "sleep 1003.25 &\nsetsid sleep 1003.5 &")
-    assert alive_with_marker("1003.25") and alive_with_marker("1003.5")
-    c.terminate()
-    c._loop_thread().stop()
+    try:
+        c.run("shell", "sleep 1003.25 &\nsetsid sleep 1003.5 &")
+        deadline = time.monotonic() + 5
+        while not (alive_with_marker("1003.25") and alive_with_marker("1003.5")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert alive_with_marker("1003.25") and alive_with_marker("1003.5")
+    finally:
+        c.terminate()
+        c._loop_thread().stop()
     assert not wait_gone("1003.25") and not wait_gone("1003.5")

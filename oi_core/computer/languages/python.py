@@ -109,8 +109,79 @@ def _oi_install():
                         pass
                 time.sleep(1 / 30)
 
+    # Output beyond OUT_BUDGET characters per OUT_WINDOW seconds is not sent: it is counted, its last
+    # OUT_TAIL characters are kept, and both are sent when the window ends or the cell finishes. The app
+    # could not show it faster anyway, and this keeps a program printing gigabytes from costing gigabytes.
+    OUT_BUDGET, OUT_WINDOW, OUT_TAIL = 1 << 20, 0.25, 1 << 16
+
+    def limit(stream):
+        original = stream.write
+        held = {"start": 0.0, "sent": 0, "diverted": 0, "tail": ""}
+        lock = threading.Lock()
+
+        def release():
+            if not held["diverted"]:
+                return ""
+            tail = held["tail"]
+            note = f"\n[... {held['diverted'] - len(tail):,} characters of output skipped ...]\n{tail}"
+            held["diverted"], held["tail"] = 0, ""
+            return note
+
+        def write(text):
+            if not isinstance(text, str):
+                return original(text)
+            with lock:
+                now = time.monotonic()
+                out = ""
+                if now - held["start"] >= OUT_WINDOW:
+                    out = release()
+                    held["start"], held["sent"] = now, 0
+                room = OUT_BUDGET - held["sent"] - len(out)
+                if not held["diverted"] and len(text) <= room:
+                    out += text
+                else:
+                    kept = text[: max(room, 0)] if not held["diverted"] else ""
+                    out += kept
+                    rest = len(text) - len(kept)
+                    held["diverted"] += rest
+                    held["tail"] = (held["tail"] + text[len(text) - min(rest, OUT_TAIL):])[-OUT_TAIL:]
+                held["sent"] += len(out)
+            if out:
+                original(out)
+            return len(text)
+
+        def finish():
+            with lock:
+                out = release()
+                held["start"] = 0.0
+            if out:
+                original(out)
+
+        stream.write = write
+        return finish
+
+    finishers = []
+
+    def limit_output(info):
+        # Installed for each cell: IPython wraps stream.write around every cell and restores it after.
+        finishers[:] = [limit(s) for s in (sys.stdout, sys.stderr) if s is not None and hasattr(s, "session")]
+
+    def release_held(result):
+        for finish in finishers:
+            try:
+                finish()
+            except Exception:
+                pass
+        finishers.clear()
+        try:
+            ip.history_manager.outputs.clear()  # IPython keeps every cell's output there; nothing here reads it
+        except Exception:
+            pass
+
     ip.events.register("pre_run_cell", pre_run_cell)
+    ip.events.register("pre_run_cell", limit_output)
     ip.events.register("post_run_cell", post_run_cell)
+    ip.events.register("post_run_cell", release_held)
     threading.Thread(target=sample, name="oi-active-line", daemon=True).start()
 
 _oi_install()
