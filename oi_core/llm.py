@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from .open_interpreter import OpenInterpreter
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# litellm must not fetch catalogs or tokenizers on its own (a model named like "llama-3…" would otherwise
+# download a tokenizer from the Hugging Face Hub, retrying for ~20 s without a network)
+os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 
 _litellm_lock = threading.Lock()
 
@@ -150,8 +153,10 @@ class Llm(SettingsObject):
     def uses_functions(self) -> bool:
         if self.supports_functions is not None:
             return bool(self.supports_functions)
-        if self.completions is not None:
-            return False
+        from .local_models import is_ollama_model
+
+        if self.completions is not None or is_ollama_model(self.model):
+            return False  # an Ollama model writes code blocks unless its server says it takes tools (local_check)
         try:
             return bool(import_litellm().supports_function_calling(self.model))
         except Exception:
@@ -160,8 +165,10 @@ class Llm(SettingsObject):
     def uses_vision(self) -> bool:
         if self.supports_vision is not None:
             return bool(self.supports_vision)
-        if self.completions is not None:
-            return False
+        from .local_models import is_ollama_model
+
+        if self.completions is not None or is_ollama_model(self.model):
+            return False  # litellm would ask the default Ollama host; the local check fills this in from the server
         try:
             return bool(import_litellm().supports_vision(self.model))
         except Exception:
@@ -170,7 +177,10 @@ class Llm(SettingsObject):
     def effective_context_window(self) -> int:
         if self.context_window:
             return int(self.context_window)
-        if self.completions is None:
+        from .local_models import is_ollama_model
+
+        # litellm looks an Ollama model up on the default host (the network, on this thread): never ask it
+        if self.completions is None and not is_ollama_model(self.model):
             try:
                 info = import_litellm().get_model_info(self.model)
                 window = info.get("max_input_tokens") or info.get("max_tokens")
@@ -198,8 +208,10 @@ class Llm(SettingsObject):
             return text_chars // 3 + 4 * len(messages)
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        if self.completions is not None:
-            return 0.0
+        from .local_models import is_ollama_model
+
+        if self.completions is not None or is_ollama_model(self.model):
+            return 0.0  # a local Ollama model is free; litellm would ask the default Ollama host for its price
         try:
             prompt_cost, completion_cost = import_litellm().cost_per_token(
                 model=self.model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
@@ -260,6 +272,12 @@ class Llm(SettingsObject):
             params["max_tokens"] = int(self.max_tokens)
         if self.api_base:
             params["api_base"] = self.api_base
+        from .local_models import register_free_model, request_params
+
+        local = request_params(self.model, self.api_base, self.context_window)
+        if local is not None:  # an Ollama model: the host that was checked, its chat route and window size
+            params.update(local)
+            register_free_model(litellm, local["model"], self.context_window)
         if self.api_version:
             params["api_version"] = self.api_version
         if self.extra_headers:
@@ -267,6 +285,8 @@ class Llm(SettingsObject):
         api_key = await asyncio.to_thread(self.resolved_api_key)  # the keyring may block on D-Bus
         if api_key:
             params["api_key"] = api_key
+        elif local is not None:
+            pass  # Ollama needs no key
         elif self.api_base:
             params["api_key"] = "not-needed"  # local OpenAI-compatible servers ignore it; the client insists
         else:

@@ -54,7 +54,8 @@ MODE_FLAGS: list[tuple[tuple[str, ...], str, str]] = [
     (("--vision", "-vi"), "vision", "vision mode: a model that sees images (gpt-4o); plots and screenshots reach it"),
     (("--os", "-o"), "os", "OS mode: the model sees the screen and drives mouse and keyboard (experimental)"),
     (("--fast", "-f"), "fast", "a quick, inexpensive model (gpt-4o-mini)"),
-    (("--local", "-l"), "local", "a local OpenAI-compatible server at http://localhost:1234/v1 (LM Studio, llama.cpp ...)"),
+    (("--local", "-l"), "local", "choose a model from the servers running here (Ollama, LM Studio, Jan, llamafile); "
+     "with --plain: a server at http://localhost:1234/v1"),
 ]
 
 FLAGS: list[Flag] = [
@@ -100,7 +101,8 @@ Flags override the profile, which overrides the defaults. Profiles are YAML file
 `oi-tui --profiles` shows; `default.yaml` is used unless --profile names another.
 Examples:
   oi-tui --model gpt-4o-mini
-  oi-tui --local                                   # LM Studio or another server on localhost:1234
+  oi-tui --local                                   # pick a model from Ollama, LM Studio, Jan, llamafile
+  oi-tui --model ollama/llama3.2                   # checked on OLLAMA_HOST (offered for download if missing)
   oi-tui --api_base http://localhost:8000/v1 --model openai/my-model
   oi-tui --set-key anthropic                       # store a key in the system keyring
   printf 'list the files here\\n' | oi-tui --plain -y
@@ -302,6 +304,13 @@ def entry() -> None:
     sys.exit(code)
 
 
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -314,7 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     interpreter, warnings = make_interpreter(args)
     if args.plain:
         from oi_core.approval import startup_notices
+        from oi_tui.local_plain import prepare_local_model
         from oi_tui.plain import run_plain
+
+        stopped = prepare_local_model(interpreter, stdin=sys.stdin, stderr=sys.stderr, interactive=_is_terminal(sys.stdin))
+        if stopped is not None:
+            return stopped
 
         return run_plain(interpreter, warnings=warnings + startup_notices(interpreter))
     return _start_tui(interpreter, args.conversations, warnings)
