@@ -180,6 +180,21 @@ def _findings(results: list[dict[str, Any]]) -> tuple[Finding, ...]:
     return tuple(sorted(seen.values(), key=lambda finding: (finding.line, finding.rule_id)))
 
 
+def _incomplete(language: str, error: dict[str, Any]) -> str:
+    """What went wrong with part of a scan, as the start of a sentence."""
+    kind = str(error.get("type") or "")
+    message = str(error.get("message") or "")
+    if "syntax" in kind.lower() or "parse" in kind.lower():
+        where = _SYNTAX_LINE.search(message)
+        return f"semgrep could not parse this {language} code" + (f" (near line {where.group(1)})" if where else "")
+    rule = str(error.get("rule_id") or "")
+    if not rule and " running " in message:
+        rule = message.split(" running ", 1)[1].split(" ", 1)[0]
+    if "timeout" in kind.lower():
+        return "semgrep ran out of time on part of the scan" + (f" (rule {rule})" if rule else "")
+    return f"semgrep reported a problem ({_first_line(kind or message, 80).rstrip('.')})"
+
+
 def interpret(language: str, returncode: int, stdout: bytes, stderr: bytes, seconds: float) -> ScanResult:
     """A ScanResult from semgrep's exit status and JSON output; anything unexpected is "failed" with a sentence."""
     try:
@@ -200,16 +215,11 @@ def interpret(language: str, returncode: int, stdout: bytes, stderr: bytes, seco
     if isinstance(scanned, list) and not scanned:
         return ScanResult("failed", detail="semgrep skipped the block, so it was not checked.", seconds=seconds)
     findings = _findings(data["results"])
-    syntax = [error for error in errors if "syntax" in str(error.get("type", "")).lower()
-              or "parse" in str(error.get("type", "")).lower()]
-    if syntax:
-        where = _SYNTAX_LINE.search(str(syntax[0].get("message", "")))
-        at = f" (near line {where.group(1)})" if where else ""
+    if errors:  # any other error means part of the block went unchecked: never "clean"
+        problem = _incomplete(language, errors[0])
         if not findings:
-            return ScanResult("failed", detail=f"semgrep could not parse this {language} code{at}, so it was not checked.",
-                              seconds=seconds)
-        return ScanResult("findings", findings, f"semgrep could not parse all of this code{at}; it may miss more.",
-                          seconds=seconds)
+            return ScanResult("failed", detail=f"{problem}, so the block was not fully checked.", seconds=seconds)
+        return ScanResult("findings", findings, f"{problem}; it may have missed more.", seconds=seconds)
     if returncode not in (0, 1):
         why = _first_line(stderr.decode("utf-8", "replace")) or f"exit status {returncode}"
         return ScanResult("failed", detail=f"semgrep failed: {why.rstrip('.')}.", seconds=seconds)
