@@ -20,25 +20,16 @@ from .safety.types import RiskMark, ScanResult
 
 
 def _scanner() -> Any:
-    """TEMPORARY (approval-core): safety-engine's scanner is being written; a plain import once it lands."""
-    try:
-        from .safety import scanner
-    except ImportError:
-        import types
+    """The semgrep scanner, imported on first use (start-up stays light)."""
+    from .safety import scanner
 
-        return types.SimpleNamespace(semgrep_status=lambda semgrep=None: (False, "semgrep is not installed."))
     return scanner
 
 
 def _allow() -> Any:
-    """TEMPORARY (approval-core): safety-engine's allow rules are being written; a plain import once they land."""
-    try:
-        from .safety import allow
-    except ImportError:
-        import types
+    """Allow-rule parsing and matching, imported on first use."""
+    from .safety import allow
 
-        return types.SimpleNamespace(parse_rules=lambda data: ((), ()), first_match=lambda *a: None,
-                                     describe=lambda rule: "")
     return allow
 
 

@@ -7,7 +7,7 @@ import itertools
 import logging
 from typing import Any
 
-from .approval import Decision, PendingCode
+from .approval import Decision, PendingCode, safe_mode_of
 from .errors import OiError
 from .events import (
     AllowRuleAdded,
@@ -42,6 +42,7 @@ class Session:
         self.bus = interpreter.bus
         self.turn: asyncio.Task[None] | None = None
         self._warm_up: asyncio.Task[None] | None = None
+        self._warm_scan: asyncio.Task[None] | None = None
         self._approvals: dict[str, tuple[asyncio.Future[Decision], PendingCode]] = {}
         self._inputs: dict[str, asyncio.Future[str]] = {}
         self._unsubscribe = [
@@ -70,6 +71,8 @@ class Session:
         except RuntimeError:
             return
         self._warm_up = loop.create_task(self._start_kernel())  # held: the loop keeps only a weak reference
+        if safe_mode_of(self.interpreter) != "off":
+            self._warm_scan = loop.create_task(self._warm_scanner())
 
     async def _start_kernel(self) -> None:
         try:
@@ -77,8 +80,21 @@ class Session:
         except Exception as exc:
             log.warning("python warm-up failed: %s", exc)
 
+    async def _warm_scanner(self) -> None:
+        """One tiny semgrep scan, so the first real scan of safe mode does not pay for a cold engine."""
+        from .safety import scanner
+
+        if not scanner.semgrep_status()[0]:
+            return  # said once at start by startup_notices
+        try:
+            await scanner.warm_up()
+        except Exception as exc:
+            log.warning("semgrep warm-up failed: %s", exc)
+
     async def close(self) -> None:
         """Stop whatever runs and shut the languages down (no orphan processes)."""
+        if self._warm_scan is not None and not self._warm_scan.done():
+            self._warm_scan.cancel()  # kills semgrep
         await self.stop()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
