@@ -118,6 +118,7 @@ class OiApp(App):
             (".widgets.chat_messages", ("EarlierMessages",)),
             (".screens.navigator", ("NavigatorScreen",)),
             (".screens.setup", ("SetupScreen",)),
+            (".screens.allow_rules", ("AllowRulesScreen",)),
             (".widgets.conversation_dialogs", ("ConversationConfirmDialog", "ConversationPromptDialog")),
         ):
             try:
@@ -238,6 +239,13 @@ class OiApp(App):
     def action_stop(self) -> None:
         if self.busy:
             self.interpreter.bus.publish(StopRequested())
+
+    def action_allow_rules(self) -> None:
+        """See the "always allow" rules in force and remove any of them."""
+        from .screens.allow_rules import AllowRulesScreen
+
+        if not isinstance(self.screen, AllowRulesScreen):
+            self.push_screen(AllowRulesScreen(self.interpreter))
 
     def action_toggle_auto_run(self) -> None:
         value = not bool(self.interpreter.auto_run)

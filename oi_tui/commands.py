@@ -67,12 +67,16 @@ def palette_commands(app: Any) -> list[PaletteCommand]:
         PaletteCommand("Switch profile…", "switch_profile", profile_help),
         PaletteCommand("Theme…", "change_theme", "Choose the colour theme (the choice is remembered)"),
         PaletteCommand("Toggle auto-run", "toggle_auto_run", auto_run_help),
+        PaletteCommand("Allow rules…", "allow_rules",
+                       "See the rules that let code run without asking, and remove them"),
         PaletteCommand(
             "Export conversation to Markdown", "export_markdown", "Save this conversation as a Markdown file"
         ),
         PaletteCommand("Edit profile", "edit_profile", "Open the active profile in $EDITOR, then apply it"),
         PaletteCommand("Open profile folder", "open_profile_dir", "Show the folder holding your profiles"),
         PaletteCommand("Set API key…", "set_api_key", "Choose a provider or local server and store its API key"),
+        PaletteCommand("Local model…", "local_models",
+                       "Find model servers running here (Ollama, LM Studio, Jan, llamafile) and choose a model"),
     ]
     busy = _is_busy(app)
     return [

@@ -258,12 +258,13 @@ async def test_toggle_auto_run_flips_setting_and_status(make_interpreter, llm):
     async with app.run_test(size=SIZE) as pilot:
         status = chat(app).query_one(StatusLine)
         assert interp.auto_run is False and status.auto_run is False
+        assert "auto-run off" in str(status.render())
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: status.auto_run is True)
-        assert interp.auto_run is True and "auto-run" in str(status.render())
+        assert interp.auto_run is True and "auto-run ON" in str(status.render())
         app.action_toggle_auto_run()
         await wait_for(pilot, lambda: status.auto_run is False)
-        assert interp.auto_run is False and "auto-run" not in str(status.render())
+        assert interp.auto_run is False and "auto-run off" in str(status.render())
 
 
 # ---------------------------------------------------------------- inline images
@@ -406,8 +407,8 @@ async def test_editing_puts_the_cursor_at_the_end_of_the_code(make_interpreter, 
     app = OiApp(interp)
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "go")
-        await wait_for(pilot, lambda: chat(app)._approval_id is not None)
-        await pilot.press("e")
+        await wait_for(pilot, lambda: chat(app).pending is not None)
+        await pilot.press("ctrl+g")
         await pilot.press(*" # mine")
         assert chat(app).editor.text == "echo one\necho two # mine"
 
@@ -442,7 +443,7 @@ async def test_zoom_gives_the_conversation_the_screen_and_editing_brings_the_edi
         await pilot.pause()
         assert not workbench.display and transcript.size.height > narrow_height
         await send(pilot, "go")
-        await wait_for(pilot, lambda: chat(app)._approval_id is not None)
-        await pilot.press("e")
+        await wait_for(pilot, lambda: chat(app).pending is not None)
+        await pilot.press("ctrl+g")
         await pilot.pause()
         assert workbench.display and chat(app).editor.has_focus

@@ -481,6 +481,8 @@ class ChatScreen(Screen):
             self.offer_allow_rules()
         elif action == "add_rule" and event.rule is not None:
             self.add_allow_rule(event.rule, event.text)
+        elif action == "manage_rules":
+            self.app.action_allow_rules()  # type: ignore[attr-defined]
 
     def _code_to_run(self, pending: PendingApproval) -> tuple[str, bool]:
         """(code, edited): the model's exact bytes unless the user changed what the editor shows."""

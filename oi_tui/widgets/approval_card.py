@@ -135,21 +135,22 @@ def scan_content(pending: PendingApproval) -> Content | None:
 
 
 def risk_content(pending: PendingApproval) -> Content | None:
-    """The classifier's summary and its marked lines (None when no line is marked)."""
+    """The classifier's one-line summary, then the marked lines by category (None when no line is marked)."""
     marks = pending.current_risks
     if not marks:
         return None
     worst = "high" if any(m.level == "high" for m in marks) else "medium" if any(
         m.level == "medium" for m in marks) else "low"
     summary = pending.summary if pending.edited_marks is None and pending.summary else risk_phrase(marks)
-    parts: list[Any] = [("⚠ " + terminal_safe(summary), LEVEL_STYLES[worst]), "  "]
-    for index, mark in enumerate(marks[:LISTED]):
+    parts: list[Any] = [("⚠ " + terminal_safe(summary), LEVEL_STYLES[worst]), "\n  "]
+    for index, mark in enumerate(marks[: LISTED * 2]):
         if index:
             parts.append(" · ")
         parts.append((f"{RISK_GLYPH} L{mark.line} ", LEVEL_STYLES.get(mark.level, "bold")))
-        parts.append(terminal_safe(mark.reason))
-    if len(marks) > LISTED:
-        parts.append(f" · +{len(marks) - LISTED} more")
+        parts.append(terminal_safe(mark.category.replace("_", " ")))
+    if len(marks) > LISTED * 2:
+        parts.append(f" · +{len(marks) - LISTED * 2} more")
+    parts.append(("  (the editor shows why for the line under the cursor)", "$text-muted"))
     return Content.assemble(*parts)
 
 
@@ -279,10 +280,12 @@ class ApprovalCard(Vertical, can_focus=True):
         else:
             what = "incomplete " if pending.incomplete else ""
             question.update(Content.assemble((f"Run this {what}{pending.language} code?", "bold")))
-        run = self.query_one("#card-run", Button)
+        run, dismiss = self.query_one("#card-run", Button), self.query_one("#card-dismiss", Button)
         run.label = "Run edited ctrl+r" if editing else "Run ctrl+r"
+        dismiss.label = "Cancel edit esc" if editing else "Don't run esc"
+        run.refresh(layout=True)  # a new label needs a new width
+        dismiss.refresh(layout=True)
         self.query_one("#card-edit", Button).display = not editing
-        self.query_one("#card-dismiss", Button).label = "Cancel edit esc" if editing else "Don't run esc"
         more = self.query_one("#card-more")
         more.display = not editing and not self.box
         self.query_one("#card-fix", Button).display = pending.has_concerns
@@ -371,6 +374,7 @@ class ApprovalCard(Vertical, can_focus=True):
         picker.clear_options()
         for description, _rule in self._rules:
             picker.add_option(Option(Content.assemble("Always allow ", (terminal_safe(description), "bold"))))
+        picker.add_option(Option(Content.assemble(("See and remove rules…", "italic"))))
         picker.add_option(Option(Content.assemble(("Back", "italic"))))
         self.box = "allow"
         picker.remove_class("-hidden")
@@ -405,6 +409,8 @@ class ApprovalCard(Vertical, can_focus=True):
         if 0 <= index < len(self._rules):
             description, rule = self._rules[index]
             self.post_message(self.ActionChosen("add_rule", text=description, rule=rule))
+        elif index == len(self._rules):
+            self.post_message(self.ActionChosen("manage_rules"))
 
 
 class CardButton(Button, can_focus=False):

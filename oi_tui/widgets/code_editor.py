@@ -124,7 +124,7 @@ class CodeEditor(TextArea):
         """Make the pending block writable and put the cursor at its end, where edits usually go."""
         self.read_only = False
         self.move_cursor(self.document.end)
-        self._edit_hint = "editing · ctrl+r runs what you see · esc cancels the edit"
+        self._edit_hint = "editing · ctrl+r runs it · esc cancels"
         self._show_reason()
         self.focus()
 
