@@ -51,7 +51,7 @@ class RiskRule:
     id: str
     languages: frozenset[str]
     view: str  # "code": outside strings and comments; "text": outside comments; "strings": string literals
-    pattern: re.Pattern[str]
+    pattern: str  # a regular expression (multi-line mode), compiled on first use
     category: str
     level: RiskLevel
     reason: str
@@ -62,13 +62,13 @@ class RiskRule:
 
 def _rule(id: str, languages: Iterable[str], view: str, pattern: str, needles: tuple[str, ...], category: str,
           level: RiskLevel, reason: str, outside_only: bool = False) -> RiskRule:
-    return RiskRule(id, frozenset(languages), view, re.compile(pattern, re.M), category, level, reason,
+    return RiskRule(id, frozenset(languages), view, pattern, category, level, reason,
                     needles=needles, outside_only=outside_only)
 
 
 def _command(id: str, commands: str, rest: str, category: str, level: RiskLevel, reason: str) -> RiskRule:
     """A shell rule for the commands named in `commands` (space-separated), with `rest` matched after the name."""
-    return RiskRule(id, frozenset({SH}), "code", re.compile(rest, re.M), category, level, reason,
+    return RiskRule(id, frozenset({SH}), "code", rest, category, level, reason,
                     commands=frozenset(commands.split()))
 
 
@@ -306,6 +306,17 @@ class _Lines:
         return bisect.bisect_right(self._starts, offset) + 1
 
 
+_COMPILED: dict[str, re.Pattern[str]] = {}
+
+
+def _regex(rule: RiskRule) -> re.Pattern[str]:
+    """The rule's compiled pattern; compiled when first needed, so importing the table stays cheap."""
+    compiled = _COMPILED.get(rule.id)
+    if compiled is None:
+        compiled = _COMPILED[rule.id] = re.compile(rule.pattern, re.M)
+    return compiled
+
+
 def _needle_lines(text: str, needles: tuple[str, ...]) -> list[tuple[int, int]]:
     """(start, end) of each line of `text` that contains one of `needles`."""
     spans: dict[int, int] = {}
@@ -325,17 +336,17 @@ def _matches(rule: RiskRule, view: Views, language: str) -> Iterator[tuple[int, 
     if rule.view == "strings" and language != SH:
         if rule.outside_only:  # a path is a whole string literal in Python and JavaScript
             for literal in view.strings:
-                if literal.body.startswith(rule.needles) and (match := rule.pattern.match(literal.body)):
+                if literal.body.startswith(rule.needles) and (match := _regex(rule).match(literal.body)):
                     yield literal.start, match
         elif any(needle in view.text for needle in rule.needles):
             for literal in view.strings:
                 if any(needle in literal.body for needle in rule.needles):
-                    for match in rule.pattern.finditer(literal.body):
+                    for match in _regex(rule).finditer(literal.body):
                         yield literal.start + match.start(), match
         return
     text = view.code if rule.view == "code" else view.words if rule.view == "strings" else view.text
     for start, end in _needle_lines(text, rule.needles):
-        for match in rule.pattern.finditer(text, start, end):
+        for match in _regex(rule).finditer(text, start, end):
             if rule.view == "text" and view.code[match.start()] != text[match.start()]:
                 continue  # "text" rules read strings as arguments, but must start in code, not inside a string
             yield match.start(), match
@@ -365,7 +376,7 @@ def _raw_marks(language: str, code: str, cwd: str | None, fixed_line: int = 0) -
     if language == SH:
         for name, start, end in shell_commands(view.code):
             for rule in _COMMAND_RULES.get(name) or _COMMAND_RULES.get(name.split(".", 1)[0], ()):
-                if rule.pattern.match(view.code, end):
+                if _regex(rule).match(view.code, end):
                     yield (fixed_line or lines.at(start)), rule
     else:
         yield from _embedded_shell(language, code, view, lines, cwd)
