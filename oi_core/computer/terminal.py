@@ -92,6 +92,7 @@ class Terminal:
         self._language_specs: list[Any] | None = None
         self._instances: dict[str, Language] = {}
         self._active: Language | None = None
+        self._runtime_found: set[str] = set()  # languages whose runtime was found once (not looked up again)
 
     # ------------------------------------------------------------ languages
 
@@ -105,6 +106,7 @@ class Terminal:
     def languages(self, specs: list[Any]) -> None:
         self._language_specs = list(specs)
         self._instances = {}
+        self._runtime_found = set()
 
     def _spec_names(self, spec: Any) -> list[str]:
         names = [str(getattr(spec, "name", ""))] + list(getattr(spec, "aliases", ()) or ())
@@ -158,10 +160,12 @@ class Terminal:
             known = ", ".join(self.language_names())
             yield _output(f"{language or 'That language'} is not supported here. Languages available: {known}.")
             return
-        missing = runner.missing_runtime()
-        if missing:
-            yield _output(missing)
-            return
+        if runner.name not in self._runtime_found:  # looking (imports, PATH) touches the disk: off the loop
+            missing = await asyncio.to_thread(runner.missing_runtime)
+            if missing:
+                yield _output(missing)
+                return
+            self._runtime_found.add(runner.name)
         self._active = runner
         try:
             async for chunk in runner.arun(code, io or NoInput()):
@@ -184,8 +188,10 @@ class Terminal:
         self._instances = {}
 
     async def astart(self, language: str) -> None:
+        """Warm a language up; nothing here blocks the loop (the Python runner's imports happen in a thread)."""
         runner = self.get_language(language)
-        if runner is not None and runner.missing_runtime() is None:
+        if runner is not None and await asyncio.to_thread(runner.missing_runtime) is None:
+            self._runtime_found.add(runner.name)
             await runner.astart()
 
 

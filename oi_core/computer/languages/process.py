@@ -54,8 +54,11 @@ class ProcessLanguage(Language):
     def argv(self, executable: str, path: str) -> list[str]:
         return [executable] + [a.replace("{file}", path) for a in self.arguments]
 
-    def _spawn(self, executable: str, code: str) -> tuple[subprocess.Popen[bytes], str]:
+    def _spawn(self, code: str) -> tuple[subprocess.Popen[bytes], str]:
         """Blocking (run in a thread): write the code to a private directory and start the runtime on it."""
+        executable = self.executable()
+        if executable is None:
+            raise _Missing(self.missing_runtime() or "")
         directory = tempfile.mkdtemp(prefix=f"oi-{self.name}-")
         try:
             path = os.path.join(directory, f"{self.file_name}.{self.file_extension}")
@@ -74,18 +77,17 @@ class ProcessLanguage(Language):
         return proc, directory
 
     async def arun(self, code: str, io: RunIO) -> AsyncIterator[dict[str, Any]]:
-        executable = self.executable()
-        if executable is None:
-            yield output(self.missing_runtime() or "")
-            return
-        spawning = asyncio.ensure_future(asyncio.to_thread(self._spawn, executable, code))
+        spawning = asyncio.ensure_future(asyncio.to_thread(self._spawn, code))
         try:
             proc, directory = await asyncio.shield(spawning)
         except asyncio.CancelledError:  # the caller went away while the process started: end it at once
             spawning.add_done_callback(_kill_spawned)
             raise
+        except _Missing as missing:
+            yield output(str(missing))
+            return
         except OSError as exc:
-            yield output(f"Could not start {executable}: {exc}\n")
+            yield output(f"Could not start {self.display_name or self.name}: {exc}\n")
             yield active_line(None)
             return
         stream = RunStream()
@@ -150,6 +152,10 @@ class ProcessLanguage(Language):
 
     async def aterminate(self) -> None:
         await self.astop()
+
+
+class _Missing(Exception):
+    """The runtime is not installed (the message says what to install)."""
 
 
 def _kill_spawned(spawning: "asyncio.Future[tuple[subprocess.Popen[bytes], str]]") -> None:

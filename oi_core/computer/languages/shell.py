@@ -379,10 +379,15 @@ class Shell(Language):
             self._close()
 
     async def aterminate(self) -> None:
-        await asyncio.to_thread(self._close_locked)
-        if self._dir:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+        await asyncio.to_thread(self._close_and_clean)
+
+    def _close_and_clean(self) -> None:
+        """Blocking: end the shell and what it started, and remove its directory."""
+        with self._lock:
+            self._close()
+            directory, self._dir = self._dir, None
+        if directory:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _quote(path: str) -> str:
