@@ -268,3 +268,31 @@ async def test_pick_in_the_app_applies_and_saves_a_profile(make_interpreter, oll
     assert saved["llm.context_window"] == 16384 and saved["llm.max_tokens"] == 3276
     assert saved["code_output_sender"] == "user" and "{content}" in saved["code_output_template"]
     assert "131,072" in Path(profile_dir() / "my-local.yaml").read_text()
+
+
+async def test_setup_screen_and_palette_open_the_picker(make_interpreter, ollama):
+    from textual.command import CommandPalette
+
+    from oi_tui.commands import palette_commands
+    from oi_tui.screens.setup import SetupScreen
+
+    interpreter = make_interpreter()
+    app = OiApp(interpreter)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        app.action_set_api_key()
+        await wait_for(pilot, lambda: isinstance(app.screen, SetupScreen) and bool(app.screen.query("#setup-local")))
+        await pilot.pause()
+        await pilot.click("#setup-local")
+        await wait_for(pilot, lambda: isinstance(app.screen, LocalModelsScreen))
+        assert not any(isinstance(screen, SetupScreen) for screen in app.screen_stack)
+        await probed(pilot)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, LocalModelsScreen))
+        assert interpreter.llm.model == "openai/test-model"  # cancelled: nothing changed
+        if callable(getattr(app, "action_local_models", None)):  # the app action (oi_tui/app.py) is wired
+            assert "Local model…" in [command.title for command in palette_commands(app)]
+            await pilot.press("ctrl+p")
+            await wait_for(pilot, lambda: CommandPalette.is_open(app))
+            await pilot.press(*"Local model", "enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, LocalModelsScreen))

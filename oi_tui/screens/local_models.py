@@ -438,7 +438,7 @@ def open_local_models(app: App[Any], *, extra_urls: tuple[str, ...] | list[str] 
 
     def picked(pick: LocalPick | None) -> None:
         if pick is None:
-            model = getattr(app.interpreter.llm, "model", "")  # type: ignore[attr-defined]
+            model = app.interpreter.llm.model  # type: ignore[attr-defined]
             app.notify(terminal_safe(f"No local model chosen: still using {model}."), title="Local models", timeout=5)
             return
         apply_pick(app, pick, keep)

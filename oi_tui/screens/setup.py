@@ -288,6 +288,7 @@ class SetupScreen(ModalScreen["SetupResult | None"]):
                     yield Static("", id="setup-hint")
             yield Static("", id="setup-status")
             with Horizontal(id="setup-buttons"):
+                yield Button("Local model…", id="setup-local")
                 yield Button("Test connection", id="setup-test")
                 yield Button("Save", id="setup-save", variant="primary")
                 yield Button("Cancel", id="setup-cancel")
@@ -397,6 +398,15 @@ class SetupScreen(ModalScreen["SetupResult | None"]):
     @on(Button.Pressed, "#setup-cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    @on(Button.Pressed, "#setup-local")
+    def action_local_models(self) -> None:
+        """Hand over to the local model picker: it finds the servers running here and applies the choice."""
+        from .local_models import open_local_models
+
+        app = self.app
+        self.dismiss(None)
+        open_local_models(app)
 
     @on(Button.Pressed, "#setup-test")
     def action_test(self) -> None:
