@@ -90,12 +90,10 @@ def changes_between(shadow: Shadow, before: Snapshot, after: Snapshot, prefix: s
     changes: list[FileChange] = []
     seen: set[str] = set()
     if before.files != after.files:
-        numbers = shadow.numstat(before.files, after.files)
-        for raw in shadow.raw_changes(before.files, after.files):
+        for raw, lines in shadow.diff(before.files, after.files):
             seen.add(raw.path)
             if raw.old_path:
                 seen.add(raw.old_path)
-            lines = numbers.get(raw.path, (0, 0))
             added, removed = (None, None) if lines is None else lines
             if raw.status == "A" and raw.path in before.large:
                 changes.append(FileChange(prefix + raw.path, "modified", None, added, removed,
@@ -135,18 +133,18 @@ def changes_between(shadow: Shadow, before: Snapshot, after: Snapshot, prefix: s
             if old != new:
                 changes.append(FileChange(prefix + path, "modified", None, 0, 0, f"permissions {old:o} → {new:o}"))
     for folder in sorted(set(before.nested) | set(after.nested)):
-        old_commit, new_commit = before.nested.get(folder), after.nested.get(folder)
-        if old_commit == new_commit:
+        old_id, new_id = before.nested.get(folder), after.nested.get(folder)
+        if old_id == new_id:
             continue
         child = shadow.child(folder)
         empty = Snapshot("", EMPTY_TREE)
-        old_snap = child.load(old_commit) if old_commit else empty
-        new_snap = child.load(new_commit) if new_commit else empty
+        old_snap = child.load(old_id) if old_id else empty
+        new_snap = child.load(new_id) if new_id else empty
         nested = changes_between(child, old_snap, new_snap, prefix + folder + "/")
-        if old_commit is None and nested:
+        if old_id is None and nested:
             nested = [FileChange(c.path, c.status, c.old_path, c.added, c.removed,
                                  c.note or "in a git repository the run created") for c in nested]
-        if new_commit is None and old_commit is not None:
+        if new_id is None and old_id is not None:
             nested.append(FileChange(prefix + folder + "/.git", "deleted", None, None, None,
                                      "a nested repository's .git is never copied, so it cannot be restored", False))
         changes.extend(nested)
@@ -155,10 +153,10 @@ def changes_between(shadow: Shadow, before: Snapshot, after: Snapshot, prefix: s
 
 def state_at(shadow: Shadow, snapshot: Snapshot, path: str) -> PathState:
     """What `path` (relative to `shadow.root`) was in `snapshot`, looking inside nested repositories."""
-    for folder, commit in snapshot.nested.items():
+    for folder, snapshot_id in snapshot.nested.items():
         if path.startswith(folder + "/"):
             child = shadow.child(folder)
-            return state_at(child, child.load(commit), path[len(folder) + 1 :])
+            return state_at(child, child.load(snapshot_id), path[len(folder) + 1 :])
     if path in snapshot.large:
         return PathState("large", shadow, snapshot, path)
     entry = shadow.entries(snapshot.files, [path]).get(path)

@@ -5,7 +5,7 @@ directory) and `GIT_WORK_TREE` set to the project, so the project's `.git`, inde
 The user's and the system's git config are ignored, so their settings (autocrlf, fsmonitor, hooks) cannot
 change what a snapshot holds.
 
-A snapshot is a commit whose tree holds `files` (the project's files, as `git add -A` would record them,
+A snapshot is a git tree (its id) that holds `files` (the project's files, as `git add -A` would record them,
 minus files over the size cap) and `meta.json`: permission bits git does not keep (anything other than 644
 and 755), the files over the cap (size and mtime only, so changes to them are still seen), and the nested
 repositories, each snapshotted by its own shadow repository. Unchanged files cost a stat: git's index
@@ -22,6 +22,9 @@ import os
 import re
 import stat
 import subprocess
+import threading
+import time
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 GIT_TIMEOUT = 300.0
-SNAPSHOT_REF = "refs/oi-tui/snapshots"
+SNAPSHOT_LOG = "oi-tui-snapshots.log"  # every snapshot id, so a future clean-up can tell what is ours
 META_NAME = "meta.json"
 FILES_NAME = "files"
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -55,11 +58,11 @@ class CheckpointError(Exception):
 class Snapshot:
     """One recorded state of a working directory."""
 
-    commit: str
+    id: str  # the snapshot's own git tree: `files` and `meta.json`
     files: str  # tree of the files
     modes: dict[str, int] = field(default_factory=dict)  # permission bits git does not record
     large: dict[str, list[int]] = field(default_factory=dict)  # path -> [size, mtime_ns], content not kept
-    nested: dict[str, str] = field(default_factory=dict)  # nested repository folder -> its snapshot commit
+    nested: dict[str, str] = field(default_factory=dict)  # nested repository folder -> its snapshot id
 
 
 @dataclass(frozen=True)
@@ -112,8 +115,41 @@ def _git_env(git_dir: Path, work_tree: Path) -> dict[str, str]:
     return env
 
 
-def _standard_mode(git_mode: str) -> int:
-    return 0o755 if git_mode == "100755" else 0o644
+def _permissions(root: str, paths: list[str]) -> dict[str, int]:
+    """Permission bits of the regular files among `paths` (relative to `root`)."""
+    found: dict[str, int] = {}
+    lstat = os.lstat
+    prefix = root + os.sep
+    for path in paths:
+        try:
+            mode = lstat(prefix + path).st_mode
+        except OSError:
+            continue
+        if stat.S_ISREG(mode):
+            found[path] = stat.S_IMODE(mode)
+    return found
+
+
+class _Background:
+    """Runs one function in a thread (file system calls release the GIL) while the caller waits on git."""
+
+    def __init__(self, work: Any, *args: Any) -> None:
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work, args), name="oi-checkpoint-scan", daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Any, args: tuple[Any, ...]) -> None:
+        try:
+            self._result = work(*args)
+        except BaseException as exc:  # handed to the caller in result()
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
 
 
 class Shadow:
@@ -127,7 +163,8 @@ class Shadow:
         self.max_files = max_files
         self._env = _git_env(self.git_dir, self.root)
         self._loaded: dict[str, Snapshot] = {}
-        self._last_meta: tuple[bytes, str] | None = None
+        self._last: Snapshot | None = None
+        self._tracked: set[str] | None = None  # paths in the shadow index, kept in step with it
 
     def child(self, folder: str) -> "Shadow":
         return Shadow(self.root / folder, self.state_dir, max_file_size=self.max_file_size, max_files=self.max_files)
@@ -180,6 +217,7 @@ class Shadow:
             "core.symlinks": "true", "core.untrackedCache": "true", "core.fsmonitor": "false",
             "core.quotePath": "false", "core.excludesFile": os.devnull, "core.logAllRefUpdates": "false",
             "gc.auto": "0", "commit.gpgSign": "false", "diff.renames": "true",
+            "core.splitIndex": "true", "index.version": "4",  # smaller index writes on big trees
         }
         for key, value in settings.items():
             self.git("config", key, value)
@@ -197,6 +235,9 @@ class Shadow:
             return self._snapshot()
 
     def _snapshot(self) -> Snapshot:
+        if self._tracked is None:
+            self._tracked = {os.fsdecode(p) for p in self.git("ls-files", "-z").split(b"\0") if p}
+        perms_job = _Background(_permissions, str(self.root), list(self._tracked))  # overlaps git's own scan
         listing = self.git("ls-files", "-z", "-t", "-m", "-d", "-o", "--exclude-standard")
         updates: list[str] = []
         removes: list[str] = []
@@ -228,6 +269,7 @@ class Shadow:
                 updates.append(path)
             else:  # a file that became a folder (its files are listed on their own), fifos, sockets, devices
                 removes.append(path)
+        perms = perms_job.result()
         if new_files > self.max_files:
             raise CheckpointError(
                 f"{self.root} holds more than {self.max_files:,} files that are not ignored, too many to checkpoint "
@@ -237,82 +279,63 @@ class Shadow:
             self.git("update-index", "-z", "--force-remove", "--stdin", data=_nul_join(removes))
         if updates:
             self.git("update-index", "-z", "--add", "--remove", "--replace", "--stdin", data=_nul_join(updates))
-        files = self.git("write-tree").decode().strip()
-        modes = self._odd_modes()
-        children = {folder: self.child(folder).snapshot().commit for folder in sorted(nested)}
+        if removes or updates or self._last is None:
+            files = self.git("write-tree").decode().strip()
+        else:
+            files = self._last.files
+        self._tracked.difference_update(removes)
+        self._tracked.update(updates)
+        for path in removes:
+            perms.pop(path, None)
+        perms.update(_permissions(str(self.root), updates))
+        modes = {path: bits for path, bits in perms.items() if bits != (0o755 if bits & 0o100 else 0o644)}
+        children = {folder: self.child(folder).snapshot().id for folder in sorted(nested)}
+        last = self._last
+        if last is not None and (last.files, last.modes, last.large, last.nested) == (files, modes, large, children):
+            return last  # nothing changed since the last snapshot
         meta = {"v": 1, "modes": modes, "large": large, "nested": children}
-        meta_bytes = json.dumps(meta, sort_keys=True, ensure_ascii=False).encode("utf-8")
-        if self._last_meta is not None and self._last_meta[0] == meta_bytes:
-            meta_sha = self._last_meta[1]
-        else:
-            meta_sha = self.git("hash-object", "-w", "--stdin", data=meta_bytes).decode().strip()
-            self._last_meta = (meta_bytes, meta_sha)
-        wrapper = self.git(
-            "mktree", data=f"040000 tree {files}\t{FILES_NAME}\n100644 blob {meta_sha}\t{META_NAME}\n".encode()
-        ).decode().strip()
-        parent = self._head()
-        if parent is not None and self._tree_of(parent) == wrapper:
-            commit = parent  # nothing changed since the last snapshot
-        else:
-            args = ["commit-tree", wrapper, "-m", "oi-tui checkpoint"] + (["-p", parent] if parent else [])
-            commit = self.git(*args).decode().strip()
-            self.git("update-ref", SNAPSHOT_REF, commit)
-        snapshot = Snapshot(commit, files, modes, large, children)
-        self._loaded[commit] = snapshot
+        meta_sha = self._write_object(b"blob", json.dumps(meta, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        wrapper = self._write_object(  # entries sorted by name, as git requires
+            b"tree", b"40000 " + FILES_NAME.encode() + b"\0" + bytes.fromhex(files)
+            + b"100644 " + META_NAME.encode() + b"\0" + bytes.fromhex(meta_sha))
+        with open(self.git_dir / SNAPSHOT_LOG, "a", encoding="utf-8") as log:  # every snapshot stays findable
+            log.write(f"{wrapper} {time.time():.0f}\n")
+        snapshot = Snapshot(wrapper, files, modes, large, children)
+        self._loaded[wrapper] = snapshot
+        self._last = snapshot
         return snapshot
 
-    def _odd_modes(self) -> dict[str, int]:
-        """Permission bits of tracked files that git would not restore (anything but 644 and 755)."""
-        staged = self.git("ls-files", "-z", "-s")
-        odd: dict[str, int] = {}
-        root = os.fsencode(str(self.root)) + b"/"
-        lstat = os.lstat
-        for item in staged.split(b"\0"):
-            if not item:
-                continue
-            head, _, raw_path = item.partition(b"\t")
-            git_mode = head[:6].decode()
-            if git_mode == "120000":
-                continue
-            try:
-                perms = stat.S_IMODE(lstat(root + raw_path).st_mode)
-            except OSError:
-                continue
-            if perms != _standard_mode(git_mode):
-                odd[os.fsdecode(raw_path)] = perms
-        return odd
-
-    def _head(self) -> str | None:
-        ref = self.git_dir / SNAPSHOT_REF
-        try:
-            return ref.read_text().strip() or None
-        except OSError:
-            pass
-        try:
-            return self.git("rev-parse", "-q", "--verify", SNAPSHOT_REF).decode().strip() or None
-        except CheckpointError:
-            return None
-
-    def _tree_of(self, commit: str) -> str:
-        return self.git("rev-parse", f"{commit}^{{tree}}").decode().strip()
+    def _write_object(self, kind: bytes, data: bytes) -> str:
+        """Store one small git object as a loose object (what `git hash-object -w` does, without a process)."""
+        raw = kind + b" " + str(len(data)).encode() + b"\0" + data
+        sha = hashlib.sha1(raw).hexdigest()
+        folder = self.git_dir / "objects" / sha[:2]
+        target = folder / sha[2:]
+        if target.exists():
+            return sha
+        folder.mkdir(exist_ok=True)
+        temp = folder / f"tmp_obj_oi_{os.getpid()}_{threading.get_ident()}"
+        temp.write_bytes(zlib.compress(raw))
+        os.replace(temp, target)
+        return sha
 
     # ------------------------------------------------------------ reading snapshots
 
-    def load(self, commit: str) -> Snapshot:
-        """The snapshot recorded as `commit` (from memory when it was taken or read before)."""
-        cached = self._loaded.get(commit)
+    def load(self, snapshot_id: str) -> Snapshot:
+        """The snapshot recorded as `snapshot_id` (from memory when it was taken or read before)."""
+        cached = self._loaded.get(snapshot_id)
         if cached is not None:
             return cached
         if not (self.git_dir / "HEAD").is_file():
             raise CheckpointError(f"the checkpoint store for {self.root} is gone ({self.git_dir})")
         try:
-            files, meta_sha = self.git("rev-parse", f"{commit}:{FILES_NAME}", f"{commit}:{META_NAME}").decode().split()
+            files, meta_sha = self.git("rev-parse", f"{snapshot_id}:{FILES_NAME}", f"{snapshot_id}:{META_NAME}").decode().split()
             meta = json.loads(self.git("cat-file", "blob", meta_sha))
         except (CheckpointError, ValueError):
-            raise CheckpointError(f"checkpoint {commit[:10]} is missing from {self.git_dir}") from None
-        snapshot = Snapshot(commit, files, dict(meta.get("modes") or {}), dict(meta.get("large") or {}),
+            raise CheckpointError(f"checkpoint {snapshot_id[:10]} is missing from {self.git_dir}") from None
+        snapshot = Snapshot(snapshot_id, files, dict(meta.get("modes") or {}), dict(meta.get("large") or {}),
                             dict(meta.get("nested") or {}))
-        self._loaded[commit] = snapshot
+        self._loaded[snapshot_id] = snapshot
         return snapshot
 
     def entries(self, tree: str, paths: Iterable[str] | None = None) -> dict[str, TreeEntry]:
@@ -352,18 +375,14 @@ class Shadow:
             position = end + 1 + size + 1
         return found
 
-    def raw_changes(self, old_tree: str, new_tree: str) -> list[RawChange]:
-        """What differs between two file trees, renames detected."""
-        out = self.git("diff-tree", "-r", "-z", "-M", "--raw", "--no-commit-id", old_tree, new_tree)
+    def diff(self, old_tree: str, new_tree: str) -> list[tuple[RawChange, tuple[int, int] | None]]:
+        """What differs between two file trees (renames detected), each with lines added and removed (None: binary)."""
+        out = self.git("diff-tree", "-r", "-z", "-M", "--raw", "--numstat", "--no-commit-id", old_tree, new_tree)
         parts = out.split(b"\0")
         changes: list[RawChange] = []
         index = 0
-        while index < len(parts) - 1:
-            head = parts[index].decode()
-            if not head.startswith(":"):
-                index += 1
-                continue
-            status = head.split(" ")[-1][:1]
+        while index < len(parts) and parts[index].startswith(b":"):
+            status = parts[index].split(b" ")[-1][:1].decode()
             if status in ("R", "C"):
                 old, new = os.fsdecode(parts[index + 1]), os.fsdecode(parts[index + 2])
                 changes.append(RawChange("R" if status == "R" else "A", new, old if status == "R" else None))
@@ -371,29 +390,20 @@ class Shadow:
             else:
                 changes.append(RawChange(status, os.fsdecode(parts[index + 1])))
                 index += 2
-        return changes
-
-    def numstat(self, old_tree: str, new_tree: str) -> dict[str, tuple[int, int] | None]:
-        """Lines added and removed per (new) path; None for binary files."""
-        out = self.git("diff-tree", "-r", "-z", "-M", "--numstat", "--no-commit-id", old_tree, new_tree)
-        parts = out.split(b"\0")
-        counts: dict[str, tuple[int, int] | None] = {}
-        index = 0
-        while index < len(parts):
+        lines: dict[str, tuple[int, int] | None] = {}
+        while index < len(parts):  # --numstat follows the raw lines
             item = parts[index]
             if not item:
                 index += 1
                 continue
-            fields = item.split(b"\t")
-            added, removed = fields[0], fields[1]
-            if len(fields) >= 3 and fields[2]:
-                path = os.fsdecode(fields[2])
+            added, removed, path = item.split(b"\t", 2)
+            if path:
                 index += 1
             else:  # a rename: the two paths follow as their own fields
-                path = os.fsdecode(parts[index + 2])
+                path = parts[index + 2]
                 index += 3
-            counts[path] = None if added == b"-" else (int(added), int(removed))
-        return counts
+            lines[os.fsdecode(path)] = None if added == b"-" else (int(added), int(removed))
+        return [(change, lines.get(change.path, (0, 0))) for change in changes]
 
     def patch(self, old_tree: str, new_tree: str, paths: Iterable[str] = ()) -> str:
         """The unified diff between two file trees (binary files named, not shown)."""

@@ -5,7 +5,7 @@ Before a run, `RunCheckpoints.before_run` snapshots the working directory into a
 `after_run` snapshots again, works out what changed and stores it on the run's code message under
 "checkpoint", so a resumed conversation still knows it, and publishes `RunFilesChanged`:
 
-    {"run": "r-3f2a…", "root": "/home/me/project", "before": "<commit>", "after": "<commit>",
+    {"run": "r-3f2a…", "root": "/home/me/project", "before": "<snapshot id>", "after": "<snapshot id>",
      "counts": {"added": 2, "modified": 1, "deleted": 0, "lines_added": 14, "lines_removed": 3},
      "files": [{"path": "out.txt", "status": "added", "added": 3, "removed": 0}, …],  # first 200
      "more_files": 0, "outside": ["/etc/hosts"], "error": null, "undone": false}
@@ -293,14 +293,14 @@ class RunCheckpoints:
             record["outside"] = touched(pending.outside)
             if pending.before is None:
                 return
-            record["before"] = pending.before.commit
+            record["before"] = pending.before.id
             shadow = self.shadow(pending.root)
             try:
                 after = shadow.snapshot()
             except CheckpointError as exc:
                 record["error"] = f"the files after the run could not be recorded ({exc})"
                 return
-            record["after"] = after.commit
+            record["after"] = after.id
             changes = changes_between(shadow, pending.before, after)
             record["counts"] = counts(changes)
             record["files"] = [c.to_dict() for c in changes[:STORED_FILES_LIMIT]]
@@ -422,7 +422,7 @@ class RunCheckpoints:
             snapshot = await self._in_thread(lambda: self.shadow(root).snapshot())
         except (CheckpointError, OSError):
             return None
-        return {"root": str(root), "before": snapshot.commit, "after": None}
+        return {"root": str(root), "before": snapshot.id, "after": None}
 
     async def release_files(self, guard: dict[str, Any]) -> int:
         """Put back every file changed since guard_files; the number of files put back."""
