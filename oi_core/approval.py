@@ -207,7 +207,7 @@ def describe_rule(rule: Any) -> str:
 def not_run_note(decision: Decision, pending: PendingCode, scan: ScanResult | None = None) -> str:
     """What the model reads about a block that did not run."""
     if decision.outcome == "fix":
-        return fix_request(pending, scan if scan is not None else pending.scan)
+        return fix_request(pending, scan if scan is not None else pending.scan, decision.reason)
     if decision.outcome == "skip":
         note = DECLINED
         if pending.incomplete:
@@ -220,9 +220,12 @@ def not_run_note(decision: Decision, pending: PendingCode, scan: ScanResult | No
     return note
 
 
-def fix_request(pending: PendingCode, scan: ScanResult | None) -> str:
-    """The user's "explain or fix this" request, with every finding and risk reason spelled out."""
+def fix_request(pending: PendingCode, scan: ScanResult | None, note: str = "") -> str:
+    """The user's "explain or fix this" request, with their note and every finding and risk reason spelled out."""
     lines = ["The user did not run this code. Explain what it does and why it is needed, or rewrite it more safely."]
+    note = " ".join(note.split())
+    if note:
+        lines.append(f"The user's note: {note}")
     if pending.incomplete:
         lines.append("It was cut off by the token limit, so it is incomplete.")
     if scan is not None and scan.findings:

@@ -104,12 +104,13 @@ async def test_skip_without_a_reason_ends_the_turn(make_interpreter, llm, tmp_pa
 async def test_fix_sends_risk_reasons_and_asks_to_explain_or_fix(make_interpreter, llm, tmp_path) -> None:
     interp, session, sub, request = await start(make_interpreter, llm, "```shell\nsudo rm -rf ~/old_logs\n```")
     llm.queue("That deletes your old logs folder with admin rights; here is a safer version.")
-    interp.bus.publish(CodeSkipped(request.request_id, how="fix"))
+    interp.bus.publish(CodeSkipped(request.request_id, reason="why sudo?", how="fix"))
     assert (await next_of(sub, ApprovalResolved)).outcome == "fix"
     assert (await next_of(sub, TurnFinished)).reason == "done"
     assert len(llm.requests) == 2
     last = llm.requests[-1]["messages"][-1]["content"]
     assert "did not run this code" in last and "Explain" in last
+    assert "The user's note: why sudo?" in last
     assert {mark.category for mark in request.risks} >= {"delete", "privilege"}
     for mark in request.risks:  # every reason the classifier gave reaches the model
         assert mark.reason in last and f"line {mark.line}" in last
