@@ -181,3 +181,28 @@ async def test_async_reading_on_approves(make_interpreter, llm, tmp_path) -> Non
     assert marker.exists()
     assert any(c["type"] == "confirmation" for c in chunks)
     await interp.computer.aterminate()
+
+
+def test_an_iterator_dropped_on_the_loop_thread_closes_without_deadlock() -> None:
+    """Garbage collection can finalise the sync iterator on the loop's own thread: it must not wait on itself."""
+    import threading
+
+    from oi_core.loop_thread import LoopThread
+
+    closed = threading.Event()
+
+    async def producer():
+        try:
+            yield "confirmation"
+            yield "ran"
+        finally:
+            closed.set()
+
+    runner = LoopThread("test-loop")
+    iterator = runner.iterate(producer())
+    assert next(iterator) == "confirmation"
+    done = threading.Event()
+    runner.loop.call_soon_threadsafe(lambda: (iterator.close(), done.set()))
+    assert done.wait(5), "closing on the loop thread deadlocked"
+    assert closed.wait(5), "the async generator was never closed"
+    runner.stop()
