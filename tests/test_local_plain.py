@@ -153,3 +153,33 @@ def test_settings_given_by_the_user_are_kept():
     llm = interpreter.llm
     assert llm.api_base == server.url + "/v1"  # given: kept (completions go to its root, see request_params)
     assert (llm.context_window, llm.max_tokens) == (DEFAULT_CONTEXT_WINDOW, 500)
+
+
+def test_shipped_profiles_keep_the_text_mode_templates():
+    from oi_core.local_profile import TEXT_MODE_TEMPLATES
+    from oi_core.profiles import load_profile
+
+    for name in ("local", "ollama"):
+        settings = load_profile(name).settings
+        assert {key: settings[key] for key in TEXT_MODE_TEMPLATES} == TEXT_MODE_TEMPLATES, name
+        assert settings["offline"] is True
+    ollama = load_profile("ollama").settings
+    assert ollama["llm.model"].startswith("ollama_chat/")
+    # left to the server: the host (OLLAMA_HOST), the window and tool support are resolved at start
+    assert not {"llm.api_base", "llm.context_window", "llm.max_tokens", "llm.supports_functions"} & set(ollama)
+
+
+def test_shipped_ollama_profile_resolves_on_ollama_host(tmp_path):
+    server = FakeOllama(OllamaModel("llama3.1", context_length=8192, capabilities=("completion", "tools")))
+    server.queue("Hello from the profile.")
+    try:
+        result, connections = run_cli(tmp_path, {"OLLAMA_HOST": f"127.0.0.1:{server.port}"},
+                                      "--plain", "-p", "ollama", stdin="hi\n")
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr
+    assert "Hello from the profile." in result.stdout
+    [chat] = server.chat_requests()
+    assert chat["model"] == "llama3.1" and chat["options"]["num_ctx"] == 8192
+    assert chat.get("tools"), "the server says the model takes tools, so tool mode is used"
+    assert [c for c in connections if c["blocked"]] == []
