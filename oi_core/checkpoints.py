@@ -13,7 +13,8 @@ Before a run, `RunCheckpoints.before_run` snapshots the working directory into a
 `error` is set (and `before` is null) when no checkpoint could be taken; the user was then asked whether to
 run without one. Undo (`undo`) puts back the files the last run created, changed or deleted, marks the
 record `undone` and tells the model in a note message; rewind (`rewind`) undoes every run from a message on,
-keeps the original conversation as a saved fork and continues from that message.
+keeps the original conversation as it was (saved, in the navigator) and continues in a fork of its first
+messages (`oi_core.conversations.branch`).
 
 What is covered: regular files and symbolic links under the working directory that its `.gitignore` files
 do not exclude, with their permission bits, up to `checkpoint_max_file_size` bytes each (bigger files are
@@ -84,7 +85,8 @@ class RestoreResult:
     outside: list[str] = field(default_factory=list)
     runs: list[int] = field(default_factory=list)  # code messages whose runs were undone
     without_checkpoint: list[tuple[int, str]] = field(default_factory=list)  # runs that could not be undone
-    fork_id: str | None = None
+    kept_id: str | None = None  # rewind: the conversation as it was, still saved under its id
+    fork_id: str | None = None  # rewind: the conversation that continues from the rewind point
     replay: dict[str, Any] | None = None
     note: str = ""  # set when nothing was done, saying why
 
@@ -128,8 +130,9 @@ class RestoreResult:
             lines.append(f"  The run at message {index} had no checkpoint ({reason}); its changes stay.")
         if self.outside:
             lines.append("  Outside the working directory, the run(s) touched (not undone): " + ", ".join(self.outside))
-        if self.fork_id:
-            lines.append(f"  The conversation before the rewind is kept as {self.fork_id} (see the conversation list).")
+        if self.kept_id:
+            lines.append(f"  The conversation as it was is kept as {self.kept_id} (see the conversation list); "
+                         f"this one continues as {self.fork_id}.")
         if self.replay:
             lines.append("  " + str(self.replay.get("summary", "")))
         lines.append(self.limits())
@@ -480,7 +483,7 @@ class RunCheckpoints:
                      fork: bool = True) -> RestoreResult:
         """Put back the files every run from `message_index` on changed, keep the conversation before it.
 
-        The original conversation is saved as a fork first (when conversations are saved). With
+        When conversations are saved, the original one stays as it is and this one continues in a fork. With
         `replay_kernel`, the Python kernel is restarted and the approved Python blocks before that
         message are run again, stopping at the first error (their file changes are put back afterwards).
         """
@@ -501,13 +504,24 @@ class RunCheckpoints:
                 self._undo_run(record, result)
                 result.runs.append(index)
 
+        branching = fork and bool(messages) and bool(getattr(interp, "conversation_history", False))
+        if branching:  # first: if the conversation cannot be kept, nothing else happens
+            from .conversation_text import title_for
+            from .conversations import ConversationError, abranch, conversation_key
+
+            result.kept_id = conversation_key(interp)
+            try:
+                info = await abranch(interp, message_index,
+                                     title=f"{title_for(messages)} (rewound to message {message_index})")
+            except (ConversationError, OSError) as exc:
+                raise CheckpointUnavailable(f"Could not rewind: the conversation could not be kept ({exc}).") from None
+            result.fork_id = info.id
         try:
             await self._in_thread(undo_all)
         except CheckpointError as exc:
-            raise CheckpointUnavailable(f"Could not rewind: {exc}.") from None
-        if fork and messages and getattr(interp, "conversation_history", False):
-            result.fork_id = await asyncio.to_thread(_save_fork, interp, messages, message_index)
-        interp.truncate_messages(message_index)
+            raise CheckpointUnavailable(f"Could not put the files back: {exc}.") from None
+        if not branching:
+            interp.truncate_messages(message_index)
         if replay_kernel:
             from .checkpoint_replay import replay_python
 
@@ -555,18 +569,6 @@ def _what_changed(result: RestoreResult) -> str:
     if result.failed:
         parts.append("could not restore " + ", ".join(p for p, _ in result.failed[:10]))
     return "; ".join(parts) or "no file needed restoring"
-
-
-def _save_fork(interp: Any, messages: list[dict[str, Any]], message_index: int) -> str | None:
-    """Save the whole conversation, as it was before the rewind, under a new id (visible in the navigator)."""
-    from .conversation_text import title_for
-    from .conversations import store_for
-
-    store = store_for(interp)
-    fork_id = store.new_id()
-    title = f"{title_for(messages)} (before rewind to message {message_index})"
-    store.save(fork_id, messages, title=title)
-    return fork_id
 
 
 __all__ = ["AskAgain", "CheckpointUnavailable", "LIMITS", "ask_without_checkpoint", "rewind_points", "RECORD_KEY", "RestoreResult", "RunCheckpoints", "record_of", "state_dir", "summary_line"]

@@ -332,23 +332,28 @@ async def test_rewind_then_continue_then_rewind_again_keeps_forks(project, make_
     await driver.turn("make b")
     assert (project / "b.txt").exists()
 
+    original_id = interp.conversation_id
     result = await interp.arewind(second_turn)
     assert not (project / "b.txt").exists() and (project / "a.txt").read_text() == "a\n"
-    assert len(interp.messages) == second_turn and result.fork_id
+    assert len(interp.messages) == second_turn
+    assert result.kept_id == original_id and result.fork_id == interp.conversation_id != original_id
     await interp.flush_autosave()
     store = store_for(interp)
-    fork = store.load(result.fork_id)
-    assert any(m.get("content") == "make b" for m in fork)  # the original conversation, kept whole
+    kept = store.load(original_id)
+    assert any(m.get("content") == "make b" for m in kept)  # the original conversation, kept whole
+    assert len(store.load(result.fork_id)) == second_turn
 
     llm.queue(fenced("shell", "echo c > c.txt"), "Made c.")
     await driver.turn("make c instead")
     assert (project / "c.txt").exists()
     again = await interp.arewind(0)
     assert not (project / "a.txt").exists() and not (project / "c.txt").exists()
-    assert interp.messages == [] and again.fork_id and again.fork_id != result.fork_id
+    assert interp.messages == [] and again.kept_id == result.fork_id
     assert len(again.runs) == 2
+    await interp.flush_autosave()
     titles = [info.title for info in store.list()]
-    assert sum("before rewind" in title for title in titles) == 2
+    assert sorted(titles) == ["make a", "make a (rewound to message 0)", f"make a (rewound to message {second_turn})"]
+    assert any(m.get("content") == "make c instead" for m in store.load(again.kept_id))
     await driver.close()
 
 
