@@ -76,8 +76,8 @@ class LoopThread:
 
     def _close(self, agen: AsyncGenerator[Any, None], loop: asyncio.AbstractEventLoop) -> None:
         """Close an abandoned async generator on its loop; never blocks the loop thread itself."""
-        if loop.is_closed():
-            return
+        if loop.is_closed() or not loop.is_running():
+            return  # the interpreter was terminated: nothing can run the generator's cleanup any more
         if threading.current_thread() is self._thread:  # garbage collected on the loop thread
             loop.create_task(_quiet_close(agen))
             return
