@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .local_models import LocalModelError
+from .local_models import LocalModelError, http_client
 
 SPEED_WINDOW = 3.0  # seconds of history behind the speed figure
 
@@ -117,10 +117,9 @@ async def pull(
     url = f"{host}/api/pull"
     tally = _Tally(clock)
     finished = False
-    # no read timeout: a large layer may stay quiet while Ollama verifies it; the user can cancel
-    timeout = httpx.Timeout(None, connect=connect_timeout)
     try:
-        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+        # no read timeout: a large layer may stay quiet while Ollama verifies it; the user can cancel
+        async with http_client(None, connect=connect_timeout) as client:
             async with client.stream("POST", url, json={"model": name, "name": name, "stream": True}) as response:
                 if response.status_code >= 400:
                     reason = _error_text(await response.aread()) or f"HTTP {response.status_code}"
