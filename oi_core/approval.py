@@ -181,17 +181,17 @@ def needs_approval(interpreter: "OpenInterpreter", pending: PendingCode) -> bool
     return pending.incomplete or not interpreter.auto_run or safe_mode_of(interpreter) != "off"
 
 
-def allow_rule_for(interpreter: "OpenInterpreter", pending: PendingCode) -> Any | None:
+def allow_rule_for(interpreter: "OpenInterpreter", pending: PendingCode, *, ignore_scan: bool = False) -> Any | None:
     """The allow rule that lets this block run unasked, if any (see oi_core.safety.allow for the precedence).
 
     Cut-off code is never offered to the rules; a scan with findings, a failed or unfinished scan, or a
-    high-risk mark keeps every rule out.
+    high-risk mark keeps every rule out. `ignore_scan`: would a rule match if the scan is clean?
     """
     if pending.incomplete or not interpreter.allow_rules:
         return None
     allow = _allow()
     rules, _problems = allow.parse_rules(list(interpreter.allow_rules))
-    return allow.first_match(rules, pending.language, pending.code, pending.risks, pending.scan)
+    return allow.first_match(rules, pending.language, pending.code, pending.risks, None if ignore_scan else pending.scan)
 
 
 def parse_allow_rules(data: Any) -> tuple[tuple[Any, ...], tuple[str, ...]]:

@@ -169,3 +169,12 @@ def test_bad_rules_are_refused_with_one_sentence(make_interpreter) -> None:
     with pytest.raises(SettingsError, match="allow_rules: allow rule 1: kind must be"):
         interp.set_setting("allow_rules", [{"language": "shell", "kind": "anything"}])
     assert interp.allow_rules == []
+
+
+async def test_rules_that_cannot_match_do_not_delay_the_card_for_the_scan(make_interpreter, llm) -> None:
+    interp, session, sub, event = await turn(make_interpreter, llm, "```shell\necho not-ls\n```\n",
+                                             allow_rules=[LS], safe_mode="auto")
+    assert isinstance(event, ApprovalRequested) and event.scan.status == "scanning"
+    interp.bus.publish(CodeSkipped(event.request_id))
+    await next_of(sub, TurnFinished)
+    await session.close()
