@@ -13,7 +13,7 @@ from textual.widgets import Button, Checkbox, Input, OptionList, ProgressBar, St
 from oi_core.local_models import JAN, LLAMAFILE, LM_STUDIO, OLLAMA, LocalServer
 from oi_core.profiles import load_profile, profile_dir
 from oi_tui.app import OiApp
-from oi_tui.screens.local_models import LocalModelsScreen, LocalPick, open_local_models
+from oi_tui.screens.local_models import LocalModelsScreen, LocalPick, check_local_model, open_local_models
 from oi_tui.screens.local_pull import LocalPullScreen
 from tests.local_servers import FakeLMStudio, FakeOllama, OllamaModel, PullPlan, StudioModel
 from tests.tui_support import wait_for
@@ -270,10 +270,7 @@ async def test_pick_in_the_app_applies_and_saves_a_profile(make_interpreter, oll
     assert "131,072" in Path(profile_dir() / "my-local.yaml").read_text()
 
 
-async def test_setup_screen_and_palette_open_the_picker(make_interpreter, ollama):
-    from textual.command import CommandPalette
-
-    from oi_tui.commands import palette_commands
+async def test_setup_screen_opens_the_picker(make_interpreter, ollama):
     from oi_tui.screens.setup import SetupScreen
 
     interpreter = make_interpreter()
@@ -290,9 +287,76 @@ async def test_setup_screen_and_palette_open_the_picker(make_interpreter, ollama
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, LocalModelsScreen))
         assert interpreter.llm.model == "openai/test-model"  # cancelled: nothing changed
-        if callable(getattr(app, "action_local_models", None)):  # the app action (oi_tui/app.py) is wired
-            assert "Local model…" in [command.title for command in palette_commands(app)]
-            await pilot.press("ctrl+p")
-            await wait_for(pilot, lambda: CommandPalette.is_open(app))
-            await pilot.press(*"Local model", "enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, LocalModelsScreen))
+
+
+INTEGRATION = "oi_tui/app.py lacks the local-model hooks: apply /work/team/board/local-models-integration.patch"
+
+
+async def test_palette_opens_the_picker(make_interpreter):
+    from textual.command import CommandPalette
+
+    from oi_tui.commands import palette_commands
+
+    app = OiApp(make_interpreter())
+    assert callable(getattr(app, "action_local_models", None)), INTEGRATION
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        assert "Local model…" in [command.title for command in palette_commands(app)]
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: CommandPalette.is_open(app))
+        await pilot.press(*"Local model")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LocalModelsScreen))
+
+
+# ---------------------------------------------------------------- --model ollama/NAME in the TUI
+
+
+def notifications(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_missing_ollama_model_is_offered_and_downloaded(make_interpreter, ollama):
+    from oi_tui.screens.confirm import ConfirmScreen
+
+    ollama.pull_plan = PullPlan(layers=(900_000_000, 2_000), steps=20, step_delay=0.05)
+    interpreter = make_interpreter()
+    interpreter.llm.model, interpreter.llm.api_base = "ollama/phi3", None
+    interpreter.llm.context_window = interpreter.llm.supports_functions = None
+    app = OiApp(interpreter)
+    async with app.run_test(size=(120, 35), notifications=True) as pilot:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("OLLAMA_HOST", f"127.0.0.1:{ollama.port}")
+            check_local_model(app)
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and bool(app.screen.query("#confirm-yes")))
+            assert f"phi3 is not on the Ollama server at 127.0.0.1:{ollama.port}. Download it now?" in str(
+                app.screen.query_one("#confirm-question", Static).render())
+            await pilot.click("#confirm-yes")
+            await wait_for(pilot, lambda: isinstance(app.screen, LocalPullScreen))
+            bar = app.screen.query_one("#pull-bar", ProgressBar)
+            await wait_for(pilot, lambda: bar.percentage is not None and bar.percentage > 0.1)
+            await wait_for(pilot, lambda: interpreter.llm.context_window == 16384, timeout=30)
+    assert "phi3:latest" in ollama.models
+    llm = interpreter.llm
+    assert (llm.api_base, llm.supports_functions, llm.max_tokens) == (ollama.url, False, 3276)
+    assert "phi3:latest is ready." in notifications(app)
+
+
+async def test_declined_or_unreachable_ollama_model_is_explained(make_interpreter, ollama):
+    from oi_tui.screens.confirm import ConfirmScreen
+
+    interpreter = make_interpreter()
+    interpreter.llm.model, interpreter.llm.api_base = "ollama_chat/phi3", ollama.url
+    app = OiApp(interpreter)
+    async with app.run_test(size=(120, 35), notifications=True) as pilot:
+        check_local_model(app)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and bool(app.screen.query("#confirm-no")))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: any("ollama pull phi3" in text for text in notifications(app)))
+        assert ollama.pull_started.is_set() is False
+        port = free_port()
+        interpreter.llm.api_base = f"http://127.0.0.1:{port}"
+        check_local_model(app)
+        await wait_for(pilot, lambda: any("ollama serve" in text for text in notifications(app)))
+        assert any(f"Ollama at 127.0.0.1:{port}: nothing answers." in text for text in notifications(app))

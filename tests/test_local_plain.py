@@ -183,3 +183,31 @@ def test_shipped_ollama_profile_resolves_on_ollama_host(tmp_path):
     assert chat["model"] == "llama3.1" and chat["options"]["num_ctx"] == 8192
     assert chat.get("tools"), "the server says the model takes tools, so tool mode is used"
     assert [c for c in connections if c["blocked"]] == []
+
+
+def test_local_flag_opens_the_picker_keeping_explicit_flags():
+    """`oi-tui --local --max_tokens 1000 --context_window 3000` (documented): the picker opens in the TUI, the two
+    flags win over what it resolves, and --api_base is probed as one more server; without a picker (--plain)
+    the documented local mode applies."""
+    from functools import partial
+
+    from oi_tui import cli
+
+    assert hasattr(cli, "_local_start"), "apply /work/team/board/local-models-integration.patch"
+    args = cli.build_parser().parse_args(["--local", "--max_tokens", "1000", "--context_window", "3000",
+                                          "--api_base", "http://127.0.0.1:5555/v1"])
+    interpreter, _ = cli.make_interpreter(args)
+    try:
+        start = cli._local_start(args, interpreter)
+        assert isinstance(start, partial) and start.func.__name__ == "open_local_models"
+        assert start.keywords == {"extra_urls": ["http://127.0.0.1:5555/v1"],
+                                  "keep": {"llm.context_window": 3000, "llm.max_tokens": 1000}}
+        # until a model is picked (or if the picker is cancelled) the documented local mode is in force
+        assert (interpreter.llm.api_base, interpreter.offline, interpreter.llm.max_tokens) == (
+            "http://127.0.0.1:5555/v1", True, 1000)
+        ollama = cli.build_parser().parse_args(["--model", "ollama/llama3.1"])
+        assert cli._local_start(ollama, cli.make_interpreter(ollama)[0]).__name__ == "check_local_model"
+        hosted = cli.build_parser().parse_args(["--model", "gpt-4o"])
+        assert cli._local_start(hosted, cli.make_interpreter(hosted)[0]) is None
+    finally:
+        interpreter.terminate()
