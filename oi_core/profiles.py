@@ -671,6 +671,80 @@ def save_allow_rules(name: str | None, rules: list[dict[str, Any]]) -> Path:
     return path
 
 
+def set_profile_values(name: str | None, values: dict[str, Any]) -> Path:
+    """Write dotted settings into the user's copy of profile `name` (default when None), keeping the rest of
+    the file (comments included) as written; returns the file. Raises ProfileError, writing nothing, when
+    the file cannot be edited or would not load afterwards."""
+    from .conversations import atomic_write
+
+    path = editable_profile(name)
+    if path.suffix == ".py":
+        raise ProfileError(f"{path} is a Python profile: set {', '.join(values)} in it yourself; nothing was saved.")
+    text = read_profile_text(path)
+    for dotted, value in values.items():
+        text = _with_value(text, canonical_path(dotted), value, path)
+    parse_yaml_profile(text, path)  # never write a profile that would not load
+    atomic_write(path, text.encode("utf-8"))
+    return path
+
+
+def _yaml_scalar(value: Any) -> str:
+    import json
+
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value))  # a JSON string is a double-quoted YAML scalar
+
+
+def _with_value(text: str, target: str, value: Any, path: Path) -> str:
+    """`text` with every key that sets `target` given `value` (one edited line each), or one line added."""
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ProfileError(f"{path}: cannot be edited, it is not valid YAML ({exc}).") from None
+    spans: list[tuple[int, int]] = []
+    group_node: Any = None
+
+    def visit(node: Any, prefix: str) -> None:
+        nonlocal group_node
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            full = canonical_path(prefix + str(key_node.value))
+            if full == target:
+                if not isinstance(value_node, yaml.ScalarNode) or value_node.start_mark.line != value_node.end_mark.line:
+                    raise ProfileError(f"{path}, line {key_node.start_mark.line + 1}: {prefix}{key_node.value} is not a "
+                                       "one-line value, so it cannot be changed for you; edit the file instead.")
+                spans.append((value_node.start_mark.index, value_node.end_mark.index))
+            elif isinstance(value_node, yaml.MappingNode) and _is_group(full):
+                if not prefix and target.startswith(full + ".") and value_node.flow_style is False and value_node.value:
+                    group_node = value_node
+                visit(value_node, full + ".")
+
+    if isinstance(root, yaml.MappingNode):
+        visit(root, "")
+    elif root is not None:
+        raise ProfileError(f"{path}: a profile must be a mapping of settings (key: value).")
+    rendered = _yaml_scalar(value)
+    for start, end in sorted(spans, reverse=True):
+        text = text[:start] + rendered + text[end:]
+    if spans:
+        return text
+    if group_node is not None:  # add it to the existing block (e.g. under `llm:`), after that block's first key
+        first_key = group_node.value[0][0]
+        indent = " " * first_key.start_mark.column
+        line_start = text.rfind("\n", 0, first_key.start_mark.index) + 1
+        leaf = target.rsplit(".", 1)[-1]
+        return text[:line_start] + f"{indent}{leaf}: {rendered}\n" + text[line_start:]
+    return text.rstrip("\n") + ("\n" if text.strip() else "") + f"{target}: {rendered}\n"
+
+
 def _provider(model: str) -> str:
     from .secrets import provider_for
 
@@ -705,6 +779,7 @@ __all__ = [
     "resolve_profile",
     "editable_profile",
     "save_allow_rules",
+    "set_profile_values",
     "shipped_profile_dir",
     "user_profile_dir",
 ]

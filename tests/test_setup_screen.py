@@ -108,9 +108,44 @@ def test_apply_local_server_result() -> None:
 def test_a_custom_server_key_does_not_replace_the_providers_key() -> None:
     interpreter = fake_interpreter()
     message = apply_setup(interpreter, SetupResult("openai/m", "https://llm.example/v1", SECRET, "custom"))
-    assert interpreter.llm.api_key == SECRET
     assert keyring.get_password("oi-tui", "openai") is None
-    assert "session only" in message and SECRET not in message
+    assert keyring.get_password("oi-tui", secrets.server_entry("https://llm.example/v1")) == SECRET
+    assert interpreter.llm.api_key is None  # the keyring holds it
+    assert secrets.lookup_api_key("openai/m", api_base="https://llm.example/v1") == SECRET
+    assert SECRET not in message and "keyring" in message
+
+
+def test_setup_is_kept_for_the_next_start(llm_server) -> None:
+    """Saving writes the model and server to the default profile: a restart needs no setup (key not in the file)."""
+    from oi_core.profiles import load_profile, profile_dir
+    from oi_tui import cli
+
+    message = apply_setup(fake_interpreter(), SetupResult("openai/test-model", llm_server.url, SECRET, "custom"))
+    assert "default profile" in message and SECRET not in message
+    default = profile_dir() / "default.yaml"
+    text = default.read_text()
+    assert SECRET not in text and "# Keep API keys out of profiles" in text  # comments kept
+    assert load_profile("default").settings["llm.model"] == "openai/test-model"
+    interpreter, warnings = cli.make_interpreter(cli.build_parser().parse_args([]))
+    try:
+        assert warnings == []
+        assert (interpreter.llm.model, interpreter.llm.api_base) == ("openai/test-model", llm_server.url)
+        assert interpreter.llm.resolved_api_key() == SECRET
+        assert not needs_setup(interpreter)
+    finally:
+        interpreter.terminate()
+
+
+def test_a_profile_that_cannot_be_written_keeps_the_choice_for_the_session() -> None:
+    from oi_core.profiles import profile_dir
+
+    default = profile_dir() / "default.yaml"
+    default.write_text("llm:\n  model: |\n    gpt-4o\n")  # a block scalar: not edited for the user
+    interpreter = fake_interpreter()
+    message = apply_setup(interpreter, SetupResult("ollama/llama3.1", "http://localhost:11434", None, "ollama"))
+    assert interpreter.llm.model == "ollama/llama3.1"
+    assert "applies to this session only" in message and "line 2" in message
+    assert default.read_text() == "llm:\n  model: |\n    gpt-4o\n"
 
 
 # ------------------------------------------------------------------ the screen
@@ -228,8 +263,63 @@ async def test_test_connection_against_a_local_server(llm_server) -> None:
         await pilot.click("#setup-test")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        status = str(app.screen.query_one("#setup-status", Static).render())
-        assert "Connected (1 models available)" in status
+        status = app.screen.query_one("#setup-status", Static)
+        assert "Connected: test-model is available." in str(status.render())
+        assert status.has_class("-ok")
+
+
+async def test_test_connection_checks_the_model_is_listed_and_clears_when_the_url_changes(llm_server) -> None:
+    app = Host(model="openai/no-such-model", api_base=llm_server.url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.click("#setup-test")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        status = app.screen.query_one("#setup-status", Static)
+        assert "does not list no-such-model; it has: test-model." in str(status.render())
+        assert status.has_class("-error")
+        await pilot.click("#setup-url")
+        await pilot.press("end", "backspace")  # another URL: the result above no longer describes it
+        await pilot.pause()
+        assert str(status.render()).strip() == ""
+        app.screen.query_one("#setup-url", Input).value = llm_server.url
+        app.screen.query_one("#setup-model", Input).value = "test-model"
+        await pilot.click("#setup-test")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "test-model is available" in str(status.render())
+        app.screen.query_one("#setup-model", Input).value = "other"
+        await pilot.pause()
+        assert str(status.render()).strip() == ""
+
+
+async def test_a_slow_test_result_for_an_old_url_is_not_shown(llm_server) -> None:
+    """The test of the old URL finishes after the URL changed: its result must not appear."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True).start()
+    app = Host(model="openai/test-model", api_base=f"http://127.0.0.1:{port}/v1")
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.click("#setup-test")
+            await pilot.pause(0.3)
+            status = app.screen.query_one("#setup-status", Static)
+            assert "Testing" in str(status.render())
+            app.screen.query_one("#setup-url", Input).value = llm_server.url
+            await pilot.pause()
+            assert str(status.render()).strip() == ""
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert str(status.render()).strip() == ""
+    finally:
+        for connection in accepted:
+            connection.close()
+        listener.close()
 
 
 async def test_test_connection_reports_an_unreachable_server() -> None:
@@ -269,3 +359,29 @@ def test_setup_screen_with_key_snapshot(snap_compare) -> None:
         await pilot.pause()
 
     assert snap_compare(Host("oi-night"), terminal_size=(80, 24), run_before=type_key)
+
+
+async def test_first_run_setup_survives_a_restart(llm_server, no_kernel_warm_up) -> None:
+    """The real app: first run shows setup; after saving a local server, the next start goes straight to chat."""
+    from oi_tui import cli
+    from oi_tui.app import OiApp
+    from tests.tui_support import wait_for
+
+    interpreter, _ = cli.make_interpreter(cli.build_parser().parse_args([]))
+    app = OiApp(interpreter)
+    async with app.run_test(size=(100, 30)) as pilot:  # closing the app ends the interpreter's session
+        await wait_for(pilot, lambda: isinstance(app.screen, SetupScreen) and app.screen.query("#choice-custom"))
+        await pilot.pause()
+        await pilot.click("#choice-custom")
+        app.screen.query_one("#setup-url", Input).value = llm_server.url
+        app.screen.query_one("#setup-model", Input).value = "test-model"
+        await pilot.click("#setup-save")
+        await wait_for(pilot, lambda: any("default profile" in str(n.message) for n in app._notifications))
+    restarted, _ = cli.make_interpreter(cli.build_parser().parse_args([]))
+    app = OiApp(restarted)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: not [w for w in app.workers if w.group == "startup" and not w.is_finished])
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, SetupScreen)
+        assert (restarted.llm.model, restarted.llm.api_base) == ("openai/test-model", llm_server.url)

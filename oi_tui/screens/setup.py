@@ -16,10 +16,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.worker import Worker, WorkerState
 
 from oi_core import secrets
+from oi_core.sanitize import terminal_safe
 
 
 @dataclass(frozen=True)
@@ -103,12 +106,8 @@ _LOCAL_PREFIXES = ("openai/", "ollama/", "ollama_chat/", "lm_studio/", "hosted_v
 # ------------------------------------------------------------------ logic without widgets
 
 
-def _provider_env() -> dict[str, str]:
-    return dict(getattr(secrets, "PROVIDER_ENV", {}))
-
-
 def _env_var(provider: str) -> str | None:
-    return _provider_env().get(provider)
+    return secrets.PROVIDER_ENV.get(provider)
 
 
 def needs_setup(interpreter: Any) -> bool:
@@ -137,57 +136,77 @@ def needs_setup(interpreter: Any) -> bool:
 
 
 def apply_setup(interpreter: Any, result: SetupResult) -> str:
-    """Point the interpreter at the chosen model and store the key; returns a sentence for the user.
+    """Point the interpreter at the chosen model, keep the choice, and store the key; returns a sentence.
 
-    A cloud provider's key goes to the OS keyring (service "oi-tui", user = provider). Without a
-    keyring backend, and for a custom server's key, the key is kept for this session only, and the
-    sentence says so. The key itself never appears in the sentence.
+    The model and server are written to the user's default profile, so the next start needs no setup.
+    A key goes to the OS keyring (service "oi-tui"; user = provider, or the server's URL for a custom or
+    local server). Without a keyring backend the key is kept for this session only, and the sentence
+    says so. The key itself never appears in the sentence. Blocking (keyring, disk): call it off the UI thread.
     """
     llm = interpreter.llm
     llm.model = result.model
     llm.api_base = result.api_base
     where = f"{result.model} at {result.api_base}" if result.api_base else result.model
-    if not result.api_key:
-        return f"Using {where}."
-
-    if result.api_base:  # a custom server's key must not replace the provider's real one in the keyring
-        llm.api_key = result.api_key
-        return f"Using {where}. Its API key is kept for this session only."
-
-    store = getattr(secrets, "store_api_key", None)
-    if store is not None:
-        try:
-            message = store(result.provider, result.api_key)
-        except Exception as exc:  # noqa: BLE001
-            llm.api_key = result.api_key
-            return f"Using {where}. The key could not be stored ({type(exc).__name__}); it is kept for this session only."
-        if "session only" in message:
-            llm.api_key = result.api_key
-        return f"Using {where}. {message}"
-
+    parts = [f"Using {where}."]
     try:
-        import keyring
+        from oi_core.profiles import set_profile_values
 
-        keyring.set_password(getattr(secrets, "SERVICE", "oi-tui"), result.provider, result.api_key)
-    except Exception as exc:  # noqa: BLE001 - no backend, locked keyring, ...
+        path = set_profile_values(None, {"llm.model": result.model, "llm.api_base": result.api_base})
+        parts.append(f"Saved to your default profile ({path}).")
+    except Exception as exc:  # noqa: BLE001 - a profile we cannot write must not lose the choice for this session
+        reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        parts.append(f"It could not be saved to your default profile ({reason}), so it applies to this session only.")
+    if not result.api_key:
+        return " ".join(parts)
+    try:
+        if result.api_base:  # a server's key is stored for that server, never as the provider's key
+            message = secrets.store_server_key(result.api_base, result.api_key)
+        else:
+            message = secrets.store_api_key(result.provider, result.api_key)
+    except Exception as exc:  # noqa: BLE001 - a broken keyring: keep the key for this session, say so
         llm.api_key = result.api_key
-        return (
-            f"Using {where}. No usable keyring ({type(exc).__name__}): the key is kept for this session only; "
-            f"set {_env_var(result.provider) or 'the provider key variable'} to keep it."
-        )
-    return f"Using {where}. The {result.provider} API key is stored in the system keyring."
+        parts.append(f"The key could not be stored ({type(exc).__name__}); it is kept for this session only.")
+        return " ".join(parts)
+    if "session only" in message:
+        llm.api_key = result.api_key
+    parts.append(message)
+    return " ".join(parts)
 
 
-def _scrub(text: str, key: str | None) -> str:
-    return text.replace(key, "•••") if key else text
+def listed_models(body: Any) -> list[str] | None:
+    """Model names from a /models (OpenAI), /api/tags (Ollama) or Gemini listing; None when it is not one."""
+    if not isinstance(body, dict):
+        return None
+    entries = body.get("data") if isinstance(body.get("data"), list) else body.get("models")
+    if not isinstance(entries, list):
+        return None
+    names = []
+    for entry in entries:
+        if isinstance(entry, dict):
+            name = entry.get("id") or entry.get("name") or entry.get("model")
+            if isinstance(name, str):
+                names.append(name.removeprefix("models/"))
+    return names
+
+
+def _bare(model: str, choice: ProviderChoice) -> str:
+    """The model name as its server lists it ("ollama/llama3.1" -> "llama3.1", "anthropic/claude-x" -> "claude-x")."""
+    if choice.local:
+        for prefix in _LOCAL_PREFIXES:
+            if model.startswith(prefix):
+                return model[len(prefix):]
+        return model
+    return model.split("/", 1)[1] if "/" in model and model.split("/", 1)[0] == choice.id else model
+
+
+def _is_listed(model: str, names: list[str]) -> bool:
+    return model in names or f"{model}:latest" in names  # Ollama tags a bare name as :latest
 
 
 async def check_connection(choice: ProviderChoice, model: str, url: str | None, key: str | None) -> tuple[bool, str]:
-    """Ask the server whether it is there (and accepts the key); returns (ok, a sentence without the key)."""
-    try:
-        import httpx
-    except ImportError:
-        return False, "Cannot test: the httpx package is not installed."
+    """Ask the server whether it is there, accepts the key and lists the model; (ok, a sentence without the key)."""
+    import httpx
+
     headers: dict[str, str] = {}
     if choice.local:
         if not url:
@@ -208,20 +227,25 @@ async def check_connection(choice: ProviderChoice, model: str, url: str | None, 
         async with httpx.AsyncClient(timeout=8.0) as client:
             response = await client.get(target, headers=headers)
     except httpx.HTTPError as exc:
-        return False, _scrub(f"Could not reach {target}: {type(exc).__name__}.", key)
+        return False, secrets.redact(f"Could not reach {target}: {type(exc).__name__}.", extra=[key or ""])
     if response.status_code in (401, 403):
         return False, f"{target} refused the key (HTTP {response.status_code})."
     if response.status_code >= 400:
         return False, f"{target} answered HTTP {response.status_code}."
-    count = ""
     try:
-        body = response.json()
-        listed = body.get("data") or body.get("models") if isinstance(body, dict) else None
-        if isinstance(listed, list):
-            count = f" ({len(listed)} models available)"
+        names = listed_models(response.json())
     except ValueError:
-        pass
-    return True, f"Connected{count}."
+        names = None
+    if names is None:
+        return True, "Connected."
+    wanted = _bare(model, choice)
+    if not wanted:
+        return True, f"Connected ({len(names)} models available): enter one of them as the model."
+    if _is_listed(wanted, names):
+        return True, f"Connected: {wanted} is available."
+    shown = ", ".join(sorted(names)[:6]) + (", …" if len(names) > 6 else "")
+    listing = f"; it has: {shown}." if names else "; it lists no models."
+    return False, terminal_safe(f"Connected, but the server does not list {wanted}{listing}")
 
 
 # ------------------------------------------------------------------ the screen
@@ -253,6 +277,7 @@ class SetupScreen(ModalScreen["SetupResult | None"]):
         self._initial_base = api_base
         self._reason = reason
         self.choice = self._initial_choice(model, api_base)
+        self._tested: tuple[Any, ...] | None = None  # (choice, model, url, key) of the test shown, if any
 
     @staticmethod
     def _initial_choice(model: str | None, api_base: str | None) -> ProviderChoice:
@@ -273,6 +298,7 @@ class SetupScreen(ModalScreen["SetupResult | None"]):
                 or "oi-tui needs a language model. Choose a provider and paste its API key, "
                 "or use a model server running on your machine.",
                 id="setup-intro",
+                markup=False,
             )
             with Horizontal(id="setup-body"):
                 with RadioSet(id="setup-provider"):
@@ -285,8 +311,8 @@ class SetupScreen(ModalScreen["SetupResult | None"]):
                     yield Input(id="setup-model")
                     yield Label("API key", id="setup-key-label")
                     yield Input(id="setup-key", password=True, placeholder="paste your key")
-                    yield Static("", id="setup-hint")
-            yield Static("", id="setup-status")
+                    yield Static("", id="setup-hint", markup=False)
+            yield Static("", id="setup-status", markup=False)
             with Horizontal(id="setup-buttons"):
                 yield Button("Local model…", id="setup-local")
                 yield Button("Test connection", id="setup-test")
@@ -415,13 +441,43 @@ class SetupScreen(ModalScreen["SetupResult | None"]):
             env_name = _env_var(self.choice.id)
             key = os.environ.get(env_name) if env_name else None
         self._status("Testing…")
-        self._run_test(self.choice, model, url, key)
+        self._tested = (self.choice.id, *self._form())
+        self._run_test(self._tested, self.choice, model, url, key)
+
+    @on(Input.Changed, "#setup-url")
+    @on(Input.Changed, "#setup-model")
+    @on(Input.Changed, "#setup-key")
+    def _form_changed(self) -> None:
+        """A test result describes the server and model it tested: another URL or model clears it."""
+        if self._tested is not None and self._tested != (self.choice.id, *self._form()):
+            self._tested = None
+            self.workers.cancel_group(self, "setup-test")
+            self._status("")
 
     @work(exclusive=True, group="setup-test", exit_on_error=False)
-    async def _run_test(self, choice: ProviderChoice, model: str, url: str | None, key: str | None) -> None:
+    async def _run_test(self, tested: tuple[Any, ...], choice: ProviderChoice, model: str, url: str | None,
+                        key: str | None) -> None:
         ok, message = await check_connection(choice, model, url, key)
-        if choice is self.choice:
-            self._status(message, error=not ok)
+        self.post_message(self.ConnectionChecked(tested, ok, message))
+
+    @dataclass
+    class ConnectionChecked(Message):
+        """Test connection finished for the form as it was when the test started."""
+
+        tested: tuple[Any, ...]
+        ok: bool
+        message: str
+
+    @on(ConnectionChecked)
+    def _connection_checked(self, event: ConnectionChecked) -> None:
+        if event.tested == self._tested:
+            self._status(event.message, error=not event.ok)
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "setup-test" and event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self._status(f"The connection test failed: {type(error).__name__}: {error}", error=True)
 
 
 __all__ = ["CHOICES", "ProviderChoice", "SetupResult", "SetupScreen", "apply_setup", "check_connection", "needs_setup"]
