@@ -133,3 +133,24 @@ def test_display_true_output_carries_no_terminal_escapes(make_interpreter, llm, 
     raw = (captured.out + captured.err).encode()
     assert_clean(raw)
     assert "Here you go." in captured.out and "printed-ok" in captured.out
+
+
+def test_display_true_asks_with_risks_and_cut_off_code_needs_c(make_interpreter, llm, tmp_path, capfd, monkeypatch) -> None:
+    marker = tmp_path / "ran"
+    answers = iter(["y", "c"])
+    questions: list[str] = []
+
+    def fake_input(question: str = "") -> str:
+        questions.append(question)
+        return next(answers)
+
+    monkeypatch.setattr("builtins.input", fake_input)
+    interp = make_interpreter()
+    llm.queue(Reply(text=f"```shell\nsudo true\ntouch {marker}", finish_reason="length"), "Done.")
+    interp.chat("go", display=True)
+    out = capfd.readouterr().out
+    assert "! This code was cut off by the token limit and is incomplete." in out
+    assert "risk (high) line 1: uses sudo" in out
+    assert questions == ["\nRun this cut-off shell code as it is? [c = run it anyway / N] "]
+    assert not marker.exists()  # "y" is no confirmation for cut-off code
+    assert interp.messages[-1]["not_run"]
