@@ -302,3 +302,22 @@ def test_request_params_send_ollama_models_to_the_checked_host(monkeypatch):
         "model": "ollama_chat/llama3.1", "api_base": "http://gpu-box:11500", "num_ctx": 16384}
     assert request_params("ollama_chat/x", "http://h:1/v1", None) == {"model": "ollama_chat/x", "api_base": "http://h:1"}
     assert request_params("openai/x", "http://h:1/v1", 8000) is None
+
+
+async def test_the_real_default_ports_are_found():
+    """The point here is the default ports themselves, so they are bound for real (a busy one fails loudly)."""
+    servers = []
+    try:
+        servers.append(FakeOllama("llama3.2:1b", port=11434))
+        for name, port in (("qwen/qwen3-8b", 1234), ("jan-nano-4b", 1337), ("model.gguf", 8080)):
+            servers.append(FakeLMStudio(name, port=port))
+        statuses = await probe_all(environ={})  # no OLLAMA_HOST: Ollama's own default
+    finally:
+        for server in servers:
+            server.close()
+    assert [(s.server.kind, s.server.url, s.up, [m.name for m in s.models]) for s in statuses] == [
+        (OLLAMA, "http://127.0.0.1:11434", True, ["llama3.2:1b"]),
+        (LM_STUDIO, "http://127.0.0.1:1234/v1", True, ["qwen/qwen3-8b"]),
+        (JAN, "http://127.0.0.1:1337/v1", True, ["jan-nano-4b"]),
+        (LLAMAFILE, "http://127.0.0.1:8080/v1", True, ["model.gguf"]),
+    ]

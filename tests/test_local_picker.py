@@ -45,6 +45,12 @@ def studio():
     server.close()
 
 
+@pytest.fixture
+def own_config(tmp_path, monkeypatch):
+    """A private profile folder: these tests write profiles, the default one included."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
 def servers_for(ollama: FakeOllama | None, studio: FakeLMStudio | None, jan_port: int | None = None):
     down = free_port()
     return [
@@ -241,7 +247,7 @@ async def test_a_failed_download_says_why_and_offers_retry(ollama):
 # ---------------------------------------------------------------- in the real app
 
 
-async def test_pick_in_the_app_applies_and_saves_a_profile(make_interpreter, ollama):
+async def test_pick_in_the_app_applies_and_saves_a_profile(make_interpreter, ollama, own_config):
     interpreter = make_interpreter()
     app = OiApp(interpreter)
     async with app.run_test(size=(120, 35)) as pilot:
@@ -360,3 +366,24 @@ async def test_declined_or_unreachable_ollama_model_is_explained(make_interprete
         check_local_model(app)
         await wait_for(pilot, lambda: any("ollama serve" in text for text in notifications(app)))
         assert any(f"Ollama at 127.0.0.1:{port}: nothing answers." in text for text in notifications(app))
+
+
+async def test_save_as_the_default_profile(make_interpreter, studio, own_config, tmp_path):
+    interpreter = make_interpreter()
+    app = OiApp(interpreter)
+    async with app.run_test(size=(120, 35), notifications=True) as pilot:
+        await pilot.pause()
+        open_local_models(app, servers=servers_for(None, studio))
+        await wait_for(pilot, lambda: isinstance(app.screen, LocalModelsScreen))
+        screen = await probed(pilot)
+        await wait_for(pilot, lambda: "qwen/qwen3-8b on LM Studio" in text_of(screen, "#local-detail"))
+        await pilot.click("#local-default")
+        assert screen.query_one("#local-default", Checkbox).value
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any("also the default" in str(n.message) for n in app._notifications))
+    default = load_profile("default").settings
+    assert (default["llm.model"], default["llm.api_base"], default["llm.context_window"]) == (
+        "openai/qwen/qwen3-8b", studio.url, 12000)
+    assert default["code_output_sender"] == "user"
+    assert load_profile("lm-studio-qwen-qwen3-8b").settings["llm.model"] == "openai/qwen/qwen3-8b"
+    assert profile_dir() == tmp_path / "config" / "oi-tui" / "profiles"
