@@ -362,3 +362,38 @@ async def test_stop_while_pending_closes_the_card(make_interpreter, llm, tmp_pat
         await wait_for(pilot, lambda: chat(app).pending is None and chat(app).status == "idle")
         assert chat(app).approval_card.has_class("-hidden") and not marker.exists()
         await asyncio.sleep(0)
+
+
+async def test_control_characters_in_code_are_shown_and_run_as_written(make_interpreter, llm, tmp_path):
+    """The editor shows ESC/BEL as visible marks; what runs is the model's bytes, exactly."""
+    target = tmp_path / "written"
+    payload = "x\x1b]0;t\x07y"
+    llm.queue(f"```shell\nprintf '%s' '{payload}' > {target}\n```\n", "Done.")
+    interp = make_interpreter()
+    seen = decisions(interp)
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "write it")
+        pending = await wait_for_approval(pilot)
+        editor_text = chat(app).editor.text
+        assert "\x1b" not in editor_text and "\x07" not in editor_text and "␛]0;t␇" in editor_text
+        assert "control characters" in str(chat(app).approval_card.query_one("#card-notes").render())
+        assert "\x1b" not in str(app.query_one(CodeBlock).query_one(".code-body").render())
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: target.exists() and chat(app).status == "idle")
+        assert seen[0].code == pending.code and payload in seen[0].code
+        assert target.read_text() == payload
+        assert not app.query_one(CodeBlock).edited
+
+
+async def test_notices_are_sanitised(make_interpreter):
+    from oi_core.events import InfoShown
+    from oi_tui.widgets.chat_messages import NoticeMessage
+
+    interp = make_interpreter()
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        interp.bus.publish(InfoShown("saved \x1b]0;pwned\x07 [/] ok", title="Magic \x1b[31m"))
+        await wait_for(pilot, lambda: app.query(NoticeMessage))
+        shown = str(app.query_one(NoticeMessage).render())
+        assert "\x1b" not in shown and "pwned" not in shown and "[/] ok" in shown

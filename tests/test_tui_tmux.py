@@ -61,7 +61,8 @@ def test_real_terminal_send_approve_quit(tmp_path):
         wait_for_text(session, "Ask for something to be done", timeout=15)
         subprocess.run(["tmux", "send-keys", "-t", session, "say hi in the shell", "Enter"], check=True)
         wait_for_text(session, "Run this shell code?", timeout=60)
-        subprocess.run(["tmux", "send-keys", "-t", session, "r"], check=True)
+        time.sleep(0.5)  # a key typed before the card has been on screen a moment is ignored
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-r"], check=True)
         screen = wait_for_text(session, "It printed tmux-ok-7.", timeout=30)
         assert "shell · ran" in screen
         assert "tmux-ok-7" in screen.replace("It printed tmux-ok-7.", "")
@@ -120,3 +121,85 @@ def test_installed_command_quits_fast_and_leaves_no_kernel(tmp_path):
         assert took < 1.2, f"quitting took {took:.2f} s"  # it took ~1.6 s before the session-closed fast exit
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+SENTENCE_LAUNCHER = r"""
+import sys
+sys.path.insert(0, {root!r})
+from tests.llm_server import Reply, ScriptedLLM
+from oi_core import OpenInterpreter
+from oi_tui.app import OiApp
+
+llm = ScriptedLLM()
+llm.queue("Making it:\n\n```shell\ntouch {marker}\n```\n", "Made it.")
+llm.queue("Clipboard \x1b]52;c;cHduZWQtY2xpcA==\x1b\\ title \x1b]2;pwned-title\x1b\\ bel \x1b]0;pwned-bel\x07 done.")
+interp = OpenInterpreter()
+interp.llm.model = "openai/test-model"
+interp.llm.api_base = llm.url
+interp.llm.api_key = "test-key"
+interp.llm.supports_functions = False
+interp.conversation_history = False
+OiApp(interp).run()
+llm.close()
+"""
+
+
+def test_typing_while_code_waits_never_runs_it_and_replies_cannot_set_title_or_clipboard(tmp_path):
+    """In a real terminal: sentences full of r/e/s/y/n (and Enter) leave the code pending; ctrl+r runs it.
+    Then a reply carrying OSC 0/2 (title) and OSC 52 (clipboard) changes neither the pane title nor the
+    tmux paste buffers (a private tmux server with set-clipboard on, so an OSC 52 would land there)."""
+    marker = tmp_path / "tmux-marker"
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(SENTENCE_LAUNCHER.format(root=str(ROOT), marker=str(marker)))
+    socket = f"oi-approval-{tmp_path.name[-10:]}"
+    session = "app"
+
+    def tmux(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True, check=check)
+
+    def screen() -> str:
+        return tmux("capture-pane", "-p", "-t", session).stdout
+
+    def wait_screen(text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            shown = screen()
+            if text in shown:
+                return shown
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} not on screen:\n{screen()}")
+
+    env_args = ["-e", "OI_TUI_THEME=textual-dark", "-e", f"XDG_CONFIG_HOME={tmp_path / 'config'}",
+                "-e", f"XDG_DATA_HOME={tmp_path / 'data'}", "-e", "LITELLM_LOCAL_MODEL_COST_MAP=True"]
+    tmux("-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "120", "-y", "35", *env_args,
+         f"{sys.executable} {launcher}")
+    try:
+        tmux("set-option", "-s", "set-clipboard", "on")
+        tmux("set-option", "-g", "allow-rename", "on")
+        title_before = tmux("display", "-p", "-t", session, "#{pane_title}").stdout
+        buffers_before = tmux("list-buffers", check=False).stdout
+        wait_screen("Ask for something to be done", timeout=30)
+        tmux("send-keys", "-t", session, "make the marker", "Enter")
+        wait_screen("Run this shell code?", timeout=60)
+        tmux("send-keys", "-t", session, "-l", "thanks, and after that please remove it")
+        tmux("send-keys", "-t", session, "Enter")
+        tmux("send-keys", "-t", session, "-l", " really yes, run it, edit it, skip it, or no? s e r y n")
+        time.sleep(1.5)
+        shown = screen()
+        assert not marker.exists(), "typing ran the code"
+        assert "awaiting approval" in shown and "Run this shell code?" in shown
+        assert "queued" in shown and "thanks, and after that please remove it" in shown
+        assert "really yes, run it" in shown  # still in the prompt
+        tmux("send-keys", "-t", session, "C-r")
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), "ctrl+r did not run the code"
+        # the queued message is sent after the turn; its reply carries the escape sequences
+        wait_screen("done.", timeout=60)
+        time.sleep(0.5)
+        assert tmux("list-buffers", check=False).stdout == buffers_before
+        assert tmux("display", "-p", "-t", session, "#{pane_title}").stdout == title_before
+        assert "pwned" not in tmux("display", "-p", "-t", session, "#{pane_title}").stdout
+    finally:
+        tmux("kill-server", check=False)

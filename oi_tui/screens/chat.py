@@ -53,7 +53,7 @@ from oi_core.safety.types import ScanResult
 from oi_core.sanitize import terminal_safe
 
 from ..bridge import BusBridge, CoreEventsArrived
-from ..widgets.approval_card import ApprovalCard, PendingApproval
+from ..widgets.approval_card import ARMING_DELAY, ApprovalCard, PendingApproval
 from ..widgets.chat_messages import AssistantMessage
 from ..widgets.code_block import CodeBlock
 from ..widgets.code_editor import CodeEditor, line_marks, shown_code
@@ -294,14 +294,15 @@ class ChatScreen(Screen):
             risks=tuple(event.risks), scan=event.scan, incomplete=event.incomplete, forced=event.forced,
             summary=event.summary,
         )
-        self._pending = pending
-        self.editor.set_marks(line_marks(pending.risks, pending.findings))
         if self._block is None:
             self._block = await self.transcript.add_code(event.language, event.code)
         else:
             self._block.set_code(event.code)
         self._block.set_state("pending")
         self._block.mark(incomplete=event.incomplete)
+        pending.ready_at = time.monotonic() + ARMING_DELAY  # the card is about to be on screen
+        self._pending = pending  # only now: no key acts on a block whose card is not on screen
+        self.editor.set_marks(line_marks(pending.risks, pending.findings))
         self.approval_card.show(pending)
         self.query_one(StatusLine).forced = event.forced
         self.refresh_bindings()
