@@ -165,7 +165,7 @@ class Session:
             ApprovalRequested(request_id, pending.language, pending.code, pending.risks, pending.scan,
                               pending.incomplete, pending.forced, pending.summary)
         )
-        if pending.scan_task is not None:
+        if pending.scanning:  # a finished scan is already in the request
             self._report_scan(pending)
         outcome = "stopped"
         try:
