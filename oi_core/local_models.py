@@ -112,7 +112,9 @@ class ServerStatus:
     def summary(self) -> str:
         """One line: "3 models", "running, no models", or the problem."""
         if not self.up:
-            return "off" if self.problem == "nothing answers" else "not answering"
+            if self.problem == "nothing answers":
+                return "off"
+            return "needs a key" if "API key" in self.problem else "not answering"
         if not self.models:
             return "running, no models yet"
         return f"{len(self.models)} model{'s' if len(self.models) != 1 else ''}"
@@ -259,6 +261,8 @@ def _describe(exc: BaseException, url: str, timeout: float) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"no answer within {timeout:g} s"
     if isinstance(exc, httpx.HTTPStatusError):
+        if exc.response.status_code in (401, 403):
+            return f"it asks for an API key (HTTP {exc.response.status_code}): pass the server's key with --api_key"
         return f"HTTP {exc.response.status_code} from {path}"
     if isinstance(exc, ValueError):
         return f"no model list at {path} (is it the right kind of server?)"

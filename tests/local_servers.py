@@ -289,8 +289,9 @@ class FakeLMStudio(_Base):
 
     label = "scripted LM Studio"
 
-    def __init__(self, *models: StudioModel | str, port: int = 0) -> None:
+    def __init__(self, *models: StudioModel | str, port: int = 0, api_key: str | None = None) -> None:
         self.models = [StudioModel(m) if isinstance(m, str) else m for m in models]
+        self.api_key = api_key  # when set, requests without "Authorization: Bearer <key>" get 401 (as Jan can)
         self.replies: deque[str] = deque()
         self.default_reply = "OK."
         super().__init__(port)
@@ -305,7 +306,16 @@ class FakeLMStudio(_Base):
     def chat_requests(self) -> list[Any]:
         return [r.body for r in self.requests if r.path == "/v1/chat/completions"]
 
+    def _refused(self, handler: BaseHTTPRequestHandler) -> bool:
+        if self.api_key and handler.headers.get("Authorization") != f"Bearer {self.api_key}":
+            self.send_json(handler, {"error": {"message": "Invalid or missing API key", "type": "invalid_request_error"}},
+                           401)
+            return True
+        return False
+
     def handle_get(self, handler: BaseHTTPRequestHandler) -> None:
+        if self._refused(handler):
+            return
         if handler.path == "/v1/models":
             self.send_json(handler, {"object": "list", "data": [
                 {"id": m.id, "object": "model", "owned_by": "organization_owner"} for m in self.models]})
@@ -322,6 +332,8 @@ class FakeLMStudio(_Base):
         self.send_json(handler, {"error": "Unexpected endpoint or method."}, 404)
 
     def handle_post(self, handler: BaseHTTPRequestHandler, body: Any) -> None:
+        if self._refused(handler):
+            return
         if handler.path != "/v1/chat/completions":
             self.send_json(handler, {"error": "Unexpected endpoint or method."}, 404)
             return

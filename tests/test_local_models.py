@@ -115,6 +115,16 @@ async def test_probe_of_the_wrong_kind_of_server(studio):
     assert not status.up and "HTTP 404" in status.problem
 
 
+async def test_probe_of_a_server_that_wants_a_key():
+    keyed = FakeLMStudio("jan-nano", api_key="secret-key-123")
+    try:
+        status = await probe(LocalServer(JAN, keyed.url))
+    finally:
+        keyed.close()
+    assert not status.up and status.summary == "needs a key"
+    assert status.problem == "it asks for an API key (HTTP 401): pass the server's key with --api_key"
+
+
 async def test_probe_all_runs_concurrently_and_keeps_order(ollama, studio):
     down = free_port()
     servers = [LocalServer(OLLAMA, ollama.url), LocalServer(LM_STUDIO, studio.url),

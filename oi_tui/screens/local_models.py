@@ -209,8 +209,11 @@ class LocalModelsScreen(ModalScreen["LocalPick | None"]):
         models.add_options(Option(self._model_line(model)) for model in status.models)
         self.query_one("#local-pull-row").display = status.up and status.server.kind is OLLAMA
         if not status.up:
-            self._detail(f"{status.server.label}: {status.problem}.\nTo start it: {status.server.kind.start_hint}, "
-                         "then Retry (F5).")
+            if status.summary == "needs a key":  # running, but locked: starting it again would not help
+                self._detail(f"{status.server.label}: {status.problem}.")
+            else:
+                self._detail(f"{status.server.label}: {status.problem}.\nTo start it: "
+                             f"{status.server.kind.start_hint}, then Retry (F5).")
             return
         if not status.models:
             if status.server.kind is OLLAMA:
