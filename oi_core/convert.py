@@ -182,15 +182,19 @@ def execute_tool(languages: list[str]) -> dict[str, Any]:
     }
 
 
-def trim_to_window(interpreter: "OpenInterpreter", messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop the oldest turns until the request fits the context window (system message and newest kept)."""
+def trim_to_window(interpreter: "OpenInterpreter", messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Drop the oldest turns until the request fits the context window (system message and newest kept).
+
+    Returns the messages to send and how many were left out. Each message is counted once (the llm caches
+    counts by content) and dropping a turn subtracts its count, so this stays linear however much must go.
+    """
     llm = interpreter.llm
     window = llm.effective_context_window()
     reserve = int(llm.max_tokens or min(4096, window // 4))
     budget = max(window - reserve, 256)
-    rough = sum(len(json.dumps(m.get("content"))) for m in messages) // 3
+    rough = sum(_rough_size(m.get("content")) for m in messages) // 3
     if rough < budget // 2:
-        return messages  # clearly fits: skip exact counting
+        return messages, 0  # clearly fits: skip exact counting
     system, rest = messages[0], messages[1:]
     groups: list[list[dict[str, Any]]] = []
     for message in rest:
@@ -198,12 +202,22 @@ def trim_to_window(interpreter: "OpenInterpreter", messages: list[dict[str, Any]
             groups[-1].append(message)
         else:
             groups.append([message])
-    while len(groups) > 1 and llm.count_tokens([system] + [m for g in groups for m in g]) > budget:
-        groups.pop(0)
-    kept = [m for g in groups for m in g]
-    if len(groups) == 1 and llm.count_tokens([system] + kept) > budget:
+    counts = [sum(llm.message_tokens(m) for m in group) for group in groups]
+    total = llm.request_tokens([system]) + sum(counts)
+    first = 0
+    while len(groups) - first > 1 and total > budget:
+        total -= counts[first]
+        first += 1
+    kept = [m for group in groups[first:] for m in group]
+    if len(groups) - first == 1 and total > budget:
         kept = [_shrink(m, budget * 3) for m in kept]
-    return [system] + kept
+    return [system] + kept, sum(len(group) for group in groups[:first])
+
+
+def _rough_size(content: Any) -> int:
+    if isinstance(content, str):
+        return len(content)
+    return 0 if content is None else len(json.dumps(content))
 
 
 def _shrink(message: dict[str, Any], chars: int) -> dict[str, Any]:

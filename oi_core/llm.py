@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import os
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -62,6 +63,11 @@ class Delta:
 
 EXECUTE_TOOL_NAME = "execute"
 
+#: Tokens a request adds on top of its messages (the priming of the reply), as litellm counts them.
+REPLY_PRIMING_TOKENS = 3
+#: Token counts remembered per Llm (by message content); far more than a long session's messages.
+TOKEN_COUNT_CACHE = 50_000
+
 DEFAULT_EXECUTION_INSTRUCTIONS = (
     "To run code on the user's machine, write a Markdown code block whose opening fence names the "
     "language (```python, ```shell, ...). It runs as soon as the user approves it, and you receive its output."
@@ -81,6 +87,16 @@ def _response_content_type(response: Any) -> str:
     if isinstance(headers, dict):
         return str(headers.get("llm_provider-content-type") or "").lower()
     return ""
+
+
+def _calls_key(tool_calls: Any) -> Any:
+    """A cheap hashable form of a message's tool calls (their ids, names and argument strings)."""
+    if not tool_calls:
+        return None
+    try:
+        return tuple((c.get("id"), c["function"].get("name"), c["function"].get("arguments")) for c in tool_calls)
+    except (AttributeError, KeyError, TypeError):
+        return json.dumps(tool_calls, sort_keys=True, default=str)
 
 
 def delta_from_chunk(chunk: Any) -> Delta:
@@ -201,11 +217,31 @@ class Llm(SettingsObject):
     # ------------------------------------------------------------ token accounting
 
     def count_tokens(self, messages: list[dict[str, Any]]) -> int:
-        text_chars = sum(len(str(m.get("content") or "")) + len(str(m.get("tool_calls") or "")) for m in messages)
-        try:
-            return int(import_litellm().token_counter(model=self.model, messages=messages))
-        except Exception:
-            return text_chars // 3 + 4 * len(messages)
+        """Tokens of a request's messages (litellm's count, one message at a time, remembered)."""
+        return self.request_tokens(messages)
+
+    def request_tokens(self, messages: list[dict[str, Any]]) -> int:
+        return REPLY_PRIMING_TOKENS + sum(self.message_tokens(m) for m in messages)
+
+    def message_tokens(self, message: dict[str, Any]) -> int:
+        """One message's tokens, counted once per content: a long session never re-counts its history."""
+        content = message.get("content")
+        tool_calls = message.get("tool_calls")
+        key = hash((self.model, message.get("role"), content if isinstance(content, str) or content is None
+                    else json.dumps(content, sort_keys=True, default=str), _calls_key(tool_calls),
+                    message.get("tool_call_id"), message.get("name")))
+        counts = self.__dict__.setdefault("_token_counts", {})
+        count = counts.get(key)
+        if count is None:
+            try:
+                count = max(0, int(import_litellm().token_counter(model=self.model, messages=[message]))
+                            - REPLY_PRIMING_TOKENS)
+            except Exception:
+                count = (len(str(content or "")) + len(str(tool_calls or ""))) // 3 + 4
+            if len(counts) >= TOKEN_COUNT_CACHE:
+                counts.clear()
+            counts[key] = count
+        return count
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         from .local_models import is_ollama_model

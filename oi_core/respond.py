@@ -14,7 +14,7 @@ from .checkpoints import ask_without_checkpoint
 from .computer.base import RunIO
 from .convert import execute_tool, to_llm_messages, trim_to_window
 from .errors import BudgetExceeded
-from .events import CodeAllowedByRule, CostUpdated
+from .events import CodeAllowedByRule, CostUpdated, InfoShown
 from .fences import Code, CodeEnd, CodeStart, FenceParser, Text
 from .llm import Delta
 from .safety.types import ScanResult
@@ -80,6 +80,7 @@ class Responder:
         self.approve = as_approver(approve)  # None: whoever reads the stream approves by reading on
         self.io = io
         self.reason = "done"
+        self.trimmed = 0  # messages the last request left out to fit the context window
 
     async def run(self) -> AsyncIterator[dict[str, Any]]:
         interp = self.interpreter
@@ -117,6 +118,7 @@ class Responder:
         llm = interp.llm
         interp._set_status("thinking", llm.model)
         messages, tools = await asyncio.to_thread(self._request)
+        self._announce_trimming()
         await self._check_budget(messages)
         terminal = interp.computer.terminal
         parser = FenceParser(is_code=terminal.is_runnable)
@@ -249,10 +251,22 @@ class Responder:
                 pending.clear()
             await self._account(messages, usage, completion_chars)
 
+    def _announce_trimming(self) -> None:
+        """Say once per conversation that old messages no longer reach the model (the transcript keeps them)."""
+        interp = self.interpreter
+        if not self.trimmed or interp.__dict__.get("_trim_announced_for") == interp.conversation_id:
+            return
+        interp._trim_announced_for = interp.conversation_id
+        window = interp.llm.effective_context_window()
+        interp.bus.publish(InfoShown(
+            f"The conversation no longer fits {interp.llm.model}'s context window ({window:,} tokens): from now on "
+            "the oldest messages are left out of each request. Everything stays in the transcript and the saved "
+            "conversation.", title="Context window"))
+
     def _request(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
         """The messages and tools to send; run in a thread, as it looks up runtimes, reads images and counts tokens."""
         interp = self.interpreter
-        messages = trim_to_window(interp, to_llm_messages(interp, build_system_message(interp)))
+        messages, self.trimmed = trim_to_window(interp, to_llm_messages(interp, build_system_message(interp)))
         uses_functions = interp.llm.uses_functions()
         tools = [execute_tool(interp.computer.terminal.available_languages())] if uses_functions else None
         return messages, tools

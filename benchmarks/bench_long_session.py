@@ -1,0 +1,175 @@
+"""A long session through the Python API: our own time per turn as the conversation grows, next to its floor.
+
+Each turn is what a working session looks like: the model calls the tool (Python code that prints a line),
+the code runs in the real kernel, and the model answers in a sentence. That is four messages per turn, so
+250 turns reach 1,000 messages. The context window is small enough that trimming works hard from a few
+hundred messages on (the case that used to be quadratic).
+
+For every turn we measure the wall time of `interpreter.chat()` and the time spent running the code. The
+floor is litellm's own time for the same requests: right after each turn, the requests the scripted server
+received during it are replayed through `litellm.acompletion` alone, against the same server with the same
+replies (interleaved, so both see the same machine load). Our overhead per turn = turn - code run - floor.
+
+Run: python benchmarks/bench_long_session.py [--messages 1000] [--window 16000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from tests.llm_server import Reply, ScriptedLLM  # noqa: E402
+
+MESSAGES_PER_TURN = 4
+REPORT_AT = (100, 500, 1000)
+
+#: Parts of our time per turn, measured inside the real functions (any thread): where the overhead goes.
+PARTS: dict[str, float] = {}
+
+
+def measure_parts() -> None:
+    import functools
+    import inspect
+
+    from oi_core import checkpoints, conversations, respond
+
+    targets = [("build the request", respond.Responder, "_request"), ("autosave", conversations, "autosave")]
+    if hasattr(checkpoints, "RunCheckpoints"):
+        targets += [("checkpoints", checkpoints.RunCheckpoints, "before_run"),
+                    ("checkpoints", checkpoints.RunCheckpoints, "after_run")]
+    for label, owner, name in targets:
+        real = getattr(owner, name)
+        PARTS.setdefault(label, 0.0)
+        if inspect.iscoroutinefunction(real):
+            async def timed(*args, _real=real, _label=label, **kwargs):
+                start = time.perf_counter()
+                try:
+                    return await _real(*args, **kwargs)
+                finally:
+                    PARTS[_label] += time.perf_counter() - start
+        else:
+            def timed(*args, _real=real, _label=label, **kwargs):
+                start = time.perf_counter()
+                try:
+                    return _real(*args, **kwargs)
+                finally:
+                    PARTS[_label] += time.perf_counter() - start
+        setattr(owner, name, functools.wraps(real)(timed))
+
+
+def replies(turn: int) -> tuple[Reply, Reply]:
+    code = f"values = list(range({turn % 7 + 3}))\nprint('turn {turn}:', sum(values))"
+    return Reply(tool_language="python", tool_code=code, chunk_size=16), Reply(
+        text=f"Turn {turn} printed the sum of a short range; nothing else to do.", chunk_size=16)
+
+
+def run_session(server: ScriptedLLM, target: int, window: int, folder: str) -> list[dict[str, Any]]:
+    from oi_core import OpenInterpreter
+
+    interp = OpenInterpreter()
+    interp.llm.model, interp.llm.api_base, interp.llm.api_key = "openai/bench", server.url, "x"
+    interp.llm.supports_functions, interp.llm.supports_vision = True, False
+    interp.llm.context_window = window
+    interp.llm.max_tokens = 1000
+    interp.auto_run = True
+    interp.conversation_history = True
+    interp.conversation_history_path = folder
+
+    run_seconds: list[float] = []
+    arun = interp.computer.arun
+
+    async def timed_arun(*args: Any, **kwargs: Any):  # the code's own run time is neither ours nor litellm's
+        start = time.perf_counter()
+        try:
+            async for chunk in arun(*args, **kwargs):
+                yield chunk
+        finally:
+            run_seconds.append(time.perf_counter() - start)
+
+    interp.computer.arun = timed_arun  # type: ignore[method-assign]
+    floor_loop = asyncio.new_event_loop()
+    turns: list[dict[str, Any]] = []
+    turn = 0
+    try:
+        while len(interp.messages) < target:
+            size = len(interp.messages)
+            first_request = len(server.requests)
+            server.queue(*replies(turn))
+            before_runs = len(run_seconds)
+            parts_before = dict(PARTS)
+            start = time.perf_counter()
+            interp.chat(f"Step {turn}: sum a short range in Python and tell me the result.", display=False)
+            wall = time.perf_counter() - start
+            requests = server.requests[first_request:]
+            floor = floor_loop.run_until_complete(litellm_alone(server, requests, turn))
+            turns.append({"size": size, "wall": wall, "run": sum(run_seconds[before_runs:]), "floor": floor,
+                          "parts": {k: v - parts_before.get(k, 0.0) for k, v in PARTS.items()}})
+            turn += 1
+    finally:
+        interp.terminate()
+        floor_loop.close()
+    return turns
+
+
+async def litellm_alone(server: ScriptedLLM, requests: list[dict[str, Any]], turn: int) -> float:
+    """litellm alone, the same requests, the same replies: the floor for one turn."""
+    import litellm
+
+    server.queue(*replies(turn))
+    start = time.perf_counter()
+    for body in requests:
+        params = {k: body[k] for k in ("messages", "tools", "temperature", "max_tokens") if k in body}
+        response = await litellm.acompletion(model="openai/bench", api_base=server.url, api_key="x", stream=True,
+                                             stream_options={"include_usage": True}, **params)
+        async for _ in response:
+            pass
+    return time.perf_counter() - start
+
+
+def report(turns: list[dict[str, Any]]) -> None:
+    print(f"{'messages':>9} {'turn (median)':>14} {'code run':>9} {'litellm floor':>14} {'our overhead':>13}")
+    for at in REPORT_AT:
+        near = [t for t in turns if abs(t["size"] - at) <= 40]
+        if not near:
+            continue
+        wall = statistics.median(t["wall"] for t in near)
+        run = statistics.median(t["run"] for t in near)
+        floor = statistics.median(t["floor"] for t in near)
+        ours = statistics.median(t["wall"] - t["run"] - t["floor"] for t in near)
+        parts = "  ".join(f"{label} {statistics.median(t['parts'][label] for t in near) * 1000:.1f}"
+                          for label in PARTS)
+        print(f"{at:>9,} {wall * 1000:>12.1f}ms {run * 1000:>7.1f}ms {floor * 1000:>12.1f}ms {ours * 1000:>11.1f}ms"
+              f"   of which (ms): {parts}")
+    print("target: our overhead <= 20 ms per turn at 1,000 messages, flat as the conversation grows")
+    print("(autosave runs in a thread; chat() returns once the turn is saved, so it counts here)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=1000, help="grow the conversation to this many messages")
+    parser.add_argument("--window", type=int, default=16000, help="the model's context window in tokens")
+    args = parser.parse_args()
+    server = ScriptedLLM()
+    measure_parts()
+    with tempfile.TemporaryDirectory(prefix="oi-bench-session-") as folder:
+        start = time.perf_counter()
+        turns = run_session(server, args.messages + 2 * MESSAGES_PER_TURN * 5, args.window, folder)
+        print(f"{len(turns)} turns, {turns[-1]['size'] + MESSAGES_PER_TURN:,} messages in "
+              f"{time.perf_counter() - start:.1f} s; context window {args.window:,} tokens")
+    server.close()
+    report(turns)
+
+
+if __name__ == "__main__":
+    main()
