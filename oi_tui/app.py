@@ -22,6 +22,7 @@ from textual.screen import Screen
 from oi_core.events import SettingChanged, StopRequested
 from oi_core.sanitize import terminal_safe
 
+from .checkpoint_actions import CheckpointActions
 from .screens.chat import ChatScreen
 from .screens.confirm import ConfirmScreen
 
@@ -33,7 +34,7 @@ except ImportError:  # pragma: no cover
     _EXTRA_COMMANDS = set()
 
 
-class OiApp(App):
+class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and run changes
     """The oi-tui app over one OpenInterpreter and its Session."""
 
     TITLE = "oi-tui"
@@ -117,6 +118,7 @@ class OiApp(App):
             (".widgets.transcript", ("Transcript",)),
             (".widgets.chat_messages", ("EarlierMessages",)),
             (".screens.navigator", ("NavigatorScreen",)),
+            (".screens.diff", ("DiffScreen",)),
             (".screens.setup", ("SetupScreen",)),
             (".screens.allow_rules", ("AllowRulesScreen",)),
             (".widgets.conversation_dialogs", ("ConversationConfirmDialog", "ConversationPromptDialog")),

@@ -67,6 +67,10 @@ def palette_commands(app: Any) -> list[PaletteCommand]:
         PaletteCommand("Switch profile…", "switch_profile", profile_help),
         PaletteCommand("Theme…", "change_theme", "Choose the colour theme (the choice is remembered)"),
         PaletteCommand("Toggle auto-run", "toggle_auto_run", auto_run_help),
+        PaletteCommand("Show run changes", "show_run_changes", "What the last run changed on disk, file by file (f4)"),
+        PaletteCommand("Undo last run", "undo_last_run",
+                       "Put back the files the last run created, changed or deleted (f8)"),
+        PaletteCommand("Rewind to…", "rewind", "Go back to an earlier message: its files and the conversation (f9)"),
         PaletteCommand("Allow rules…", "allow_rules",
                        "See the rules that let code run without asking, and remove them"),
         PaletteCommand(
@@ -83,7 +87,17 @@ def palette_commands(app: Any) -> list[PaletteCommand]:
         command
         for command in candidates
         if callable(getattr(app, f"action_{command.action}", None)) and (command.action != "stop" or busy)
+        and _allowed_now(app, command.action)
     ]
+
+
+def _allowed_now(app: Any, action: str) -> bool:
+    """The app's own check_action (e.g. nothing to undo yet) hides an entry, as it hides its key in the footer."""
+    check = getattr(app, "check_action", None)
+    try:
+        return not callable(check) or check(action, ()) is not False
+    except Exception:  # noqa: BLE001 - a failing check must not break the palette
+        return True
 
 
 class OiCommands(Provider):

@@ -36,11 +36,14 @@ from oi_core.events import (
     CostUpdated,
     ErrorRaised,
     Event,
+    FilesRestored,
     InfoShown,
     InputAnswered,
     InputRequested,
     InputWithdrawn,
+    KernelReplayProgressed,
     MessagesReplaced,
+    RunFilesChanged,
     ScanFinished,
     ScanRequested,
     SettingsApplied,
@@ -53,6 +56,7 @@ from oi_core.safety.types import ScanResult
 from oi_core.sanitize import terminal_safe
 
 from ..bridge import BusBridge, CoreEventsArrived
+from ..checkpoint_view import CheckpointView
 from ..widgets.approval_card import ARMING_DELAY, ApprovalCard, PendingApproval
 from ..widgets.chat_messages import AssistantMessage
 from ..widgets.code_block import CodeBlock
@@ -70,7 +74,7 @@ FLUSH_INTERVAL = 1 / 30
 ERROR_TITLES = {
     "llm": "Model error", "budget": "Budget reached", "kernel": "Code runner error",
     "settings": "Settings", "conversation": "Conversation", "input": "Input", "busy": "Busy",
-    "approval": "Approval",
+    "approval": "Approval", "checkpoint": "Checkpoints",
 }
 
 #: Error kinds that end a turn without its reply: marked inline in the transcript, not only in a toast.
@@ -123,6 +127,7 @@ class ChatScreen(Screen):
         self._flush_timer: Timer | None = None
         self._drain_timer: Timer | None = None
         self._last_sent: tuple[str, Widget | None] | None = None  # until its turn ends: re-queued if "busy"
+        self.checkpoint_view = CheckpointView(self)  # the line under each run's block, undo/rewind notices
         self._handlers: dict[type[Event], Callable[[Any], Awaitable[None]]] = {
             ChunkEmitted: self._apply_chunk,
             ApprovalRequested: self._show_approval,
@@ -138,6 +143,9 @@ class ChatScreen(Screen):
             TurnFinished: self._finish_turn,
             MessagesReplaced: self._replace_messages,
             SettingsApplied: self._show_settings,
+            RunFilesChanged: self.checkpoint_view.show_changes,
+            FilesRestored: self.checkpoint_view.show_restored,
+            KernelReplayProgressed: self.checkpoint_view.show_replay,
         }
 
     def compose(self) -> ComposeResult:
@@ -268,7 +276,8 @@ class ChatScreen(Screen):
                 self.editor.active_line = None
                 if self._block is not None and self._block.state == "running":
                     # the core reports "stopping" before the interrupted run's end chunk
-                    self._block.set_state("stopped" if self.status == "stopping" else "done")
+                    self._block.set_state("stopped" if self.status == "stopping"
+                                          else "failed" if chunk.get("status") == "error" else "done")
             elif fmt == "active_line":
                 self.flush_buffers()
                 self.editor.active_line = int(content) - 1 if isinstance(content, int) and content > 0 else None
@@ -404,6 +413,7 @@ class ChatScreen(Screen):
         self.editor.show_code("", "")
         self.console.reset()
         await self.transcript.show_messages(list(interpreter.messages))
+        await self.checkpoint_view.decorate(list(interpreter.messages))
         self.query_one(StatusLine).cost = interpreter.total_cost
 
     async def _show_settings(self, event: SettingsApplied) -> None:
