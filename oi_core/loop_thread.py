@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import queue
 import threading
-from collections.abc import AsyncGenerator, Coroutine, Iterator
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -46,46 +47,59 @@ class LoopThread:
             future.cancel()
             raise
 
-    def iterate(self, agen: AsyncGenerator[T, None]) -> Iterator[T]:
-        """Drive an async generator on the private loop one item per request, in lock-step with the consumer.
+    def iterate(self, agen: AsyncGenerator[T, None], hold: Callable[[T], bool] | None = None) -> Iterator[T]:
+        """Drive an async generator on the private loop, handing its items to this thread as they come.
 
-        The producer never runs ahead: each item is produced only when the consumer asks for it, so a
-        consumer that stops reading (breaks, closes, or drops the iterator) leaves the generator paused where
-        it was, and closing this iterator closes the async generator there (its cleanup runs on the loop).
+        After an item for which `hold(item)` is true, the generator stays paused until the consumer asks
+        for the next item: a consumer that breaks, closes or drops this iterator there (or simply stops
+        reading) never lets it go on. Closing the iterator closes the async generator where it paused,
+        on the loop, so its cleanup runs. Other items are produced ahead of the reader (streaming speed).
         """
         loop = self.loop
+        items: queue.Queue[Any] = queue.Queue()
+        resume = asyncio.Event()
+        started, stopped = threading.Event(), threading.Event()
+
+        async def pump() -> None:
+            started.set()
+            try:
+                while True:
+                    try:
+                        item = await agen.__anext__()
+                    except StopAsyncIteration:
+                        return
+                    items.put(item)
+                    if hold is not None and hold(item):
+                        await resume.wait()  # until the consumer asks for the next item
+                        resume.clear()
+            except asyncio.CancelledError:
+                pass
+            except BaseException as exc:  # handed to the consumer thread
+                items.put(_Failure(exc))
+            finally:
+                await _quiet_close(agen)  # paused at a held item: closed right there
+                items.put(_DONE)
+                stopped.set()
+
+        future = asyncio.run_coroutine_threadsafe(pump(), loop)
         finished = False
         try:
             while True:
-                future = asyncio.run_coroutine_threadsafe(_next_item(agen), loop)
-                try:
-                    done, item = future.result()
-                except KeyboardInterrupt:
-                    future.cancel()
-                    raise
-                except concurrent.futures.CancelledError:
+                item = items.get()
+                if item is _DONE:
                     finished = True
                     return
-                if done:
+                if isinstance(item, _Failure):
                     finished = True
-                    return
+                    raise item.exc
                 yield item
+                if hold is not None and hold(item):
+                    loop.call_soon_threadsafe(resume.set)
         finally:
-            if not finished:
-                self._close(agen, loop)
-
-    def _close(self, agen: AsyncGenerator[Any, None], loop: asyncio.AbstractEventLoop) -> None:
-        """Close an abandoned async generator on its loop; never blocks the loop thread itself."""
-        if loop.is_closed() or not loop.is_running():
-            return  # the interpreter was terminated: nothing can run the generator's cleanup any more
-        if threading.current_thread() is self._thread:  # garbage collected on the loop thread
-            loop.create_task(_quiet_close(agen))
-            return
-        future = asyncio.run_coroutine_threadsafe(_quiet_close(agen), loop)
-        try:
-            future.result(timeout=30)
-        except BaseException:
-            future.cancel()
+            if not finished and not stopped.is_set() and loop.is_running():
+                future.cancel()  # cancels the pump on the loop; its finally closes the generator
+                if started.is_set() and threading.current_thread() is not self._thread:
+                    stopped.wait(timeout=30)  # never on the loop thread itself (garbage collected there)
 
     def stop(self) -> None:
         with self._lock:
@@ -94,11 +108,12 @@ class LoopThread:
             self._loop = None
 
 
-async def _next_item(agen: AsyncGenerator[T, None]) -> tuple[bool, T | None]:
-    try:
-        return False, await agen.__anext__()
-    except StopAsyncIteration:
-        return True, None
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_DONE = object()
 
 
 async def _quiet_close(agen: AsyncGenerator[Any, None]) -> None:

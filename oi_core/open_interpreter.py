@@ -357,7 +357,7 @@ class OpenInterpreter(SettingsObject):
         return self.messages[before:]
 
     def _stream_sync(self, message: Any, approve: Approver | None, io: RunIO, display: bool) -> Iterator[dict[str, Any]]:
-        chunks = self._loop_thread.iterate(self.achat(message, approve=approve, io=io))
+        chunks = self._loop_thread.iterate(self.achat(message, approve=approve, io=io), hold=_is_confirmation)
         if display:
             from .display import print_chunks
 
@@ -400,6 +400,11 @@ class OpenInterpreter(SettingsObject):
 
 async def _decline(pending: PendingCode) -> Decision:
     return Decision("skip")
+
+
+def _is_confirmation(chunk: dict[str, Any]) -> bool:
+    """The stream pauses after this chunk until the reader asks for more: asking on is the approval."""
+    return chunk.get("type") == "confirmation"
 
 
 class _ExitFlush:
