@@ -217,6 +217,10 @@ async def test_skip_with_a_reason_typed_on_the_card(make_interpreter, llm, tmp_p
         await pilot.press("s")
         reason = card.query_one("#card-reason")
         assert reason.has_focus and card.box == "skip"
+        await pilot.press(*"never mind", "escape")  # Esc in the box goes back to the card, nothing decided
+        assert card.box == "" and card.has_focus and chat(app).pending is not None and seen == []
+        await pilot.press("s")
+        assert reason.has_focus and reason.value == ""
         await pilot.press(*"use a temp folder instead", "enter")
         await wait_for(pilot, lambda: seen)
         assert (seen[0].how, seen[0].reason) == ("skip", "use a temp folder instead")
@@ -397,3 +401,37 @@ async def test_notices_are_sanitised(make_interpreter):
         await wait_for(pilot, lambda: app.query(NoticeMessage))
         shown = str(app.query_one(NoticeMessage).render())
         assert "\x1b" not in shown and "pwned" not in shown and "[/] ok" in shown
+
+
+async def test_run_while_the_scan_runs_asks_first_display_only(make_interpreter):
+    """The card's "skip waiting" path (events built here; the core's scan timing is tested in test_tui_safety)."""
+    from oi_core.events import ApprovalRequested
+    from oi_core.safety.types import ScanResult
+
+    interp = make_interpreter()
+    seen = decisions(interp)
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        interp.bus.publish(ApprovalRequested("approval-s", "shell", "echo hi", scan=ScanResult("scanning")))
+        pending = await wait_for_approval(pilot)
+        assert pending.scanning and "scanning" in str(chat(app).approval_card.query_one("#card-notes").render())
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "scan has not finished" in app.screen.question
+        await pilot.press("y")
+        await wait_for(pilot, lambda: seen)
+        assert isinstance(seen[0], CodeApproved) and seen[0].code == "echo hi"
+
+
+async def test_a_block_run_by_an_allow_rule_says_so(make_interpreter, llm):
+    llm.queue("```shell\necho allowed-by-rule\n```\n", "Done.")
+    interp = make_interpreter()
+    interp.set_setting("allow_rules", [{"language": "shell", "kind": "command-prefix", "pattern": "echo"}])
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await send(pilot, "say it")
+        await wait_for(pilot, lambda: chat(app).status == "idle" and len(llm.requests) == 2)
+        block = app.query_one(CodeBlock)
+        header = str(block.query_one("#code-header").content)
+        assert "allowed by rule" in header and "echo" in header and block.state == "done"
+        assert any(n.title == "Allow rule" for n in app._notifications)

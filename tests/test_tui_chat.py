@@ -188,7 +188,9 @@ async def test_error_notification_on_500(make_interpreter, llm):
         assert "Traceback" not in note.message
         assert [m.text for m in app.query(UserMessage)] == ["hello"]
         await wait_for(pilot, lambda: chat(app).status == "idle")
-        assert interp.messages[0]["content"] == "hello"
+        # the failed message is taken back out of the conversation and put back in the prompt to retry
+        await wait_for(pilot, lambda: chat(app).prompt.text == "hello")
+        assert interp.messages == []
 
 
 async def test_prompt_history_and_newline(make_interpreter, llm):
