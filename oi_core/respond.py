@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 STORED_OUTPUT_LIMIT = 200_000  # characters of one run's output kept in the conversation
 STOPPED_NOTE = "The user stopped this run."
+#: A runner's verdict on a run, as a console chunk format: content "error" when the code failed.
+RUN_OUTCOME = "outcome"
 
 
 class BoundedText:
@@ -373,11 +375,15 @@ class Responder:
             return
         interp._set_status("running", language)
         output = BoundedText()
+        failed = False
         yield {"role": "computer", "type": "console", "start": True}
         try:
             async with aclosing(interp.computer.arun(language, to_run, self.io)) as chunks:
                 async for chunk in chunks:
                     kind = chunk.get("type")
+                    if kind == "console" and chunk.get("format") == RUN_OUTCOME:
+                        failed = chunk.get("content") == "error"  # the runner's verdict, shown on the block
+                        continue
                     if kind == "console" and chunk.get("format") == "output":
                         output.add(str(chunk.get("content") or ""))
                     elif kind in ("image", "code") or (kind == "console" and chunk.get("format") not in ("active_line",)):
@@ -392,10 +398,12 @@ class Responder:
                 self.reason = "stopped"
                 text = (text + ("\n" if text and not text.endswith("\n") else "") + STOPPED_NOTE)
             message = {"role": "computer", "type": "console", "format": "output", "content": text}
+            if failed:
+                message["status"] = "error"
             interp._append(message)
             await interp.run_checkpoints.after_run(index)  # what the run changed on disk
         yield {"role": "computer", "type": "console", "format": "active_line", "content": None}
-        yield {"role": "computer", "type": "console", "end": True}
+        yield {"role": "computer", "type": "console", "end": True, **({"status": "error"} if failed else {})}
 
     def _record_not_run(
         self, decision: Decision, pending: PendingCode, index: int, scan: ScanResult | None = None

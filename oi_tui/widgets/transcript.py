@@ -134,6 +134,8 @@ class Transcript(VerticalScroll, can_focus=False):
             elif role == "computer" and kind == "console" and message.get("format") == "output":
                 if block is not None:
                     block.output += text
+                    if message.get("status") == "error":
+                        block.state = "failed"
                 else:
                     widgets.append(HistoryItem("computer", text))
             elif kind == "image":
