@@ -13,8 +13,9 @@ from textual.app import App
 from textual.widgets import Input
 
 from oi_core.conversations import ConversationStore, atomic_write, encode_conversation, header_for
+from oi_tui.screens.confirm import ConfirmScreen
 from oi_tui.screens.navigator import NavigatorScreen
-from oi_tui.widgets.conversation_dialogs import ConversationConfirmDialog, ConversationPromptDialog
+from oi_tui.widgets.conversation_dialogs import ConversationPromptDialog
 
 SIZE = (110, 32)
 
@@ -170,8 +171,8 @@ async def test_delete_asks_for_confirmation(store):
         await pilot.press("down", "down")  # "csv"
         await pilot.press("delete")
         await pilot.pause()
-        assert isinstance(app.screen, ConversationConfirmDialog)
-        assert "Convert my CSV files to Excel" in app.screen.question
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Convert my CSV files to Excel" in str(app.screen.question)
         await pilot.press("enter")  # the focused button is Cancel: a stray Enter deletes nothing
         await pilot.pause()
         assert isinstance(app.screen, NavigatorScreen)
@@ -273,6 +274,143 @@ async def test_long_conversation_preview_is_one_widget(tmp_path, utc):
         assert len(app.screen.query("#navigator-preview *")) <= 3
         text = screen_text(app)
         assert "420 earlier messages not shown" in text
+
+
+# ---------------------------------------------------------------- text is text; the disk is off the UI thread
+
+
+NASTY_TITLE = "Fix [/] and [x] in [link=http://evil.example]here[/link] \x1b]0;pwned\x07 [bold]now"
+
+
+async def test_titles_are_plain_sanitised_text_everywhere(tmp_path, utc):
+    store = ConversationStore(tmp_path / "c")
+    write_fixed(store, "nasty", "2024-05-03T09:15:00+00:00", [
+        {"role": "user", "type": "message", "content": NASTY_TITLE},
+        {"role": "assistant", "type": "message", "content": "Done [x] \x1b[31mred\x1b[0m [/]"},
+    ])
+    (store.path / "[odd]\x1b[2J.json").write_text("{ not json [/]")
+    app = Host(store, export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Fix [/] and [x] in [link=http://evil.example]here[/link]" in text  # nothing vanished, no crash
+        assert "\x1b" not in text and "pwned" not in text  # the title-setting escape is dropped, not obeyed
+        assert "Done [x] red [/]" in text and "[odd].json" in text
+        await pilot.press("f2")
+        await pilot.pause()
+        assert "[x]" in str(app.screen.query_one("#dialog-question").render()) or "[x]" in app.screen.query_one(Input).value
+        await pilot.press("ctrl+u", *"[/] still [x]", "enter")
+        await settle(pilot)
+        assert store.info("nasty").title == "[/] still [x]"
+        assert "[/] still [x]" in app.screen.last_notice and "[/] still [x]" in screen_text(app)
+        await pilot.press("down", "delete")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Delete “[/] still [x]”" in screen_text(app)
+        await pilot.press("n")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "Export “[/] still [x]” as Markdown to:" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+
+
+class ThreadRecordingStore(ConversationStore):
+    """A real store that notes which thread did each disk operation."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.threads: dict[str, set[int]] = {}
+
+    def _note(self, name):
+        import threading
+
+        self.threads.setdefault(name, set()).add(threading.get_ident())
+
+    def list(self):
+        self._note("list")
+        return super().list()
+
+    def rename(self, *args):
+        self._note("rename")
+        return super().rename(*args)
+
+    def delete(self, *args):
+        self._note("delete")
+        return super().delete(*args)
+
+    def export_markdown(self, *args):
+        self._note("export")
+        return super().export_markdown(*args)
+
+    def load(self, *args):
+        self._note("load")
+        return super().load(*args)
+
+
+async def test_listing_rename_delete_and_export_run_off_the_ui_thread(tmp_path, utc):
+    import threading
+
+    store = ThreadRecordingStore(tmp_path / "c")
+    for conversation_id, (when, messages) in FIXTURES.items():
+        write_fixed(store, conversation_id, when, messages)
+    app = Host(store, export_dir=tmp_path)
+    ui_thread = threading.get_ident()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f2", "ctrl+u", *"Renamed", "enter")
+        await settle(pilot)
+        await pilot.press("ctrl+s", "enter")
+        await settle(pilot)
+        await pilot.press("down", "down", "delete", "y")
+        await settle(pilot)
+        assert listed(app) == ["sine", "git"]
+    assert store.info("sine").title == "Renamed" and (tmp_path / "renamed.md").exists()
+    assert set(store.threads) == {"list", "rename", "delete", "export", "load"}
+    for name, threads in store.threads.items():
+        assert ui_thread not in threads, f"{name} ran on the UI thread"
+
+
+async def test_a_slow_listing_leaves_the_screen_responsive(tmp_path, utc):
+    class SlowStore(ConversationStore):
+        def list(self):
+            time.sleep(1.5)
+            return super().list()
+
+    store = SlowStore(tmp_path / "c")
+    write_fixed(store, "sine", *FIXTURES["sine"])
+    app = Host(store)
+    async with app.run_test(size=SIZE) as pilot:
+        started = time.perf_counter()
+        await pilot.pause(0.1)
+        await pilot.press(*"sine")
+        assert app.screen.query_one("#navigator-search", Input).value == "sine"
+        assert time.perf_counter() - started < 1.2  # typing did not wait for the disk
+        assert "Reading…" in screen_text(app)
+        await settle(pilot)
+        await pilot.pause(1.6)
+        await settle(pilot)
+        assert listed(app) == ["sine"]
+
+
+async def test_failures_in_workers_are_told(tmp_path, utc):
+    store = ConversationStore(tmp_path / "c")
+    for conversation_id, (when, messages) in FIXTURES.items():
+        write_fixed(store, conversation_id, when, messages)
+    app = Host(store, export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        store.file_for("sine").unlink()  # gone behind the navigator's back
+        await pilot.press("f2", "ctrl+u", *"New name", "enter")
+        await settle(pilot)
+        assert app.screen.last_notice.startswith("Could not rename: no conversation 'sine'")
+        await pilot.press("down", "down", "ctrl+s")  # "csv"
+        await pilot.pause()
+        app.screen.query_one(Input).value = str(tmp_path / "missing-folder" / "x.md")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.last_notice.startswith("Could not export:")
+        assert any(n.severity == "error" for n in app._notifications)
 
 
 # ---------------------------------------------------------------- snapshots

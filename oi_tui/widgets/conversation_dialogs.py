@@ -1,4 +1,7 @@
-"""Small modals for the conversation navigator: ask for a line of text, or confirm a deletion."""
+"""A small modal for the conversation navigator: ask for a line of text (a new title, an export path).
+
+Deleting asks through the app's one confirm dialog (oi_tui.screens.confirm).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from oi_core.sanitize import terminal_safe
+
 DIALOG_CSS = """
-ConversationPromptDialog, ConversationConfirmDialog {
+ConversationPromptDialog {
     align: center middle;
 }
-ConversationPromptDialog > Vertical, ConversationConfirmDialog > Vertical {
+ConversationPromptDialog > Vertical {
     width: 70;
     max-width: 90%;
     height: auto;
@@ -21,19 +26,16 @@ ConversationPromptDialog > Vertical, ConversationConfirmDialog > Vertical {
     border: thick $primary;
     background: $surface;
 }
-ConversationConfirmDialog > Vertical {
-    border: thick $error;
-}
-ConversationPromptDialog Label, ConversationConfirmDialog Label {
+ConversationPromptDialog Label {
     width: 100%;
     margin-bottom: 1;
 }
-ConversationPromptDialog .dialog-buttons, ConversationConfirmDialog .dialog-buttons {
+ConversationPromptDialog .dialog-buttons {
     height: auto;
     margin-top: 1;
     align-horizontal: right;
 }
-ConversationPromptDialog Button, ConversationConfirmDialog Button {
+ConversationPromptDialog Button {
     margin-left: 2;
 }
 """
@@ -53,7 +55,7 @@ class ConversationPromptDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question, id="dialog-question")
+            yield Label(terminal_safe(self.question), id="dialog-question", markup=False)
             yield Input(self.value, id="dialog-input")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="dialog-cancel")
@@ -71,35 +73,3 @@ class ConversationPromptDialog(ModalScreen[str | None]):
     @on(Button.Pressed, "#dialog-cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-class ConversationConfirmDialog(ModalScreen[bool]):
-    """A yes/no question; "No" has the focus so a stray Enter never deletes anything."""
-
-    DEFAULT_CSS = DIALOG_CSS
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="conversation_dialog.yes"),
-        Binding("n,escape", "answer(False)", "No", id="conversation_dialog.no"),
-    ]
-
-    def __init__(self, question: str, yes: str = "Delete") -> None:
-        super().__init__()
-        self.question = question
-        self.yes_label = yes
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(self.question, id="dialog-question")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel [n]", id="dialog-no", variant="primary")
-                yield Button(f"{self.yes_label} [y]", id="dialog-yes", variant="error")
-
-    def on_mount(self) -> None:
-        self.query_one("#dialog-no", Button).focus()
-
-    @on(Button.Pressed)
-    def pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "dialog-yes")
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)

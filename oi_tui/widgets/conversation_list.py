@@ -8,6 +8,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from oi_core.conversations import ConversationInfo
+from oi_core.sanitize import terminal_safe
 
 
 def format_when(info: ConversationInfo) -> str:
@@ -19,12 +20,13 @@ def format_when(info: ConversationInfo) -> str:
 
 
 def entry_renderable(info: ConversationInfo) -> Table:
+    """Two lines per conversation; its title and snippet are shown as plain, sanitised text."""
     grid = Table.grid(expand=True, padding=(0, 1))
     grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
     grid.add_column(justify="right", no_wrap=True)
     count = f"{info.message_count} message{'s' if info.message_count != 1 else ''}"
-    grid.add_row(Text(info.title, style="bold"), Text(format_when(info), style="dim"))
-    grid.add_row(Text(info.snippet or " ", style="dim italic"), Text(count, style="dim"))
+    grid.add_row(Text(terminal_safe(info.title), style="bold"), Text(format_when(info), style="dim"))
+    grid.add_row(Text(terminal_safe(info.snippet) or " ", style="dim italic"), Text(count, style="dim"))
     return grid
 
 

@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from oi_core.conversation_text import message_text
+from oi_core.sanitize import clean_output, terminal_safe
 
 PREVIEW_MESSAGES = 80  # the last N messages; earlier ones are summarised in one line
 PREVIEW_CHARS = 2_000  # per message
@@ -21,14 +22,16 @@ _LEXERS = {"shell": "bash", "sh": "bash", "zsh": "bash", "js": "javascript", "r"
 
 
 def _clip(text: str) -> str:
+    """At most PREVIEW_CHARS characters, sanitised: this is text from a conversation file, shown as text."""
+    text = terminal_safe(text)
     if len(text) > PREVIEW_CHARS:
         return text[:PREVIEW_CHARS].rstrip() + f"\n… ({len(text) - PREVIEW_CHARS:,} more characters)"
     return text
 
 
 def preview_renderable(title: str, messages: list[dict[str, Any]]) -> RenderableType:
-    """Build the whole preview as one renderable (safe to call off the UI thread)."""
-    parts: list[RenderableType] = [Text(title, style="bold underline")]
+    """Build the whole preview as one renderable (safe to call off the UI thread); nothing is read as markup."""
+    parts: list[RenderableType] = [Text(terminal_safe(title), style="bold underline")]
     hidden = max(0, len(messages) - PREVIEW_MESSAGES)
     if hidden:
         parts.append(Text(f"… {hidden} earlier message{'s' if hidden != 1 else ''} not shown", style="dim italic"))
@@ -38,19 +41,19 @@ def preview_renderable(title: str, messages: list[dict[str, Any]]) -> Renderable
         kind = message.get("type", "message")
         if kind == "confirmation":
             continue
-        label = ROLE_LABEL.get(role, role.title())
+        label = ROLE_LABEL.get(role, terminal_safe(role.title()))
         if label != speaker:
             parts.append(Text(""))
             parts.append(Text(label, style="bold reverse" if role == "user" else "bold"))
             speaker = label
         if kind == "code" and role != "computer":
-            language = str(message.get("format") or "text")
+            language = terminal_safe(str(message.get("format") or "text"))
             parts.append(
                 Syntax(_clip(str(message.get("content") or "")), _LEXERS.get(language.lower(), language.lower()),
                        theme="ansi_dark", word_wrap=True, background_color="default")
             )
         elif kind == "console":
-            text = _clip(str(message.get("content") or "")).rstrip("\n")
+            text = _clip(clean_output(str(message.get("content") or ""))).rstrip("\n")
             parts.append(Padding(Text(text or "(no output)", style="dim"), (0, 0, 0, 2)))
         elif kind == "image":
             parts.append(Text("[image]", style="italic"))
