@@ -332,9 +332,9 @@ class ChatScreen(Screen):
     async def _approval_resolved(self, event: ApprovalResolved) -> None:
         """The core ended the approval (Stop, or another client decided): close the card if it is still open."""
         pending = self._pending
-        if pending is None or pending.request_id != event.request_id or event.outcome == "approved":
+        if pending is None or pending.request_id != event.request_id:
             return
-        if self._block is not None:
+        if self._block is not None and event.outcome != "approved":  # approved: the run's chunks follow
             self._block.set_state(RESOLVED_STATES.get(event.outcome, "not_run"))
         self._close_approval()
 
@@ -413,7 +413,6 @@ class ChatScreen(Screen):
         self.editor.show_code("", "")
         self.console.reset()
         await self.transcript.show_messages(list(interpreter.messages))
-        await self.checkpoint_view.decorate(list(interpreter.messages))
         self.query_one(StatusLine).cost = interpreter.total_cost
 
     async def _show_settings(self, event: SettingsApplied) -> None:
