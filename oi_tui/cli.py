@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--conversations", action="store_true", help="start in the conversation navigator to resume one")
     app.add_argument("--plain", action="store_true", help="line mode for pipes and scripts: messages from stdin, plain text out")
     app.add_argument("--set-key", dest="set_key", metavar="PROVIDER", help="store an API key for PROVIDER (openai, anthropic ...) in the system keyring")
+    from oi_tui.remote_cli import add_arguments as add_remote_arguments  # --server, --connect (stdlib only)
+
+    add_remote_arguments(parser)
     other = groups["other"]
     other.add_argument("--version", action="version", version=f"oi-tui {__version__}")
     other.add_argument("-h", "--help", action="help", help="show this help and exit")
@@ -320,6 +323,10 @@ def main(argv: list[str] | None = None) -> int:
         return _local_models(sys.stdout)
     if args.set_key:
         return _set_key(args.set_key, sys.stdin, sys.stdout, sys.stderr)
+    if args.server:
+        from oi_tui.remote_cli import run_server
+
+        return run_server(args, lambda: make_interpreter(args))
     interpreter, warnings = make_interpreter(args)
     if args.plain:
         from oi_core.approval import startup_notices
