@@ -1,11 +1,16 @@
-"""Conversation storage benchmark: listing 5,000 conversations, searching them, and resuming a 500-message one.
+"""Conversation storage benchmark: autosave and resume in a 1,000-message session (each beside its floor),
+listing and searching 5,000 conversations, and resuming a long one.
 
-    python benchmarks/bench_conversations.py [--count 5000] [--messages 500]
+    python benchmarks/bench_conversations.py [--count 5000] [--messages 500] [--session 1000]
+
+Targets (issue 15): autosave of one new message <= 5 ms at 1,000 messages, crash-safe; resume <= 1 s.
+The floor for an autosave is a bare os.write + fdatasync of the same bytes to a file in the same folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -57,11 +62,115 @@ def long_conversation(count: int) -> list[dict]:
     return messages[:count]
 
 
+def session(turns: int) -> list[dict]:
+    """A long working session: per turn a question, a plan, a code block, its output and an answer;
+    every tenth output also shows an image (so 1,000 messages hold 200 code blocks and 20 images)."""
+    messages = []
+    for n in range(turns):
+        messages.append({"role": "user", "type": "message", "content": f"Step {n}: now filter the rows where x > {n}"})
+        messages.append({"role": "assistant", "type": "message", "content": f"I'll filter on x > {n} and plot it. " * 3})
+        messages.append({"role": "assistant", "type": "code", "format": "python",
+                         "content": f"df = df[df.x > {n}]\nprint(len(df))\ndf.plot()"})
+        messages.append({"role": "computer", "type": "console", "format": "output", "content": f"{1000 - n}\n" * 20})
+        if n % 10 == 0:
+            messages.append({"role": "computer", "type": "image", "format": "base64.png", "content": IMAGE})
+        messages.append({"role": "assistant", "type": "message", "content": f"{1000 - n} rows are left after step {n}."})
+    return messages
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def bench_session(folder: Path, size: int) -> None:
+    """Autosave one message at a time in a long session, resume it, and compare with the floors."""
+    import os
+
+    from oi_core import OpenInterpreter
+    from oi_core.conversations import encode_message
+    from oi_core.secrets import redactor
+
+    messages = session(size // 5)
+    interp = OpenInterpreter()
+    interp.conversation_history = True
+    interp.conversation_history_path = str(folder)
+    interp.conversation_id = "session"
+    interp.llm.api_key = "sk-bench-key-0123456789abcdef"
+    conversations.autosave(interp, messages)
+    images = sum(1 for m in messages if m["type"] == "image")
+    code = sum(1 for m in messages if m["type"] == "code")
+    mb = (folder / "session.json").stat().st_size / 1e6
+    print(f"\nsession of {len(messages)} messages ({code} code blocks with output, {images} images, {mb:.1f} MB on disk)")
+
+    start_count = len(messages)
+    saves, floors, sizes = [], [], []
+    floor_path = folder / ".floor"
+    fd = os.open(floor_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for n in range(60):
+            message = {"role": "assistant", "type": "message", "content": f"Another short answer, number {n}."}
+            messages = messages + [message]  # the core saves a fresh list each time (copy of interpreter.messages)
+            before = (folder / "session.json").stat().st_size
+            start = time.perf_counter()
+            conversations.autosave(interp, messages)
+            saves.append(time.perf_counter() - start)
+            written = max(1, (folder / "session.json").stat().st_size - before + 300)  # the line + the new header
+            sizes.append(written)
+            data = b"x" * written
+            start = time.perf_counter()
+            os.write(fd, data)
+            os.fdatasync(fd)
+            floors.append(time.perf_counter() - start)
+    finally:
+        os.close(fd)
+        floor_path.unlink()
+    print(f"autosave one new message at {start_count}-{len(messages)} messages (fsync'd): median {statistics.median(saves) * 1000:6.2f} ms, "
+          f"p95 {percentile(saves, 0.95) * 1000:6.2f} ms, max {max(saves) * 1000:6.2f} ms   (target <= 5 ms)")
+    print(f"  floor: os.write + fdatasync of the same ~{statistics.median(sizes):.0f} bytes:    median "
+          f"{statistics.median(floors) * 1000:6.2f} ms, p95 {percentile(floors, 0.95) * 1000:6.2f} ms")
+    conversations._FSYNC = False
+    cpu = []
+    for n in range(60):
+        messages = messages + [{"role": "assistant", "type": "message", "content": f"cpu only {n}"}]
+        start = time.perf_counter()
+        conversations.autosave(interp, messages)
+        cpu.append(time.perf_counter() - start)
+    conversations._FSYNC = True
+    print(f"  our own work per autosave (fsync off):                   median {statistics.median(cpu) * 1000:6.2f} ms")
+    store = ConversationStore(folder)
+    whole, _ = timed(lambda: store.save("session-copy", messages), repeat=3)
+    print(f"  for comparison, rewriting the whole file atomically:      median {whole * 1000:6.2f} ms")
+
+    fresh = OpenInterpreter()
+    fresh.conversation_history_path = str(folder)
+    resume_time, split = timed(lambda: conversations.resume(fresh, "session", store), repeat=5)
+    print(f"resume it (read + parse + load_messages + split):           {resume_time * 1000:8.1f} ms   (target <= 1000 ms)"
+          f"  -> {len(split.messages)} messages")
+    raw = (folder / "session.json").read_bytes()
+    floor_time, _ = timed(lambda: json.loads(raw), repeat=5)
+    print(f"  floor: json.loads of the same {len(raw) / 1e6:.1f} MB already in memory:     {floor_time * 1000:8.1f} ms")
+
+    red = redactor(interp)
+    sample = messages[-100:]
+    per_message, _ = timed(lambda: [red.message(m) for m in sample], repeat=5)
+    encode, _ = timed(lambda: [encode_message(m) for m in sample], repeat=5)
+    print(f"redact one message (every key we hold):                     {per_message / len(sample) * 1e6:8.1f} us"
+          f"   (encoding it as JSON: {encode / len(sample) * 1e6:.1f} us)")
+    interp.terminate()
+    fresh.terminate()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--messages", type=int, default=500)
+    parser.add_argument("--session", type=int, default=1000)
     args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="oi-bench-session-") as tmp:
+        bench_session(Path(tmp), args.session)
+    print()
 
     with tempfile.TemporaryDirectory(prefix="oi-bench-") as tmp:
         folder = Path(tmp) / "conversations"
@@ -79,7 +188,7 @@ def main() -> None:
         infos = ConversationStore(folder).list()
         cold = time.perf_counter() - start
         assert len(infos) == args.count
-        print(f"list, cold (no index: first line of every file, index written): {cold * 1000:8.1f} ms")
+        print(f"list, cold (no index: the header line of every file, indexed): {cold * 1000:8.1f} ms")
         warm, infos = timed(lambda: ConversationStore(folder).list())
         print(f"list, warm (index valid), median of 5:                      {warm * 1000:8.1f} ms")
         for n in range(0, 50):
