@@ -14,8 +14,10 @@ from typing import Any, TextIO
 
 from oi_core.display import ChunkPrinter, describe_pending, describe_scan
 from oi_core.errors import OiError
+from oi_tui import shutdown
 from oi_core.events import (
     ApprovalRequested,
+    ApprovalResolved,
     ChunkEmitted,
     CodeAllowedByRule,
     CodeApproved,
@@ -56,6 +58,7 @@ class PlainClient:
             self.bus.on(ChunkEmitted, lambda e: self.printer.chunk(e.chunk)),
             self.bus.on(ApprovalRequested, self._on_approval),
             self.bus.on(ScanFinished, self._on_scan_finished),
+            self.bus.on(ApprovalResolved, self._on_approval_resolved),
             self.bus.on(CodeAllowedByRule, self._on_allowed_by_rule),
             self.bus.on(InputRequested, self._on_input),
             self.bus.on(ErrorRaised, self._on_error),
@@ -90,6 +93,8 @@ class PlainClient:
         scan = event.scan
         if scan is not None and scan.status == "scanning":
             scan = await self._scan_result(event.request_id)
+            if scan is None:
+                return  # the approval ended while scanning (Stop)
         self.printer.newline()
         for line in describe_pending(replace(event, scan=scan)):
             self.printer.text(line + "\n")
@@ -113,6 +118,8 @@ class PlainClient:
                     continue
                 self.bus.publish(ScanRequested(event.request_id))
                 scan = await self._scan_result(event.request_id)
+                if scan is None:
+                    return
                 for line in describe_scan(scan):
                     self.printer.text(line + "\n")
                 continue
@@ -141,6 +148,11 @@ class PlainClient:
             return await future
         finally:
             self._scans.pop(request_id, None)
+
+    def _on_approval_resolved(self, event: ApprovalResolved) -> None:
+        future = self._scans.get(event.request_id)
+        if future is not None and not future.done():
+            future.set_result(None)
 
     def _on_scan_finished(self, event: ScanFinished) -> None:
         future = self._scans.setdefault(event.request_id, asyncio.get_running_loop().create_future())
@@ -177,6 +189,7 @@ class PlainClient:
         self.printer.newline()
 
     async def run(self, warnings: list[str] | tuple[str, ...] = ()) -> int:
+        shutdown.for_plain(self.session)  # SIGTERM/SIGHUP: stop, end kernels and shells, save, exit
         for warning in warnings:
             self.error(warning)
         try:
