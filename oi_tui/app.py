@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +55,14 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         *,
         start_in_conversations: bool = False,
         startup_warnings: list[str] | None = None,
+        on_ready: Callable[["OiApp"], None] | None = None,
     ) -> None:
         super().__init__()
         self.interpreter = interpreter
         self.session: Any = None
         self.start_in_conversations = start_in_conversations
+        self.on_ready = on_ready
+        """Called once the chat screen is up and no setup is needed (e.g. `--local` opens the model picker)."""
         self.startup_warnings = list(startup_warnings or [])
         self._closed = False
         self.last_key_time = 0.0
@@ -95,6 +98,8 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
             self.action_set_api_key()
         elif self.start_in_conversations:
             self.action_open_conversations()
+        if not needed and self.on_ready is not None:
+            self.on_ready(self)
 
     def _install_themes(self) -> None:
         """Register our themes first, then pick the theme (OI_TUI_THEME pins one; install_themes reads it)."""
@@ -120,6 +125,8 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
             (".screens.navigator", ("NavigatorScreen",)),
             (".screens.diff", ("DiffScreen",)),
             (".screens.setup", ("SetupScreen",)),
+            (".screens.local_models", ("LocalModelsScreen",)),
+            (".screens.local_pull", ("LocalPullScreen",)),
             (".screens.allow_rules", ("AllowRulesScreen",)),
             (".widgets.conversation_dialogs", ("ConversationConfirmDialog", "ConversationPromptDialog")),
         ):
@@ -331,6 +338,12 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         for problem in problems:
             self.notify(problem, title="Profiles", severity="warning", timeout=8)
         self.notify(f"Profile {self.interpreter.profile or name} · {self.interpreter.llm.model}", timeout=4)
+
+    def action_local_models(self) -> None:
+        """Find the model servers running here and choose a model (the picker applies it)."""
+        from .screens.local_models import open_local_models
+
+        open_local_models(self)
 
     def action_export_markdown(self) -> None:
         from oi_core.conversation_export import to_markdown
