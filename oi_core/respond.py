@@ -15,7 +15,7 @@ from .computer.base import RunIO
 from .convert import execute_tool, to_llm_messages, trim_to_window
 from .errors import BudgetExceeded
 from .events import CodeAllowedByRule, CostUpdated, InfoShown
-from .fences import Code, CodeEnd, CodeStart, FenceParser, Text
+from .fences import Code, CodeEnd, CodeStart, FenceParser, Text, guess_language
 from .llm import Delta
 from .safety.types import ScanResult
 from .system_message import build_system_message
@@ -123,7 +123,7 @@ class Responder:
         self._announce_trimming()
         await self._check_budget(messages)
         terminal = interp.computer.terminal
-        parser = FenceParser(is_code=terminal.is_runnable)
+        parser = FenceParser(is_code=terminal.is_runnable, guess=guess_language)
         block: dict[str, Any] | None = None  # the block being streamed: {"type", "format", "parts"}
         calls: dict[int, ToolCall] = {}
         usage = Delta()
@@ -131,13 +131,14 @@ class Responder:
         stop_streaming = False
         cut_off = False  # the reply reached the token limit (finish_reason "length"): an open block is incomplete
 
-        def open_block(kind: str, fmt: str | None = None) -> dict[str, Any]:
+        def open_block(kind: str, fmt: str | None = None, guessed: bool = False) -> dict[str, Any]:
             nonlocal block
-            block = {"type": kind, "format": fmt, "parts": []}
+            flags = {"language_guessed": True} if guessed else {}  # a fence without a language: we named it
+            block = {"type": kind, "format": fmt, "parts": [], "flags": flags}
             chunk = {"role": "assistant", "type": kind, "start": True}
             if fmt is not None:
                 chunk["format"] = fmt
-            return chunk
+            return {**chunk, **flags}
 
         def piece(content: str) -> dict[str, Any]:
             assert block is not None
@@ -157,13 +158,14 @@ class Responder:
                 message["format"] = done["format"]
             if done["type"] == "code" and cut_off:
                 message["incomplete"] = True
+            message.update(done["flags"])
             index = interp._append(message)
             if done["type"] == "code":
                 pending.append((message["format"], message["content"], index))
             end = {"role": "assistant", "type": done["type"], "end": True}
             if done["format"] is not None:
                 end["format"] = done["format"]
-            return end
+            return {**end, **done["flags"]}
 
         def translate(events: list[Any]) -> Iterator[dict[str, Any]]:
             nonlocal stop_streaming
@@ -179,7 +181,7 @@ class Responder:
                     end = close_block()
                     if end:
                         yield end
-                    yield open_block("code", terminal_name(event.language))
+                    yield open_block("code", terminal_name(event.language), event.guessed)
                 elif isinstance(event, Code):
                     yield piece(event.content)
                 elif isinstance(event, CodeEnd):

@@ -22,6 +22,7 @@ from textual.screen import Screen
 from oi_core.events import SettingChanged, StopRequested
 from oi_core.sanitize import terminal_safe
 
+from . import shutdown
 from .checkpoint_actions import CheckpointActions
 from .screens.chat import ChatScreen
 from .screens.confirm import ConfirmScreen
@@ -75,6 +76,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         from oi_core.session import Session
 
         self.session = Session(self.interpreter)
+        shutdown.for_app(self)  # SIGTERM/SIGHUP: stop, end kernels and shells, save, exit
         self._install_themes()
         self._apply_keymap()
         for warning in self.startup_warnings:

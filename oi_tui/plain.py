@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from oi_core.display import ChunkPrinter, describe_pending, describe_scan
 from oi_core.errors import OiError
+from oi_tui import shutdown
 from oi_core.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -188,6 +189,7 @@ class PlainClient:
         self.printer.newline()
 
     async def run(self, warnings: list[str] | tuple[str, ...] = ()) -> int:
+        shutdown.for_plain(self.session)  # SIGTERM/SIGHUP: stop, end kernels and shells, save, exit
         for warning in warnings:
             self.error(warning)
         try:

@@ -158,9 +158,8 @@ def test_tui_started_with_conversations_and_warnings(monkeypatch, tmp_path):
     class FakeApp:
         return_code = 0
 
-        def __init__(self, interpreter, *, start_in_conversations=False, startup_warnings=(), on_ready=None):
-            started.update(interpreter=interpreter, conversations=start_in_conversations, warnings=list(startup_warnings),
-                           on_ready=on_ready)
+        def __init__(self, interpreter, *, start_in_conversations=False, startup_warnings=()):
+            started.update(interpreter=interpreter, conversations=start_in_conversations, warnings=list(startup_warnings))
 
         def run(self):
             started["ran"] = True
@@ -176,7 +175,6 @@ def test_tui_started_with_conversations_and_warnings(monkeypatch, tmp_path):
     assert started["ran"] and started["conversations"] is True
     assert started["interpreter"].llm.model == "mymodel"
     assert any("invalid YAML" in w for w in started["warnings"])
-    assert started["on_ready"] is None  # a hosted model: nothing local to check at start
 
 
 def _run(*argv, stdin="", env_extra=None):

@@ -124,3 +124,55 @@ def test_inline_triple_backticks_mid_line_are_prose() -> None:
 
 def test_language_is_first_word_lowercased() -> None:
     assert whole("```Python title=x\n1\n```") == [("code", "python", "1", "closed")]
+
+
+# ---------------------------------------------------------------- fences that name no language
+
+from oi_core.fences import guess_language  # noqa: E402
+
+
+def guessing(text: str, cuts: list[int] = ()) -> list[tuple]:
+    parser = FenceParser(is_code, guess=guess_language)
+    events, previous = [], 0
+    for point in sorted(set(c for c in cuts if 0 < c < len(text))) + [len(text)]:
+        events += parser.feed(text[previous:point])
+        previous = point
+    events += parser.close()
+    guessed = [e.guessed for e in events if isinstance(e, CodeStart)]
+    return blocks(events) + [("guessed", guessed)]
+
+
+def test_untagged_python_is_offered_as_guessed_python() -> None:
+    text = "Let me look.\n```\nimport os\nprint(os.getcwd())\n```\nthen more"
+    assert guessing(text) == [("text", "Let me look."), ("code", "python", "import os\nprint(os.getcwd())", "closed"),
+                              ("text", "then more"), ("guessed", [True])]
+
+
+def test_untagged_plain_shell_is_offered_as_guessed_shell() -> None:
+    assert guessing("```\nls -la ~/Downloads | head\n```") == [
+        ("code", "shell", "ls -la ~/Downloads | head", "closed"), ("guessed", [True])]
+
+
+def test_untagged_output_samples_stay_readable_prose() -> None:
+    for sample in ("42", "[1, 2, 3]", "Hello, world!", "total 8\ndrwxr-xr-x 2 root root 4096 .", "$ ls\nnotes.txt"):
+        text = f"It printed:\n```\n{sample}\n```\nas expected."
+        assert guessing(text) == [("text", text), ("guessed", [])], sample
+
+
+def test_an_unclosed_untagged_fence_is_guessed_when_the_stream_ends() -> None:
+    assert guessing("```\nx = 2\nprint(x * 21)") == [("code", "python", "x = 2\nprint(x * 21)", "open"),
+                                                        ("guessed", [True])]
+
+
+def test_tagged_fences_are_never_marked_guessed() -> None:
+    assert guessing("```python\n42\n```") == [("code", "python", "42", "closed"), ("guessed", [False])]
+
+
+untagged_body = st.sampled_from(["print(1)", "x = 1\nprint(x)", "42", "ls -la", "Hello there", "[1, 2]", "echo hi"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(prose, untagged_body, prose, st.booleans(), st.lists(st.integers(0, 200), max_size=40))
+def test_guessing_gives_the_same_blocks_however_it_is_chunked(before, body, after, closed, cuts) -> None:
+    text = f"{before}\n```\n{body}\n" + ("```\n" if closed else "") + after
+    assert guessing(text, cuts) == guessing(text)

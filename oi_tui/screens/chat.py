@@ -258,7 +258,8 @@ class ChatScreen(Screen):
             if chunk.get("start") or self._block is None:
                 await self._finish_reply()
                 self.flush_buffers()
-                self._block = await self.transcript.add_code(str(fmt or "text"))
+                self._block = await self.transcript.add_code(str(fmt or "text"),
+                                                             guessed=bool(chunk.get("language_guessed")))
                 self.editor.show_code(str(fmt or "text"))
             if chunk.get("end"):
                 self.flush_buffers()

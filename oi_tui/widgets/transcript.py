@@ -75,8 +75,11 @@ class Transcript(VerticalScroll, can_focus=False):
     async def add_assistant(self) -> AssistantMessage:
         return await self.add(AssistantMessage())  # type: ignore[return-value]
 
-    async def add_code(self, language: str, code: str = "") -> CodeBlock:
-        return await self.add(CodeBlock(language, code))  # type: ignore[return-value]
+    async def add_code(self, language: str, code: str = "", guessed: bool = False) -> CodeBlock:
+        """A code block; `guessed`: the model's fence named no language and `language` is our guess."""
+        block = CodeBlock(language, code)
+        block.language_guessed = guessed
+        return await self.add(block)  # type: ignore[return-value]
 
     async def add_notice(self, text: str) -> NoticeMessage:
         return await self.add(NoticeMessage(text, markup=False))  # type: ignore[return-value]
@@ -129,6 +132,7 @@ class Transcript(VerticalScroll, can_focus=False):
                 block = None
             elif role == "assistant" and kind == "code":
                 block = CodeBlock(str(message.get("format") or "text"), text)
+                block.language_guessed = bool(message.get("language_guessed"))
                 block.state = "done"
                 widgets.append(block)
             elif role == "computer" and kind == "console" and message.get("format") == "output":

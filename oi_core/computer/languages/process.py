@@ -10,6 +10,7 @@ is /dev/null, so a program that reads input gets end-of-file instead of hanging.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import shutil
 import signal
@@ -90,6 +91,7 @@ class ProcessLanguage(Language):
             yield output(f"Could not start {self.display_name or self.name}: {exc}\n")
             yield active_line(None)
             return
+        _RUNNING[proc] = directory
         stream = RunStream()
         done = Finished()
         stopper = StopOnce()
@@ -110,6 +112,7 @@ class ProcessLanguage(Language):
                 proc.stdout.close()
                 status = proc.wait()
                 shutil.rmtree(directory, ignore_errors=True)
+                _RUNNING.pop(proc, None)
                 if status and not getattr(proc, "_oi_stopped", False):
                     stream.put_text(f"Exit status: {status}\n")
                 done.set()  # before close: a waiting stop resumes before the consumer sees the end
@@ -152,6 +155,24 @@ class ProcessLanguage(Language):
 
     async def aterminate(self) -> None:
         await self.astop()
+
+
+#: Processes running code right now, with their directories (for ending them all at exit).
+_RUNNING: dict[subprocess.Popen[bytes], str] = {}
+
+
+@atexit.register
+def end_running_processes() -> None:
+    """Kill every running code process, what it started, and remove its files (blocking; at exit)."""
+    for proc, directory in list(_RUNNING.items()):
+        started = reachable(proc.pid)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        end_reachable(proc.pid, found_before=started, grace=0)
+        shutil.rmtree(directory, ignore_errors=True)
+        _RUNNING.pop(proc, None)
 
 
 class _Missing(Exception):

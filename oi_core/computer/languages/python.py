@@ -603,7 +603,8 @@ _LIVE: weakref.WeakSet[Kernel] = weakref.WeakSet()
 
 
 @atexit.register
-def _kill_live_kernels() -> None:
+def end_live_kernels() -> None:
+    """Kill every kernel of this process and what it started, and remove their files (blocking; at exit)."""
     for kernel in list(_LIVE):
         kernel._closing = True
         pid = kernel.pid

@@ -14,6 +14,7 @@ bash leads its own session with no controlling terminal: nothing it runs can rea
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import platform
 import select
@@ -149,6 +150,7 @@ class Shell(Language):
             assert self._proc.stdin is not None
             self._proc.stdin.write(f"exec 3>&{ctl_w} {ctl_w}>&-\n".encode() + BASH_SETUP.encode())
             self._proc.stdin.flush()
+            _LIVE.add(self)
             self._reader = threading.Thread(target=self._read, args=(self._proc, ctl_r), name="oi-shell", daemon=True)
             self._reader.start()
             return self._proc
@@ -381,6 +383,10 @@ class Shell(Language):
     async def aterminate(self) -> None:
         await asyncio.to_thread(self._close_and_clean)
 
+    def end_now(self) -> None:
+        """Blocking, from any thread: end the shell and everything it started, remove its files."""
+        self._close_and_clean()
+
     def _close_and_clean(self) -> None:
         """Blocking: end the shell and what it started, and remove its directory."""
         with self._lock:
@@ -388,6 +394,16 @@ class Shell(Language):
             directory, self._dir = self._dir, None
         if directory:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+_LIVE: weakref.WeakSet[Shell] = weakref.WeakSet()
+
+
+@atexit.register
+def end_live_shells() -> None:
+    """End every shell of this process and its jobs, and remove their files (blocking; at exit)."""
+    for shell in list(_LIVE):
+        shell.end_now()
 
 
 def _quote(path: str) -> str:
