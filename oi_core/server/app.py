@@ -365,7 +365,7 @@ class Server:
         else:
             session = self.new_session(numbered=numbered, events_mode=events_mode)
         reply = {"auth": True, "session": session.id, "resumed": resumed, "protocol": PROTOCOL,
-                 "ack": session.outbox.numbered, "events": session.events_mode}
+                 "ack": session.outbox.numbered, "events": session.events_mode, "received": session.client_seq}
         await ws.send_str(dumps(reply))
         last = first.get("last")
         if resumed and isinstance(last, int) and session.outbox.dropped_through > last:

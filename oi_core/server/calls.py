@@ -153,6 +153,7 @@ class CoreCalls:
         from ..conversations import ConversationError, aresume
 
         self._idle("open another conversation")
+        await self.interpreter.flush_autosave()  # the current conversation is on disk before it is replaced
         try:
             await aresume(self.interpreter, str(conversation_id), self.store())
         except (ConversationError, OSError, ValueError) as exc:
@@ -207,6 +208,7 @@ class CoreCalls:
     async def conversation_new(self) -> None:
         if self.session is not None and self.session.busy:
             await self.session.stop()
+        await self.interpreter.flush_autosave()  # a save still in flight would otherwise miss the last messages
         await self.interpreter.areset()
 
     # ------------------------------------------------------------ profiles

@@ -44,6 +44,7 @@ class ServerSession:
         self.pending: dict[str, events.ApprovalRequested] = {}
         self.inputs: set[str] = set()
         self.inbound = InboundMessage()
+        self.client_seq = 0  # the newest numbered frame from the client (told to it when it resumes)
         self.ws: Any = None
         self.closed = False
         self._magic = False
@@ -136,6 +137,11 @@ class ServerSession:
 
     async def handle(self, data: dict[str, Any]) -> None:
         """One frame from the client (already parsed as a JSON object)."""
+        cid = data.get("cid")
+        if isinstance(cid, int) and not isinstance(cid, bool):  # numbered by the client: sent again after a drop
+            if cid <= self.client_seq:
+                return
+            self.client_seq = cid
         if "ack" in data or "ack_through" in data:
             self._ack(data)
             return
@@ -292,6 +298,8 @@ class ServerSession:
                 self.interpreter.bus.publish(events.AllowRuleAdded(rule, bool(data.get("save", True))))
         elif kind == "state":
             self.send(self.state_frame())
+        elif kind == "end":  # the client leaves for good: no need to wait for it to resume
+            self._spawn(self.server.end_session(self))
         else:
             self.error(f"Unknown client frame type {kind!r}.", "protocol")
 
