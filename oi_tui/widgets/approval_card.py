@@ -190,7 +190,7 @@ class ApprovalCard(Vertical, can_focus=True):
         Binding("c", "choose('scan')", "Scan", id="approval.scan", tooltip="Scan the code with safe mode's rules"),
         Binding("a", "choose('allow')", "Always allow…", id="approval.allow",
                 tooltip="Add a scoped rule that lets blocks like this run without asking"),
-        Binding("escape", "close_box", "Back", id="approval.back", show=False),
+        Binding("escape", "close_box", "Back", id="approval.back"),
     ]
 
     class ActionChosen(Message):
