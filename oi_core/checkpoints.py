@@ -114,12 +114,19 @@ class RestoreResult:
                          f"back ({len(self.written)} restored, {len(self.removed)} removed).")
         else:
             lines.append(f"Rewound to message {self.index}; no run after it had changed files to put back.")
+        return "\n".join(lines + self.details())
+
+    def details(self) -> list[str]:
+        """The lines after describe()'s first: each path, what could not be done, and the limits."""
+        lines: list[str] = []
+        restored = len(self.written) + len(self.removed)
         for path in self.written[:20]:
             lines.append(f"  restored {path}")
         for path in self.removed[:20]:
             lines.append(f"  removed  {path}")
-        if restored > 40:
-            lines.append(f"  … and {restored - 40} more")
+        shown = min(len(self.written), 20) + min(len(self.removed), 20)
+        if restored > shown:
+            lines.append(f"  … and {restored - shown} more")
         for path, reason in self.failed:
             lines.append(f"  NOT restored {path}: {reason}")
         for path, reason in self.not_restorable:
@@ -136,7 +143,7 @@ class RestoreResult:
         if self.replay:
             lines.append("  " + str(self.replay.get("summary", "")))
         lines.append(self.limits())
-        return "\n".join(lines)
+        return lines
 
 
 @dataclass

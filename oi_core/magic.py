@@ -121,7 +121,10 @@ async def _undo(session: Any, argument: str) -> str:
     removed = len(messages) - start
     result = await interp.run_checkpoints.rewind(start, fork=False)  # also puts back the files its runs changed
     text = f"Removed your last message and {removed - 1} message(s) after it."
-    return text if not result.runs and not result.without_checkpoint else text + "\n" + result.describe()
+    if not result.runs and not result.without_checkpoint:
+        return text
+    put_back = len(result.written) + len(result.removed)
+    return "\n".join([f"{text} {put_back} file(s) its code changed were put back.", *result.details()])
 
 
 async def _rewind(session: Any, argument: str) -> str:

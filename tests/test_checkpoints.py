@@ -535,3 +535,23 @@ def test_record_manager_never_uses_the_project_for_state(project) -> None:
     manager = RunCheckpoints(type("I", (), {"checkpoints": True, "checkpoint_max_file_size": 100})())
     shadow = manager.shadow(project)
     assert not shadow.git_dir.is_relative_to(project)
+
+
+def test_plain_command_undo_and_rewind_cover_files(project, llm, tmp_path) -> None:
+    """`oi-tui --plain -y` for real, in a project folder: %undo puts the files back, %rewind lists its points."""
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    llm.queue(fenced("shell", "echo one > one.txt"), "Made one.", fenced("shell", "echo two > two.txt"), "Made two.")
+    env = {**os.environ, "PYTHONPATH": str(root), "XDG_STATE_HOME": str(tmp_path / "state")}
+    done = subprocess.run(
+        [sys.executable, "-m", "oi_tui.cli", "--plain", "-y", "--model", "openai/test-model", "--api_base", llm.url,
+         "--api_key", "x", "--no-llm_supports_functions"],
+        input="make one\nmake two\n%undo\n%rewind\n", capture_output=True, text=True, cwd=project, env=env, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Removed your last message and 4 message(s) after it. 1 file(s) its code changed were put back." \
+        in done.stdout
+    assert "removed  two.txt" in done.stdout and "installed packages" in done.stdout
+    assert "you: make one" in done.stdout and "+1 ~0 -0 files" in done.stdout  # the %rewind listing
+    assert (project / "one.txt").exists() and not (project / "two.txt").exists()
