@@ -132,7 +132,7 @@ from oi_tui.app import OiApp
 
 llm = ScriptedLLM()
 llm.queue("Making it:\n\n```shell\ntouch {marker}\n```\n", "Made it.")
-llm.queue("Clipboard \x1b]52;c;cHduZWQtY2xpcA==\x1b\\ title \x1b]2;pwned-title\x1b\\ bel \x1b]0;pwned-bel\x07 done.")
+llm.queue("Clipboard \x1b]52;c;cHduZWQtY2xpcA==\x1b\\ bel-clip \x1b]52;c;cHduZWQtYmVs\x07 title \x1b]2;pwned-title\x1b\\ bel \x1b]0;pwned-bel\x07 done.")
 interp = OpenInterpreter()
 interp.llm.model = "openai/test-model"
 interp.llm.api_base = llm.url
