@@ -314,3 +314,16 @@ async def test_new_conversation_clears_the_console(make_interpreter, llm):
         await wait_for(pilot, lambda: not app.query(CodeBlock))
         assert "from-the-old-chat" not in console_text(app)
         assert chat(app).editor.text == ""
+
+
+async def test_a_guessed_language_is_labelled_on_the_block(make_interpreter):
+    interp = make_interpreter()
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        bus = interp.bus
+        bus.publish(ChunkEmitted({"role": "assistant", "type": "code", "format": "python", "start": True,
+                                  "language_guessed": True}))
+        bus.publish(ChunkEmitted({"role": "assistant", "type": "code", "format": "python", "content": "print(1)"}))
+        await wait_for(pilot, lambda: app.query(CodeBlock))
+        block = app.query_one(CodeBlock)
+        assert str(block.query_one("#code-header").content).strip() == "python (guessed)"

@@ -72,6 +72,8 @@ class CodeBlock(Vertical):
         self.edited = False
         self.incomplete = False
         self.allowed_by = ""
+        self.language_guessed = False
+        """The fence named no language and `language` is the core's guess."""
 
     def compose(self) -> ComposeResult:
         yield Label(self._header(), id="code-header", classes="code-header", markup=False)
@@ -86,7 +88,8 @@ class CodeBlock(Vertical):
             parts.append("edited by you")
         if self.allowed_by:
             parts.append(f"allowed by rule: {self.allowed_by}")
-        return f" {self.language} " + "".join(f"· {part} " for part in parts if part).rstrip()
+        language = f"{self.language} (guessed)" if self.language_guessed else self.language
+        return f" {language} " + "".join(f"· {part} " for part in parts if part).rstrip()
 
     def _code_renderable(self) -> Syntax | Text:
         lines = visible_controls(self.code).rstrip("\n").split("\n")
