@@ -376,3 +376,50 @@ def test_view_in_a_kernel_emits_one_png(screen: TkWindow) -> None:
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+# ---------------------------------------------------------------- a display that goes away and comes back
+
+
+def test_display_that_restarts_is_reconnected(monkeypatch: pytest.MonkeyPatch, computer) -> None:
+    """pyautogui's X connection outlives its server: the next call after a restart connects again."""
+    from oi_core.computer.errors import NoDisplayError
+
+    reason = xserver_available()
+    if reason:
+        pytest.skip(reason)
+    server = XServer()
+    try:
+        monkeypatch.setenv("DISPLAY", server.display)
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        computer.mouse.move(x=100, y=120)
+        assert pointer_location(server.display) == (100, 120)
+        server.close()
+        with pytest.raises(NoDisplayError) as caught:  # gone: one sentence, fast
+            computer.mouse.move(x=5, y=5)
+        _one_sentence(str(caught.value))
+        assert "not subscriptable" not in str(caught.value)
+        server.restart()
+        computer.mouse.move(x=200, y=210)  # back: reconnects by itself
+        assert pointer_location(server.display) == (200, 210)
+        assert computer.mouse.position() == (200, 210)
+        computer.keyboard.press("shift")
+        assert computer.display.size == SCREEN
+    finally:
+        server.close()
+
+
+def test_display_changed_in_a_long_lived_process(monkeypatch: pytest.MonkeyPatch, computer) -> None:
+    reason = xserver_available()
+    if reason:
+        pytest.skip(reason)
+    first, second = XServer(), XServer()
+    try:
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        for server, point in ((first, (30, 40)), (second, (50, 60)), (first, (70, 80))):
+            monkeypatch.setenv("DISPLAY", server.display)
+            computer.mouse.move(x=point[0], y=point[1])
+            assert pointer_location(server.display) == point
+    finally:
+        first.close()
+        second.close()

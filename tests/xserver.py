@@ -19,10 +19,14 @@ LABEL_TEXT = "HELLO OITUI"
 class XServer:
     """Xvfb on a free display number (chosen by Xvfb itself via -displayfd)."""
 
-    def __init__(self, width: int = SCREEN[0], height: int = SCREEN[1]) -> None:
+    def __init__(self, width: int = SCREEN[0], height: int = SCREEN[1], number: int | None = None) -> None:
+        """Xvfb on a display number it picks, or on `number` (to start a server again where one was)."""
+        self.size = (width, height)
         read_fd, write_fd = os.pipe()
+        where = [f":{number}"] if number is not None else []
         self.process = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp", "-ac"],
+            ["Xvfb", *where, "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", "-nolisten",
+             "tcp", "-ac"],
             pass_fds=(write_fd,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -62,6 +66,11 @@ class XServer:
                 sock.close()
         self.close()
         raise RuntimeError(f"Xvfb on {self.display} does not accept connections")
+
+    def restart(self) -> None:
+        """Stop this server and start a new one on the same display number (a display that went away)."""
+        self.close()
+        self.__init__(*self.size, number=int(self.display[1:]))
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)

@@ -121,6 +121,16 @@ def translate_error(exc: BaseException, action: str) -> ComputerError:
             f"The display refused to let this program {action} (X authorization failed for DISPLAY="
             f"{os.environ.get('DISPLAY', '')}): check XAUTHORITY or run inside the desktop session."
         )
+    if (
+        isinstance(exc, ConnectionError)
+        or type(exc).__name__ in ("ConnectionClosedError", "DisplayConnectionError")
+        or "brokenpipeerror" in lowered
+        or "connection closed" in lowered
+    ):
+        return NoDisplayError(
+            f"Lost the connection to the X display (DISPLAY={os.environ.get('DISPLAY', '')}) while trying to "
+            f"{action}; the next call connects again."
+        )
     if "xopendisplay" in lowered or "can't connect" in lowered or "cannot connect" in lowered:
         return NoDisplayError(f"No display: could not connect to DISPLAY={os.environ.get('DISPLAY', '')} to {action}.")
     if type(exc).__name__ == "FailSafeException":
@@ -157,7 +167,12 @@ def _ensure_xauthority() -> None:
 
 
 def pyautogui_module() -> Any:
-    """pyautogui, imported only once a display is known to exist (it fails at import without one)."""
+    """pyautogui, imported only once a display is known to exist (it fails at import without one).
+
+    pyautogui keeps one X connection for the life of the process. It is checked before each use and
+    opened again when DISPLAY changed or the X server went away and came back (a stale connection would
+    otherwise fail with Xlib's own confusing errors).
+    """
     global _PG, _PG_DISPLAY
     require_display()
     display = os.environ.get("DISPLAY")
@@ -170,17 +185,51 @@ def pyautogui_module() -> Any:
             raise translate_error(exc, "control the mouse and keyboard") from exc
         pyautogui.PAUSE = 0.05
         _PG, _PG_DISPLAY = pyautogui, display
-    elif display != _PG_DISPLAY and not (IS_MAC or IS_WINDOWS):
-        try:  # DISPLAY changed since the import: talk to the new server
-            from Xlib.display import Display as XDisplay
-
-            backend = sys.modules.get("pyautogui._pyautogui_x11")
-            if backend is not None:
-                backend._display = XDisplay(display)
-            _PG_DISPLAY = display
-        except Exception as exc:
-            raise translate_error(exc, "control the mouse and keyboard") from exc
+    elif not (IS_MAC or IS_WINDOWS) and (display != _PG_DISPLAY or not _x_connection_alive()):
+        _reconnect_x(display)
     return _PG
+
+
+def _x_backend() -> Any:
+    return sys.modules.get("pyautogui._pyautogui_x11")
+
+
+def _x_connection_alive() -> bool:
+    """One round trip on pyautogui's X connection: False when the server behind it is gone."""
+    backend = _x_backend()
+    connection = getattr(backend, "_display", None)
+    if connection is None:
+        return True
+    try:
+        connection.get_input_focus()  # any request with a reply
+        return True
+    except Exception:  # a broken pipe, a closed connection, Xlib's own TypeError about it, ...
+        return False
+
+
+def _reconnect_x(display: str | None) -> None:
+    """Point pyautogui at a fresh connection to `display`, or say in one sentence why that failed."""
+    global _PG_DISPLAY
+    backend = _x_backend()
+    if backend is None:
+        _PG_DISPLAY = display
+        return
+    try:
+        from Xlib.display import Display as XDisplay
+
+        fresh = XDisplay(display)
+    except Exception as exc:
+        raise NoDisplayError(
+            f"Lost the connection to the X display (DISPLAY={display}) and could not connect again: "
+            f"{str(exc).strip() or type(exc).__name__}."
+        ) from exc
+    stale, backend._display = getattr(backend, "_display", None), fresh
+    _PG_DISPLAY = display
+    if stale is not None:
+        try:
+            stale.close()
+        except Exception:
+            pass
 
 
 # ---------------------------------------------------------------- the display part
