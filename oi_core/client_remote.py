@@ -37,7 +37,8 @@ from .server.wire import decode_event, dumps
 log = logging.getLogger("oi_core.client_remote")
 
 KEEP_UNCONFIRMED = 2000  # frames kept to send again after a drop (the server says which it already has)
-ACK_DELAY = 0.05  # seconds between acknowledgements while frames stream in
+ACK_DELAY = 0.02  # seconds an acknowledgement waits for more frames to cover
+ACK_EVERY = 64  # frames after which an acknowledgement goes out at once (the server sends ahead ~1,000)
 
 
 class RemoteError(OiError):
@@ -306,7 +307,11 @@ class RemoteClient(CoreClient):
         self.bus.publish(event)
 
     def _schedule_ack(self) -> None:
-        if self._ack_timer is None:
+        if self._last_id - self._acked >= ACK_EVERY:
+            if self._ack_timer is not None:
+                self._ack_timer.cancel()
+            self._send_ack()
+        elif self._ack_timer is None:
             self._ack_timer = asyncio.get_running_loop().call_later(ACK_DELAY, self._send_ack)
 
     def _send_ack(self) -> None:

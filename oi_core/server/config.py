@@ -55,7 +55,7 @@ class ServerConfig:
     allow_remote_approval_settings: bool = False  # auto_run / safe_mode / allow_rules changeable by clients
     allowed_origins: tuple[str, ...] = ()  # browser origins besides the server's own
     require_ack: bool = False  # every client must acknowledge frames (INTERPRETER_REQUIRE_ACKNOWLEDGE)
-    ack_window: int = 256  # frames sent ahead of the oldest unacknowledged one
+    ack_window: int = 1024  # frames sent ahead of the oldest unacknowledged one
     resend_after: float = 2.0  # seconds without an ack before unacknowledged frames are sent again
     resend_attempts: int = 5  # rounds of resending before the connection is given up (the session stays)
     session_timeout: float = 300.0  # seconds a session outlives its connection, waiting to be resumed
