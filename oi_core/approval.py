@@ -98,7 +98,7 @@ class PendingCode:
 
     def start_scan(self) -> asyncio.Task[ScanResult] | None:
         """Start the safe-mode scan (once); the result lands in `scan` when it finishes."""
-        if self.scan_task is not None or (self.scan is not None and self.scan.status not in ("off",)):
+        if self.scan_task is not None or (self.scan is not None and self.scan.status != "off"):
             return self.scan_task
         available, detail = _scanner().semgrep_status()
         if not available:
@@ -129,10 +129,10 @@ class PendingCode:
         return self.scan
 
     def stop_scan(self) -> None:
-        """Approved or declined before the scan finished: stop it and record that it was skipped."""
+        """Decided before the scan finished: stop it and record that it was skipped."""
         if self.scan_task is not None and not self.scan_task.done():
             self.scan_task.cancel()
-            self.scan = ScanResult("skipped", detail="Approved before the scan finished.")
+            self.scan = ScanResult("skipped", detail="The user decided before the scan finished.")
 
     def confirmation_chunk(self) -> dict[str, Any]:
         """The LMC confirmation chunk, with risk marks, the scan and its findings as plain dicts."""
