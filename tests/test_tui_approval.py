@@ -435,3 +435,23 @@ async def test_a_block_run_by_an_allow_rule_says_so(make_interpreter, llm):
         header = str(block.query_one("#code-header").content)
         assert "allowed by rule" in header and "echo" in header and block.state == "done"
         assert any(n.title == "Allow rule" for n in app._notifications)
+
+
+async def test_a_refused_approval_brings_the_card_back(make_interpreter, llm, tmp_path):
+    """If the core refuses an approval (unconfirmed cut-off code), the block is offered again, not lost."""
+    marker = tmp_path / "refused-marker"
+    llm.queue(Reply(text=f"```shell\ntouch {marker} && echo par", finish_reason="length"), "Done.")
+    interp = make_interpreter()
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await send(pilot, "go")
+        pending = await wait_for_approval(pilot)
+        chat(app)._approve(pending, confirmed=False)  # as a client that skipped the confirmation would
+        await wait_for(pilot, lambda: any(n.title == "Approval" for n in app._notifications))
+        await wait_for(pilot, lambda: chat(app).pending is pending)
+        assert not chat(app).approval_card.has_class("-hidden") and not marker.exists()
+        await pilot.pause(0.4)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: marker.exists())

@@ -127,6 +127,7 @@ class ChatScreen(Screen):
         self._flush_timer: Timer | None = None
         self._drain_timer: Timer | None = None
         self._last_sent: tuple[str, Widget | None] | None = None  # until its turn ends: re-queued if "busy"
+        self._approved: PendingApproval | None = None  # sent, not yet confirmed by ApprovalResolved
         self.checkpoint_view = CheckpointView(self)  # the line under each run's block, undo/rewind notices
         self._handlers: dict[type[Event], Callable[[Any], Awaitable[None]]] = {
             ChunkEmitted: self._apply_chunk,
@@ -332,6 +333,8 @@ class ChatScreen(Screen):
 
     async def _approval_resolved(self, event: ApprovalResolved) -> None:
         """The core ended the approval (Stop, or another client decided): close the card if it is still open."""
+        if self._approved is not None and self._approved.request_id == event.request_id:
+            self._approved = None
         pending = self._pending
         if pending is None or pending.request_id != event.request_id:
             return
@@ -360,6 +363,8 @@ class ChatScreen(Screen):
     async def _notify_error(self, event: ErrorRaised) -> None:
         title = ERROR_TITLES.get(event.kind, "Error")
         severity = "warning" if event.kind == "busy" else "error"
+        if event.kind == "approval" and self._approved is not None and self._pending is None:
+            await self._reopen(self._approved)  # the core refused the approval: the block still waits
         if event.kind == "busy" and self._last_sent is not None:
             # the core was still finishing a turn: keep the message and send it when that turn is over
             (text, shown), self._last_sent = self._last_sent, None
@@ -398,6 +403,7 @@ class ChatScreen(Screen):
                                   if event.reason == "skipped" else "done")
         self._block = None
         self._last_sent = None
+        self._approved = None
         self.refresh_bindings()
         if event.reason == "stopped":
             self.app.notify("Stopped.", timeout=3)
@@ -540,8 +546,21 @@ class ChatScreen(Screen):
             self._block.set_code(code)
             self._block.mark(edited=edited)
         self._close_approval()
+        self._approved = pending
         self.publish(CodeApproved(pending.request_id, code,
                                   confirmed_incomplete=pending.incomplete and (confirmed or edited)))
+
+    async def _reopen(self, pending: PendingApproval) -> None:
+        """Show a block's card again (the core refused an approval and keeps waiting for a decision)."""
+        self._approved = None
+        pending.editing = False
+        self._pending = pending
+        self.editor.show_code(pending.language, pending.code)
+        self._show_marks(pending)
+        if self._block is not None:
+            self._block.set_state("pending")
+        self.approval_card.show(pending)
+        self.refresh_bindings()
 
     def action_edit_code(self) -> None:
         """Make the pending block editable; the card and footer switch to the edit keys."""
