@@ -92,10 +92,10 @@ def test_rules_are_scoped_to_their_language() -> None:
 def test_findings_override_every_rule() -> None:
     finding = Finding("shell-sudo", 1, 1, "WARNING", "Runs a command as root (sudo, doas or pkexec).")
     for scan in (ScanResult("findings", (finding,)), ScanResult("failed", detail="semgrep timed out after 10 s."),
-                 ScanResult("scanning")):
+                 ScanResult("scanning"), ScanResult("not_scanned", detail="semgrep is not installed.")):
         assert allow.first_match([LS], "shell", "ls", (), scan) is None
         assert allow.blocked((), scan)
-    for scan in (None, ScanResult("clean"), ScanResult("off"), ScanResult("not_scanned", detail="semgrep is not installed.")):
+    for scan in (None, ScanResult("clean"), ScanResult("off")):
         assert allow.first_match([LS], "shell", "ls", (), scan) == LS
 
 

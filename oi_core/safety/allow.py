@@ -11,7 +11,8 @@ Kinds
 
 Precedence (the first that applies decides)
 1. The core asks no rule about code cut off by the token limit (it always waits for the user).
-2. A safe-mode scan with findings, a failed scan, or one still running: no rule applies.
+2. A safe-mode scan with findings, a failed scan, one still running, or one that could not run (semgrep
+   missing while safe mode is on): no rule applies, so turning safe mode on never lets code through unscanned.
 3. Any high-risk mark on the block: no rule applies.
 4. Otherwise the rules are tried in order and the first that matches allows the block.
 A rule can only spare the user a question; it never overrides a finding or a high-risk mark.
@@ -35,7 +36,7 @@ _PREFIX = re.compile(r"[A-Za-z0-9_./:=@+,%-]+(?: [A-Za-z0-9_./:=@+,%-]+)*")
 _NEVER_SIMPLE = ("`", "$(", "<(", ">(", "\\\n")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _OPERATOR_CHARS = frozenset("();<>|&")
-_BLOCKING_SCANS = frozenset({"findings", "failed", "scanning"})
+_BLOCKING_SCANS = frozenset({"findings", "failed", "scanning", "not_scanned"})
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,10 @@ def matches(rule: AllowRule, language: str, code: str, marks: Iterable[RiskMark]
 def blocked(marks: Iterable[RiskMark], scan: ScanResult | None) -> str:
     """Why no rule may apply to this block ("" when rules may apply)."""
     if scan is not None and (scan.findings or scan.status in _BLOCKING_SCANS):
-        return "the safe-mode scan has findings" if scan.findings or scan.status == "findings" else (
-            "the safe-mode scan failed" if scan.status == "failed" else "the safe-mode scan is still running")
+        if scan.findings or scan.status == "findings":
+            return "the safe-mode scan has findings"
+        return {"failed": "the safe-mode scan failed", "not_scanned": "safe mode is on but the code could not be scanned"}.get(
+            scan.status, "the safe-mode scan is still running")
     if any(mark.level == "high" for mark in marks):
         return "the code has high-risk lines"
     return ""
