@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from .events import Event
+from .errors import OiError
+from .events import ErrorRaised, Event, UserMessageSent
+
+log = logging.getLogger("oi_core.bus")
 
 E = TypeVar("E", bound=Event)
 Handler = Callable[[Any], Awaitable[None] | None]
@@ -44,7 +49,11 @@ class Subscription:
 
 
 class EventBus:
-    """Publishing never blocks: handlers are called inline (sync) or scheduled (async)."""
+    """Publishing never blocks: handlers are called inline (sync) or scheduled (async).
+
+    No handler failure is silent or reaches the publisher: it is logged with its traceback and published
+    as an ErrorRaised sentence (an OiError as itself, anything else as an internal error).
+    """
 
     def __init__(self) -> None:
         self._handlers: list[tuple[type[Event], Handler]] = []
@@ -68,8 +77,38 @@ class EventBus:
             sub._offer(event)
         for event_type, handler in list(self._handlers):
             if isinstance(event, event_type):
-                result = handler(event)
+                try:
+                    result = handler(event)
+                except Exception as exc:
+                    self._handler_failed(handler, event, exc)
+                    continue
                 if asyncio.iscoroutine(result):
                     task = asyncio.ensure_future(result)
                     self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    task.add_done_callback(functools.partial(self._task_done, handler, event))
+
+    def _task_done(self, handler: Handler, event: Event, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._handler_failed(handler, event, task.exception())  # type: ignore[arg-type]
+
+    def _handler_failed(self, handler: Handler, event: Event, exc: BaseException) -> None:
+        name = getattr(handler, "__qualname__", repr(handler))
+        log.error("bus handler %s failed on %s", name, type(event).__name__, exc_info=exc)
+        if isinstance(event, ErrorRaised):
+            return  # telling the user failed: the log has it, and trying again could loop
+        if isinstance(exc, OiError):
+            self.publish(ErrorRaised(exc.kind, exc.message))
+            return
+        from .secrets import redact
+
+        self.publish(ErrorRaised("internal", redact(
+            f"Something went wrong inside oi-tui while handling {_describe(event)} ({type(exc).__name__}: {exc})."
+        )))
+
+
+def _describe(event: Event) -> str:
+    if isinstance(event, UserMessageSent):
+        text = event.content.strip()
+        return f"“{text[:60]}{'…' if len(text) > 60 else ''}”"
+    return f"a {type(event).__name__} event"

@@ -9,6 +9,7 @@ import asyncio
 import datetime as _dt
 import difflib
 import json
+import logging
 import platform
 import re
 import sys
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import OiError
+
+log = logging.getLogger("oi_core.magic")
 
 HELP: dict[str, str] = {
     "%": "%% <command>  run a command in the system shell",
@@ -36,6 +39,33 @@ HELP: dict[str, str] = {
 COMMANDS = [name for name in HELP if name != "%"]
 
 Handler = Callable[[Any, str], Awaitable[str | None]]
+
+
+async def run_magic_turn(session: Any, text: str) -> None:
+    """Run a magic command as the session's turn: busy while it runs, so Esc stops it, quit asks first and a
+    message sent meanwhile waits; its output or its failure always reaches the user."""
+    from .events import ErrorRaised, InfoShown
+
+    interp = _interp(session)
+    bus = interp.bus
+    name = text.split()[0] if text.split() else text
+    interp.set_status("running" if text.startswith("%%") else "thinking", name)
+    try:
+        shown = await run_magic(session, text)
+    except asyncio.CancelledError:
+        bus.publish(InfoShown(f"{name} was stopped."))
+        raise
+    except OiError as exc:
+        bus.publish(ErrorRaised(exc.kind, exc.message))
+        return
+    except Exception as exc:  # a bug of ours: one sentence for the user, the traceback for the log
+        log.exception("magic command %s failed", name)
+        bus.publish(ErrorRaised("internal", f"{name} failed inside oi-tui ({type(exc).__name__}: {exc})."))
+        return
+    finally:
+        interp.set_status("idle")
+    if shown:
+        bus.publish(InfoShown(shown))
 
 
 async def run_magic(session: Any, text: str) -> str | None:
@@ -98,9 +128,7 @@ async def _verbose(session: Any, argument: str) -> str:
 
 
 async def _reset(session: Any, argument: str) -> str:
-    interp = _interp(session)
-    if getattr(session, "busy", False) and hasattr(session, "stop"):
-        await session.stop()
+    interp = _interp(session)  # a magic command only starts when nothing else runs: nothing to stop first
     await interp.areset()
     return "The conversation was reset."
 
@@ -161,11 +189,16 @@ async def _write_off_loop(path: Path, write: Callable[[Path], Any], failure: str
         raise OiError(f"{failure} {path}: {exc.strerror or exc}.") from exc
 
 
+def _json_target(path: Path) -> Path:
+    """Where `%save_message PATH` writes: into PATH when it is a folder ("." included), else PATH as .json."""
+    if path.is_dir():
+        return path / "messages.json"
+    return path if path.suffix else path.with_name(path.name + ".json")
+
+
 async def _save_message(session: Any, argument: str) -> str:
     interp = _interp(session)
-    path = _path(argument, "messages.json")
-    if not path.suffix:
-        path = path.with_suffix(".json")
+    path = await asyncio.to_thread(_json_target, _path(argument, "messages.json"))
     messages = list(interp.messages)
 
     def write(target: Path) -> None:
@@ -175,7 +208,7 @@ async def _save_message(session: Any, argument: str) -> str:
         target.write_text(redact(text, interp), encoding="utf-8")
 
     await _write_off_loop(path, write, "Could not save the messages to")
-    return f"Saved {len(interp.messages)} messages to {path}."
+    return f"Saved {len(messages)} messages to {path}."
 
 
 async def _load_message(session: Any, argument: str) -> str:

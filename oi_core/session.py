@@ -111,15 +111,9 @@ class Session:
             self.bus.publish(ErrorRaised("busy", "Still working on the last message: wait, or press Esc to stop it."))
             return
         if event.content.lstrip().startswith("%") and not event.images:
-            from .magic import run_magic
+            from .magic import run_magic_turn
 
-            try:
-                text = await run_magic(self, event.content.strip())
-            except OiError as exc:
-                self.bus.publish(ErrorRaised(exc.kind, exc.message))
-                return
-            if text:
-                self.bus.publish(InfoShown(text))
+            self.turn = asyncio.ensure_future(run_magic_turn(self, event.content.strip()))  # busy, stoppable
             return
         message: Any = event.content
         if event.images:

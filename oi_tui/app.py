@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import os
+import shlex
+import shutil
+import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -18,8 +22,10 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import SimpleCommand
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from oi_core.events import SettingChanged, StopRequested
+from oi_core.secrets import redact
 from oi_core.sanitize import terminal_safe
 
 from . import shutdown
@@ -33,6 +39,33 @@ try:  # written by another engineer; the app works without it
     _EXTRA_COMMANDS = {OiCommands}
 except ImportError:  # pragma: no cover
     _EXTRA_COMMANDS = set()
+
+
+log = logging.getLogger("oi_tui.app")
+
+#: What each worker group does, for the sentence that says it failed.
+WORKER_DESCRIPTIONS = {
+    "bus-bridge": "Showing the core's events (restart oi-tui if the screen stops updating)",
+    "startup": "Checking the model setup", "setup": "Applying the setup", "resume": "Opening the conversation",
+    "export": "Exporting the conversation",
+}
+
+
+def editor_command() -> tuple[list[str], str]:
+    """The editor to run ($VISUAL, $EDITOR, else nano or vi if installed) and a sentence if there is none."""
+    configured = os.environ.get("VISUAL") or os.environ.get("EDITOR") or ""
+    if configured:
+        try:
+            command = shlex.split(configured)
+        except ValueError as exc:
+            return [], f"$EDITOR / $VISUAL ({configured!r}) cannot be read as a command: {exc}."
+        if not command or shutil.which(command[0]) is None:
+            return [], f"The editor {configured!r} ($EDITOR / $VISUAL) was not found: set it to an installed editor."
+        return command, ""
+    for fallback in ("nano", "vim", "vi"):
+        if shutil.which(fallback):
+            return [fallback], ""
+    return [], "No editor found: set $EDITOR (for example `export EDITOR=nano`) and try again."
 
 
 class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and run changes
@@ -395,9 +428,6 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     def action_edit_profile(self) -> None:
         """Open the active profile in $EDITOR (the app steps aside), then apply what was saved."""
-        import shlex
-        import subprocess
-
         from oi_core.profiles import ProfileError, editable_profile
 
         try:
@@ -405,14 +435,40 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         except (ProfileError, OSError) as exc:
             self.notify(f"Cannot edit the profile: {getattr(exc, 'message', exc)}", title="Profiles", severity="error")
             return
-        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "nano"
+        command, problem = editor_command()
+        if problem:  # checked before the app steps aside: a missing editor must never leave the screen blank
+            self.notify(f"{problem} The profile is {path}.", title="Profiles", severity="error", timeout=12)
+            return
+        failure: BaseException | None = None
         try:
             with self.suspend():
-                subprocess.call([*shlex.split(editor), str(path)])
-        except Exception as exc:  # no terminal to hand over (headless), editor missing, ...
-            self.notify(f"Could not open {editor} on {path}: {exc}", title="Profiles", severity="error", timeout=10)
+                try:  # nothing may escape this block: Textual only restores the screen when it ends normally
+                    subprocess.call([*command, str(path)])
+                except (OSError, subprocess.SubprocessError) as exc:
+                    failure = exc
+        except Exception as exc:  # no terminal to hand over (headless, web)
+            failure = exc
+        if failure is not None:
+            self.notify(f"Could not open {shlex.join(command)} on {path}: {failure}", title="Profiles",
+                        severity="error", timeout=12)
             return
         self.switch_profile(path.stem)
+
+    # ------------------------------------------------------------ workers
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.report_worker_failure(event)
+
+    def report_worker_failure(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker reaches the user and the log (workers run with exit_on_error=False)."""
+        if event.state != WorkerState.ERROR:
+            return
+        worker = event.worker
+        error = worker.error
+        what = WORKER_DESCRIPTIONS.get(worker.group) or worker.description or worker.name or worker.group
+        log.error("worker %s failed", what, exc_info=error)
+        self.notify(redact(f"{what} failed: {type(error).__name__}: {error}", self.interpreter),
+                    title="Error", severity="error", timeout=12)
 
     def action_open_profile_dir(self) -> None:
         try:

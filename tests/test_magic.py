@@ -223,10 +223,14 @@ async def test_through_the_bus(session):
     session.bus.on(InfoShown, infos.append)
     session.bus.on(ErrorRaised, errors.append)
     session.send("%verbose")
-    session.send("%nope")
-    for _ in range(20):
+    for _ in range(200):
         await asyncio.sleep(0.01)
-        if infos and errors:
+        if infos and not session.busy:
+            break
+    session.send("%nope")
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if errors:
             break
     assert infos[0].text == "Verbose mode on."
     assert "Unknown command %nope" in errors[0].message

@@ -171,6 +171,9 @@ class ChatScreen(Screen):
         prompt.take_back_queued = self.queued.pop_last
         prompt.focus()
 
+    def on_worker_state_changed(self, event: Any) -> None:
+        self.app.report_worker_failure(event)  # type: ignore[attr-defined]  # the app tells every worker failure
+
     # ------------------------------------------------------------ helpers
 
     @property
