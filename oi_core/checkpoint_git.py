@@ -189,6 +189,29 @@ class Shadow:
             raise CheckpointError(f"git {args[0]} failed in the checkpoint store ({detail})")
         return done.stdout
 
+    def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
+        """Start git without waiting (two listings run side by side); finish it with _collect."""
+        try:
+            return subprocess.Popen(["git", *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, cwd=self.root, env=self._env)
+        except FileNotFoundError:
+            raise CheckpointError("git is not installed (checkpoints use the git command)") from None
+        except OSError as exc:
+            raise CheckpointError(f"git could not be started: {exc.strerror or exc}") from None
+
+    def _collect(self, process: subprocess.Popen[bytes], name: str) -> bytes:
+        try:
+            out, err = process.communicate(timeout=GIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise CheckpointError(f"git took longer than {GIT_TIMEOUT:.0f} s on {self.root}") from None
+        if process.returncode != 0:
+            message = err.decode("utf-8", "replace").strip().splitlines()
+            detail = message[-1] if message else f"exit status {process.returncode}"
+            raise CheckpointError(f"git {name} failed in the checkpoint store ({detail})")
+        return out
+
     @contextmanager
     def locked(self) -> Iterator[None]:
         """One writer per shadow repository, across processes (two oi-tui in one folder)."""
@@ -237,8 +260,16 @@ class Shadow:
     def _snapshot(self) -> Snapshot:
         if self._tracked is None:
             self._tracked = {os.fsdecode(p) for p in self.git("ls-files", "-z").split(b"\0") if p}
-        perms_job = _Background(_permissions, str(self.root), list(self._tracked))  # overlaps git's own scan
-        listing = self.git("ls-files", "-z", "-t", "-m", "-d", "-o", "--exclude-standard")
+        perms_job = _Background(_permissions, str(self.root), list(self._tracked))  # overlaps git's own scans
+        tracked = self._spawn("ls-files", "-z", "-t", "-m", "-d")  # changed and deleted files ...
+        others = self._spawn("ls-files", "-z", "-t", "-o", "--exclude-standard")  # ... and new ones, side by side
+        try:
+            listing = self._collect(tracked, "ls-files") + b"\0" + self._collect(others, "ls-files")
+        finally:
+            for process in (tracked, others):
+                if process.poll() is None:
+                    process.kill()
+                    process.communicate()
         updates: list[str] = []
         removes: list[str] = []
         nested: list[str] = []
