@@ -286,6 +286,11 @@ class ChatScreen(Screen):
             elif fmt == "active_line":
                 self.flush_buffers()
                 self.editor.active_line = int(content) - 1 if isinstance(content, int) and content > 0 else None
+            elif isinstance(content, str) and content and chunk.get("not_run"):
+                self.flush_buffers()
+                self.console.write_not_run(self._block.language if self._block is not None else "code", content)
+                self._pending_output.append(content)
+                self._wake_flush()
             elif isinstance(content, str) and content:
                 self.console.buffer(content)
                 self._pending_output.append(content)
@@ -356,7 +361,8 @@ class ChatScreen(Screen):
     async def _ask_for_input(self, event: InputRequested) -> None:
         self.remove_class("-zoomed")  # the answer is typed in the console pane
         self.flush_buffers()
-        self.console.ask(event.request_id, event.prompt, event.password)
+        typing = isinstance(self.focused, PromptInput) and bool(self.query_one(PromptInput).text.strip())
+        self.console.ask(event.request_id, event.prompt, event.password, focus=not typing)  # no focus jump
 
     async def _show_status(self, event: StatusChanged) -> None:
         self.status = event.status

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Input, Log
+from textual.widgets import Input, Label, Log
 
-from oi_core.sanitize import clean_output
+from oi_core.sanitize import clean_output, terminal_safe
 
 MAX_LINES = 5000
 
@@ -33,7 +33,12 @@ class ConsolePane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Log(max_lines=MAX_LINES, highlight=False, id="console-log")
-        yield Input(id="console-input", classes="-hidden")
+        with Horizontal(id="console-ask"):
+            yield Label("", id="console-prompt", markup=False)  # the program's own prompt, kept while typing
+            yield Input(id="console-input", classes="-hidden")
+
+    def on_mount(self) -> None:
+        self.query_one("#console-prompt", Label).display = False
 
     @property
     def log_widget(self) -> Log:
@@ -73,22 +78,41 @@ class ConsolePane(Vertical):
             log.write("\n")
         log.write(text + "\n")
 
-    def ask(self, request_id: str, prompt: str, password: bool = False) -> None:
-        """Show the prompt line and focus it."""
+    def write_not_run(self, language: str, text: str) -> None:
+        """A block that did not run: its own section, so the note never reads as the last run's output."""
+        self.write_note(f"── {terminal_safe(language)} · not run ──")
+        self.write_note(clean_output(text).rstrip("\n"))
+
+    def ask(self, request_id: str, prompt: str, password: bool = False, focus: bool = True) -> None:
+        """Show the program's prompt beside an answer line; `focus=False` leaves the user where they are typing."""
         self.flush()
         self._request_id = request_id
+        shown = terminal_safe(prompt.rstrip("\n"))
+        label = self.query_one("#console-prompt", Label)
+        label.update(shown)
+        label.display = bool(shown.strip())
         box = self.query_one("#console-input", Input)
         box.value = ""
         box.password = password
-        box.placeholder = prompt.strip() or "The program is waiting for input; type and press Enter"
+        box.placeholder = ("type the answer, then Enter" if focus
+                           else "the program is waiting: click here or press Tab to answer")
         box.remove_class("-hidden")
         self.add_class("-asking")
-        box.focus()
+        if focus:
+            box.focus()
+
+    @property
+    def prompt_text(self) -> str:
+        """The running program's prompt, as shown while it waits for an answer."""
+        return str(self.query_one("#console-prompt", Label).render()) if self.asking else ""
 
     def cancel_question(self) -> None:
         self._request_id = None
         self.remove_class("-asking")
         self.query_one("#console-input", Input).add_class("-hidden")
+        label = self.query_one("#console-prompt", Label)
+        label.update("")
+        label.display = False
 
     @property
     def asking(self) -> bool:
@@ -100,8 +124,8 @@ class ConsolePane(Vertical):
         if self._request_id is None:
             return
         request_id, box = self._request_id, self.query_one("#console-input", Input)
-        prompt = box.placeholder
+        prompt = self.prompt_text
         shown = "•" * len(event.value) if box.password else event.value
         self.cancel_question()
-        self.write_note(f"{prompt} {shown}".strip())
+        self.write_note(f"{prompt.rstrip()} {shown}".strip())
         self.post_message(self.InputAnswered(request_id, event.value))
