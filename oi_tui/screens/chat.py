@@ -429,6 +429,7 @@ class ChatScreen(Screen):
         self.editor.show_code("", "")
         self.console.reset()
         await self.transcript.show_messages(list(interpreter.messages))
+        await self.checkpoint_view.decorate(list(interpreter.messages))
         self.query_one(StatusLine).cost = interpreter.total_cost
 
     async def _show_settings(self, event: SettingsApplied) -> None:
