@@ -362,10 +362,10 @@ async def test_stop_while_pending_closes_the_card(make_interpreter, llm, tmp_pat
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "go")
         await wait_for_approval(pilot)
-        await app.session.stop()
+        await app.run_action("stop")  # Stop from the palette (Esc on a pending block means "don't run")
         await wait_for(pilot, lambda: chat(app).pending is None and chat(app).status == "idle")
         assert chat(app).approval_card.has_class("-hidden") and not marker.exists()
-        await asyncio.sleep(0)
+        assert app.query_one(CodeBlock).state in ("stopped", "not_run")
 
 
 async def test_control_characters_in_code_are_shown_and_run_as_written(make_interpreter, llm, tmp_path):
