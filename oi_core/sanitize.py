@@ -21,8 +21,10 @@ _ESCAPES = re.compile(
     r"|[\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c|$)"  # 8-bit DCS, SOS, OSC, PM, APC
 )
 
-#: Characters that reorder or hide text when displayed (Trojan Source) and must be seen, not obeyed.
-_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+#: Characters that reorder or hide text when displayed (Trojan Source), and the Unicode line and paragraph
+#: separators (an editor breaks the line there, so the code shown would differ from the bytes that run):
+#: seen, not obeyed.
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c\u2028\u2029"
 
 _ESCAPE_START = re.compile("[\x1b\x90-\x9f]")
 

@@ -33,6 +33,7 @@ def test_carriage_return_cannot_hide_a_command() -> None:
 def test_controls_and_bidi_overrides_are_visible() -> None:
     assert terminal_safe("bell\x07 nul\x00 del\x7f") == "bell\u2407 nul\u2400 del\u2421"
     assert terminal_safe("if x\u202e y") == "if x<U+202E> y"
+    assert terminal_safe("a\u2028b\u2029c") == "a<U+2028>b<U+2029>c"
     assert terminal_safe("tabs\tand\nlines") == "tabs\tand\nlines"
     assert terminal_safe("crlf\r\nline") == "crlf\nline"
 
