@@ -152,6 +152,9 @@ class Llm(SettingsObject):
         self.request_timeout: float = 600.0
         self.max_retries: int = 2  # retries on 429/5xx/timeouts before the error reaches the user
         self.extra_headers: dict[str, str] | None = None
+        from . import secrets
+
+        secrets.watch(self)  # a key set here is redacted wherever text is printed or stored
 
     def _alias_holder(self, path: str) -> Any:
         if path.startswith("llm."):

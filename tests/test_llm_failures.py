@@ -91,3 +91,11 @@ def test_a_key_echoed_by_the_provider_is_redacted(make_interpreter, llm, status)
     assert "SECRETKEY" not in shown
     assert published and all(KEY not in e.message for e in published)
     assert "Authorization" in error.message, "the provider's message is still reported"
+
+
+def test_a_key_set_on_llm_is_redacted_even_without_the_interpreter(make_interpreter) -> None:
+    from oi_core.secrets import redact
+
+    interp = make_interpreter()
+    interp.llm.api_key = "zq-unusual-shape-key-0123456789"
+    assert "0123456789" not in redact("the server said: zq-unusual-shape-key-0123456789 is wrong")
