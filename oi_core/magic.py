@@ -339,35 +339,18 @@ def _export_path(argument: str, interp: Any, suffix: str) -> Path:
     return downloads_dir() / (conversation_title(interp) + suffix)
 
 
-def to_markdown(messages: list[dict[str, Any]]) -> str:
-    """The conversation as Markdown: who said what, code fenced, output fenced."""
-    out: list[str] = []
-    last_role = None
-    for message in messages:
-        role, kind = message.get("role"), message.get("type")
-        content = message.get("content")
-        if role != last_role and kind != "console":
-            out.append({"user": "## User", "assistant": "## Assistant", "computer": "## Computer"}.get(role, f"## {role}"))
-            last_role = role
-        if kind == "message":
-            out.append(str(content or ""))
-        elif kind == "code":
-            out.append(f"```{message.get('format') or ''}\n{content or ''}\n```")
-        elif kind == "console":
-            if content:
-                out.append(f"```\n{str(content).rstrip()}\n```")
-        elif kind == "image":
-            out.append("*(image)*" if message.get("format", "").startswith("base64") else f"![image]({content})")
-        elif content:
-            out.append(str(content))
-    return "\n\n".join(out).strip() + "\n"
-
-
 async def _markdown(session: Any, argument: str) -> str:
     interp = _interp(session)
     path = await asyncio.to_thread(_export_path, argument, interp, ".md")
-    text = to_markdown(interp.messages)
-    await _write_off_loop(path, lambda target: target.write_text(text, encoding="utf-8"), "Could not write")
+    messages = list(interp.messages)
+
+    def write(target: Path) -> None:
+        from .conversation_export import to_markdown  # the one exporter (it redacts keys)
+        from .conversation_text import title_for
+
+        target.write_text(to_markdown(messages, title_for(messages), interpreter=interp), encoding="utf-8")
+
+    await _write_off_loop(path, write, "Could not write")
     return f"Exported the conversation to {path}."
 
 

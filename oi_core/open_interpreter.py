@@ -265,7 +265,9 @@ class OpenInterpreter(SettingsObject):
         refuses it, and the conversation records that it did not run.
         """
         start = len(self.messages)
-        self._add_user_input(message)
+        if message is not None:  # image paths named in the text are looked at on disk: off the event loop
+            for item in await asyncio.to_thread(self._user_items, message):
+                self._append(item)
         self._stop_requested = False
         responder = Responder(self, approve, io or NoInput())
         try:
@@ -298,22 +300,21 @@ class OpenInterpreter(SettingsObject):
         if self.conversation_history:
             self._schedule_autosave()
 
-    def _add_user_input(self, message: str | dict[str, Any] | list[dict[str, Any]] | None) -> None:
-        if message is None:
-            return
+    def _user_items(self, message: str | dict[str, Any] | list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The LMC messages for what the user sent (a string may name images on disk)."""
         if isinstance(message, str):
             from .images import user_message_with_images
 
             message = scrub(message)  # a lone surrogate would break autosave and every later request
-            for item in user_message_with_images(message):
-                self._append(item)
-            return
+            return list(user_message_with_images(message))
         items = [message] if isinstance(message, dict) else list(message)
+        out = []
         for item in items:
             item = dict(item)
             item.setdefault("type", "message")
             item.setdefault("role", "user")
-            self._append(item)
+            out.append(item)
+        return out
 
     async def astop(self) -> None:
         """Stop generation or interrupt the running code; the conversation stays intact."""

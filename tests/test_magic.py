@@ -186,7 +186,7 @@ async def test_markdown(session, tmp_path, monkeypatch):
     path = tmp_path / "out.md"
     await run_magic(session, f"%markdown {path}")
     text = path.read_text()
-    assert "## User" in text and "print hi" in text and "```python\nprint('hi')\n```" in text and "hi" in text
+    assert "## You" in text and "print hi" in text and "```python\nprint('hi')\n```" in text and "hi" in text
     monkeypatch.setattr(magic, "downloads_dir", lambda: tmp_path)
     result = await run_magic(session, "%markdown")
     made = [p for p in tmp_path.glob("print_hi_*.md")]
