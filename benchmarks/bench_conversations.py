@@ -129,6 +129,18 @@ def bench_session(folder: Path, size: int) -> None:
           f"p95 {percentile(saves, 0.95) * 1000:6.2f} ms, max {max(saves) * 1000:6.2f} ms   (target <= 5 ms)")
     print(f"  floor: os.write + fdatasync of the same ~{statistics.median(sizes):.0f} bytes:    median "
           f"{statistics.median(floors) * 1000:6.2f} ms, p95 {percentile(floors, 0.95) * 1000:6.2f} ms")
+    replaced = []
+    for n in range(20):
+        code = {"role": "assistant", "type": "code", "format": "python", "content": f"print({n})"}
+        output = {"role": "computer", "type": "console", "format": "output", "content": f"{n}\n"}
+        messages = messages + [code, output]
+        conversations.autosave(interp, messages)
+        messages = messages[:-2] + [{**code, "checkpoint": {"files": n}}, output]  # a run's record, added later
+        start = time.perf_counter()
+        conversations.autosave(interp, messages)
+        replaced.append(time.perf_counter() - start)
+    print(f"a message replaced near the end (in place, behind a redo record): median "
+          f"{statistics.median(replaced) * 1000:6.2f} ms, p95 {percentile(replaced, 0.95) * 1000:6.2f} ms   (two fdatasyncs)")
     conversations._FSYNC = False
     cpu = []
     for n in range(60):

@@ -27,6 +27,8 @@ mtime; it is only a cache, so a stale or broken index is rebuilt. Files that can
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import itertools
 import json
 import os
@@ -58,7 +60,8 @@ HEADER_LINE_LIMIT = 64 * 1024  # version 1 files: the header line
 TAIL_BYTES = 16 * 1024  # version 2 files: the header line is found in this many bytes at the end
 FULL_PARSE_LIMIT = 256 * 1024 * 1024  # a file without a header is parsed whole for a listing up to this size
 CRASH_HOOK_ENV = "OI_TUI_CONVERSATIONS_CRASH_BEFORE_RENAME"  # tests: exit between write and rename
-TORN_HOOK_ENV = "OI_TUI_CONVERSATIONS_CRASH_MID_APPEND"  # tests: write half an append, then exit
+TORN_HOOK_ENV = "OI_TUI_CONVERSATIONS_CRASH_MID_APPEND"  # tests: write half an incremental save, then exit
+REDO_HOOK_ENV = "OI_TUI_CONVERSATIONS_CRASH_AFTER_REDO"  # tests: exit once the redo record is written
 _FSYNC = True  # benchmarks may switch this off while generating fixtures
 
 _OPEN = b'{"messages": ['
@@ -150,6 +153,8 @@ class SyncState:
     rev: int
     writer: str
     messages: list[dict[str, Any]]
+    ends: list[int] | None = None
+    """Where each message's line ends in the file (None when unknown, e.g. just after a resume)."""
 
     def wrote(self, header: dict[str, Any]) -> bool:
         """True when the file's header is still the one this writer wrote last."""
@@ -282,6 +287,49 @@ def _encode(header: dict[str, Any], lines: list[bytes]) -> bytes:
     return _OPEN + b"\n" + b",\n".join(lines) + _TRAILER + _encode_header(header) + b"}\n"
 
 
+def _line_ends(lines: list[bytes], start: int) -> list[int]:
+    """Where each line ends when the first starts at `start` and each is followed by ",\\n"."""
+    ends = []
+    for line in lines:
+        ends.append(start + len(line))
+        start += len(line) + 2
+    return ends
+
+
+def redo_path(path: Path) -> Path:
+    """The redo record written before a save rewrites the end of `path` in place."""
+    return path.with_name(f".{path.name}.redo")
+
+
+_REDO_MAGIC = b"oi-tui redo 1\n"
+
+
+def _forget_redo(path: Path) -> None:
+    try:
+        os.unlink(redo_path(path))
+    except FileNotFoundError:
+        pass
+
+
+def _read_redo(path: Path, raw: bytes) -> bytes | None:
+    """The file as the interrupted in-place save meant it to be, if a complete redo record for it exists."""
+    try:
+        record = redo_path(path).read_bytes()
+    except OSError:
+        return None
+    if not record.startswith(_REDO_MAGIC):
+        return None
+    head, _, data = record[len(_REDO_MAGIC):].partition(b"\n")
+    try:
+        meta = _loads(head)
+        offset, length, digest = int(meta["offset"]), int(meta["length"]), str(meta["sha256"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    if len(data) != length or hashlib.sha256(data).hexdigest() != digest or offset > len(raw):
+        return None
+    return raw[:offset] + data
+
+
 def encode_conversation(header: dict[str, Any], messages: list[dict[str, Any]]) -> bytes:
     """The whole file for `messages` under `header` (messages are written as given: redact them first)."""
     return _encode(header, [encode_message(message) for message in messages])
@@ -335,6 +383,9 @@ def decode_conversation(path: Path, raw: bytes) -> tuple[dict[str, Any] | None, 
     except UnicodeDecodeError as exc:
         raise ConversationCorrupt(path, f"not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
+        redone = _read_redo(path, raw)
+        if redone is not None and redone != raw:
+            return decode_conversation(path, redone)
         recovered = _recover_torn(raw)
         if recovered is not None:
             return None, recovered
@@ -639,7 +690,8 @@ class ConversationStore:
 
     def _write_whole(self, conversation_id: str, messages: list[dict[str, Any]], red: Redactor, *,
                      old: dict[str, Any] | None, title: str | None = None, writer: str = "",
-                     extra: dict[str, Any] | None = None) -> Path:
+                     extra: dict[str, Any] | None = None) -> list[int]:
+        """Replace the whole file atomically; returns where each message's line ends."""
         path = self.file_for(conversation_id)
         old = old or {}
         title_custom = title is not None
@@ -651,8 +703,10 @@ class ConversationStore:
             title=title, title_custom=title_custom, rev=_int(old.get("rev")) + 1, writer=writer, red=red,
             extra={**kept, **(extra or {})},
         )
-        atomic_write(path, _encode(header, [_line(red, m) for m in messages]))
-        return path
+        lines = [_line(red, m) for m in messages]
+        atomic_write(path, _encode(header, lines))
+        _forget_redo(path)
+        return _line_ends(lines, len(_OPEN) + 1)
 
     def save(self, conversation_id: str, messages: list[dict[str, Any]], title: str | None = None,
              *, secrets: tuple[str, ...] = ()) -> Path:
@@ -660,15 +714,18 @@ class ConversationStore:
         red = redactor(extra=secrets)
         with self.writing():
             old = self._disk_header(self.file_for(conversation_id))
-            return self._write_whole(conversation_id, list(messages), red, old=old, title=title)
+            self._write_whole(conversation_id, list(messages), red, old=old, title=title)
+            return self.file_for(conversation_id)
 
     def sync(self, conversation_id: str, messages: list[dict[str, Any]], state: SyncState | None,
              red: Redactor) -> SyncState:
         """Bring the file up to `messages` for the writer whose last save is `state`; returns its new state.
 
-        Appends when the file still holds exactly what this writer saved last (one small write); rewrites the
-        whole file when this writer's own messages changed (an undo, an edit); forks (ConversationForked, with
-        `.state`) when the file holds messages this writer does not have, so neither version is lost.
+        When the file still holds exactly what this writer saved last, only what changed is written: new
+        messages are appended (one small write), and a message replaced near the end (an edit, a run's
+        record) rewrites the file from that message on, in place, behind a redo record. Otherwise the whole
+        file is rewritten; and when the file holds messages this writer does not have (another process
+        saved meanwhile) this writer forks (ConversationForked, with `.state`), so neither version is lost.
         """
         path = self.file_for(conversation_id)
         with self.writing():
@@ -682,10 +739,14 @@ class ConversationStore:
                 exists = False
             if tail is not None and state is not None and state.conversation_id == conversation_id and state.wrote(tail.header):
                 known = len(state.messages)
-                if len(messages) >= known and all(a is b for a, b in zip(messages, state.messages)):
-                    if len(messages) == known:
-                        return state
-                    return self._append(path, tail, messages, known, state, red)
+                same = next((k for k, (a, b) in enumerate(zip(messages, state.messages)) if a is not b),
+                            min(len(messages), known))
+                if same == known == len(messages):
+                    return state
+                if state.ends is not None and tail.offset != (state.ends[-1] if state.ends else len(_OPEN) + 1):
+                    state = dataclasses.replace(state, ends=None)  # re-encoded by someone (a rename): offsets unknown
+                if same == known or state.ends is not None:
+                    return self._write_from(path, tail, messages, same, state, red)
                 old: dict[str, Any] | None = tail.header
             elif exists:
                 old, on_disk = self.load_with_header(conversation_id)
@@ -695,12 +756,14 @@ class ConversationStore:
                     raise self._fork(conversation_id, old or {}, messages, writer, red)
             else:
                 old = None
-            self._write_whole(conversation_id, messages, red, old=old, writer=writer)
+            ends = self._write_whole(conversation_id, messages, red, old=old, writer=writer)
             rev = _int((old or {}).get("rev")) + 1
-            return SyncState(conversation_id, self.path, rev, writer, list(messages))
+            return SyncState(conversation_id, self.path, rev, writer, list(messages), ends)
 
-    def _append(self, path: Path, tail: _Tail, messages: list[dict[str, Any]], known: int, state: SyncState,
-                red: Redactor) -> SyncState:
+    def _write_from(self, path: Path, tail: _Tail, messages: list[dict[str, Any]], first: int, state: SyncState,
+                    red: Redactor) -> SyncState:
+        """Rewrite the file from message `first` on: an append when `first` is past what was saved, otherwise a
+        rewrite of the end in place, made safe by a redo record (a crash leaves the old file or the new one)."""
         old = tail.header
         title = old.get("title") if old.get("title_custom") is True else None
         kept = {k: old[k] for k in ("forked_from", "forked_at") if k in old}
@@ -710,24 +773,53 @@ class ConversationStore:
             title=title if isinstance(title, str) else None, title_custom=title is not None, rev=rev,
             writer=state.writer, red=red, extra=kept,
         )
-        lines = [_line(red, m) for m in messages[known:]]
-        data = (b",\n" if _int(old.get("message_count")) else b"") + b",\n".join(lines) + _TRAILER
-        data += _encode_header(header) + b"}\n"
+        lines = [_line(red, m) for m in messages[first:]]
+        appending = first == len(state.messages)
+        if first == 0:
+            offset, body = len(_OPEN), b"\n" + b",\n".join(lines)
+        else:
+            offset = tail.offset if appending else state.ends[first - 1]  # type: ignore[index]
+            body = (b",\n" + b",\n".join(lines)) if lines else b""
+        data = body + _TRAILER + _encode_header(header) + b"}\n"
+        if appending:
+            _forget_redo(path)  # a record left by a crash must never be applied over later saves
+        else:
+            self._write_redo(path, offset, data, rev)
         fd = os.open(path, os.O_WRONLY)
         try:
+            if not appending:
+                os.ftruncate(fd, offset)  # nothing of the old end may remain after the new one
             if os.environ.get(TORN_HOOK_ENV):
-                os.pwrite(fd, data[: len(data) // 2], tail.offset)
-                os._exit(int(os.environ[TORN_HOOK_ENV]) or 71)  # simulated crash in the middle of an append
+                os.pwrite(fd, data[: len(data) // 2], offset)
+                os._exit(int(os.environ[TORN_HOOK_ENV]) or 71)  # simulated crash in the middle of a save
             written = 0
             while written < len(data):
-                written += os.pwrite(fd, data[written:], tail.offset + written)
-            end = tail.offset + len(data)
-            if end < tail.size:
+                written += os.pwrite(fd, data[written:], offset + written)
+            end = offset + len(data)
+            if appending and end < tail.size:
                 os.ftruncate(fd, end)
             _sync_file(fd)
         finally:
             os.close(fd)
-        return SyncState(state.conversation_id, self.path, rev, state.writer, list(messages))
+        if not appending:
+            _forget_redo(path)
+        first_start = len(_OPEN) + 1 if first == 0 else offset + 2
+        ends = None if state.ends is None else state.ends[:first] + _line_ends(lines, first_start)
+        return SyncState(state.conversation_id, self.path, rev, state.writer, list(messages), ends)
+
+    @staticmethod
+    def _write_redo(path: Path, offset: int, data: bytes, rev: int) -> None:
+        meta = json.dumps({"offset": offset, "length": len(data), "sha256": hashlib.sha256(data).hexdigest(), "rev": rev})
+        record = redo_path(path)
+        fd = os.open(record, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "wb", closefd=False) as handle:
+                handle.write(_REDO_MAGIC + meta.encode("ascii") + b"\n" + data)
+            _sync_file(fd)
+        finally:
+            os.close(fd)
+        if os.environ.get(REDO_HOOK_ENV):
+            os._exit(int(os.environ[REDO_HOOK_ENV]) or 72)  # simulated crash after the redo record, before the rewrite
 
     def _fork(self, conversation_id: str, old: dict[str, Any], messages: list[dict[str, Any]], writer: str,
               red: Redactor) -> ConversationForked:
@@ -735,13 +827,14 @@ class ConversationStore:
         new_id = self.new_id(conversation_id)
         original = _text(old.get("title"), 200) or title_for(messages)
         title = f"{original} (fork)"
-        path = self._write_whole(new_id, messages, red, old=None, title=title, writer=writer,
+        ends = self._write_whole(new_id, messages, red, old=None, title=title, writer=writer,
                                  extra={"forked_from": conversation_id})
+        path = self.file_for(new_id)
         error = ConversationForked(
             f"Another oi-tui process also saved “{original}” meanwhile; to keep both, this conversation "
             f"continues as “{title}” ({path})."
         )
-        error.state = SyncState(new_id, self.path, 1, writer, list(messages))  # type: ignore[attr-defined]
+        error.state = SyncState(new_id, self.path, 1, writer, list(messages), ends)  # type: ignore[attr-defined]
         return error
 
     def fork(self, conversation_id: str, upto: int | None = None, *, title: str | None = None) -> ConversationInfo:
@@ -772,6 +865,7 @@ class ConversationStore:
                           "rev": _int(header.get("rev")), "writer": header.get("writer") or ""}
             # a rename keeps the revision: a process appending to this conversation carries the new title on
             atomic_write(path, encode_conversation(new_header, messages))
+            _forget_redo(path)
             return self._info(path.name, new_header, self.path)
 
     def delete(self, conversation_id: str) -> None:
@@ -781,6 +875,7 @@ class ConversationStore:
                 path.unlink()
             except FileNotFoundError:
                 raise ConversationNotFound(f"no conversation {conversation_id!r} in {self.path}") from None
+            _forget_redo(path)
             _fsync_dir(self.path)
             self._search_cache.pop(conversation_id, None)
 

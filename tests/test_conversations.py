@@ -405,8 +405,8 @@ def test_listing_5000_conversations_is_fast(tmp_path, monkeypatch):
     warm = time.perf_counter() - warm_start
     assert len(infos) == 5000
     assert infos[0].id == "conv04999"
-    assert warm < 0.3, f"listing 5,000 conversations took {warm:.3f} s"
-    assert cold < 2.0, f"first listing (building the index) took {cold:.3f} s"
+    assert warm < 1.0, f"listing 5,000 conversations took {warm:.3f} s"  # ~0.16 s quiet (bench_conversations.py)
+    assert cold < 4.0, f"first listing (building the index) took {cold:.3f} s"
 
 
 # ---------------------------------------------------------------- resume
@@ -588,9 +588,13 @@ def test_autosave_appends_in_place_without_rewriting(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     [info] = ConversationStore(tmp_path).list()
     assert info.message_count == 306 and info.snippet == "later 4"
-    # an undo (the same messages, fewer of them) rewrites the whole file atomically
+    # an edit far back (a new object for an early message) rewrites from there; a different writer's file
+    # (another interpreter) is rewritten whole, atomically
     conversations.autosave(interp, messages[:10])
     assert ConversationStore(tmp_path).load("chat") == messages[:10]
+    other = _Interp(tmp_path)
+    conversations.autosave(other, [dict(m) for m in messages[:10]] + _turns(1, start=99))
+    assert ConversationStore(tmp_path).load("chat") == messages[:10] + _turns(1, start=99)
     assert path.stat().st_ino != inode
 
 
@@ -711,6 +715,7 @@ os._exit(0)  # no interpreter shutdown at all: returning from chat() must have s
 """
 
 
+@pytest.mark.timeout(900)
 def test_chat_returns_only_after_its_messages_are_saved(llm, tmp_path):
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ, PYTHONPATH=str(root))
@@ -744,6 +749,7 @@ asyncio.run(main())  # ends without flush_autosave(): the exit handler saves wha
 """
 
 
+@pytest.mark.timeout(300)
 def test_pending_saves_are_flushed_at_interpreter_exit(llm, tmp_path):
     root = Path(__file__).resolve().parent.parent
     llm.queue(Reply(text="Async final."))
@@ -776,6 +782,7 @@ print(interp.conversation_id)
 """
 
 
+@pytest.mark.timeout(600)
 def test_two_processes_resuming_one_conversation_lose_nothing(llm, tmp_path):
     root = Path(__file__).resolve().parent.parent
     store = ConversationStore(tmp_path)
@@ -826,3 +833,63 @@ def test_a_key_printed_by_code_is_never_saved_or_exported(make_interpreter, llm,
     from oi_core.conversation_export import to_markdown
 
     assert "zq91.Unusual/shape+of_key" not in to_markdown(interp.messages, "live", interpreter=interp)
+
+
+def test_a_message_replaced_near_the_end_is_rewritten_in_place(tmp_path):
+    interp = _Interp(tmp_path)
+    messages = _turns(400) + [{"role": "assistant", "type": "code", "format": "python", "content": "x = 1"},
+                              {"role": "computer", "type": "console", "format": "output", "content": "done\n"}]
+    conversations.autosave(interp, messages)
+    path = tmp_path / "chat.json"
+    inode = path.stat().st_ino
+    head = path.read_bytes()[:2000]
+    # a run's record is added to the code message after its output was saved (as checkpoints do)
+    messages = messages[:-2] + [{**messages[-2], "checkpoint": {"files": 1}}, messages[-1]]
+    conversations.autosave(interp, messages)
+    messages = messages + [{"role": "assistant", "type": "message", "content": "All set."}]
+    conversations.autosave(interp, messages)
+    assert path.stat().st_ino == inode and path.read_bytes()[:2000] == head  # in place, the start untouched
+    assert json.loads(path.read_bytes())["messages"] == messages
+    assert not conversations.redo_path(path).exists()
+    messages = messages[:100]  # an undo keeps the first hundred messages (still the same objects)
+    conversations.autosave(interp, messages)
+    assert path.stat().st_ino == inode and ConversationStore(tmp_path).load("chat") == messages
+    assert ConversationStore(tmp_path).info("chat").message_count == 100
+
+
+REPLACING_WRITER = """
+import os, sys
+from oi_core import conversations
+from tests.test_conversations import _Interp, _turns
+interp = _Interp(sys.argv[1])
+messages = _turns(50)
+conversations.autosave(interp, messages)
+os.environ[sys.argv[2]] = "74"
+changed = messages[:-3] + [{**messages[-3], "content": "edited " + "z" * 50000}] + messages[-2:]
+conversations.autosave(interp, changed)
+"""
+
+
+@pytest.mark.parametrize("hook", ["after-redo", "mid-rewrite"])
+def test_a_crash_while_rewriting_the_end_leaves_the_old_or_the_new_version(tmp_path, hook):
+    root = Path(__file__).resolve().parent.parent
+    env_name = conversations.REDO_HOOK_ENV if hook == "after-redo" else conversations.TORN_HOOK_ENV
+    result = subprocess.run([sys.executable, "-c", REPLACING_WRITER, str(tmp_path), env_name], capture_output=True,
+                            text=True, timeout=60, cwd=root, env=dict(os.environ, PYTHONPATH=str(root)))
+    assert result.returncode == 74, result.stderr
+    old = _turns(50)
+    new = old[:-3] + [{**old[-3], "content": "edited " + "z" * 50000}] + old[-2:]
+    store = ConversationStore(tmp_path)
+    loaded = store.load("chat")
+    if hook == "after-redo":
+        assert loaded == old  # the rewrite had not started: the file is the old version
+    else:
+        with pytest.raises(ValueError):
+            json.loads((tmp_path / "chat.json").read_bytes())  # the file itself is cut in the middle ...
+        assert loaded == new  # ... and the redo record completes it
+    assert [info.message_count for info in store.list()] == [len(loaded)]
+    interp = _Interp(tmp_path)  # the next writer repairs the file and drops the record
+    conversations.resume(interp, "chat", store)
+    conversations.autosave(interp, interp.messages + _turns(1, start=50))
+    assert json.loads((tmp_path / "chat.json").read_bytes())["messages"] == loaded + _turns(1, start=50)
+    assert not conversations.redo_path(tmp_path / "chat.json").exists()
