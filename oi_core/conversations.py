@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from .conversation_text import UNTITLED, content_score, fuzzy_score, one_line, search_text, snippet_for, title_for
-from .secrets import Redactor, redactor
+from .secrets import Redactor, redactor, watch
 
 try:
     import fcntl
@@ -975,6 +975,9 @@ def _switch(interpreter: Any, state: SyncState) -> None:
 def _save(interpreter: Any, messages: list[dict[str, Any]]) -> SyncState:
     store = store_for(interpreter)
     key = conversation_key(interpreter)
+    llm = getattr(interpreter, "llm", None)
+    if llm is not None:
+        watch(llm)  # its key is redacted from everything printed or stored from now on, interpreter or not
     red = redactor(interpreter)
     with store.writing():
         state = _synced.get(interpreter)
