@@ -28,7 +28,7 @@ from oi_core.events import SettingChanged, StopRequested
 from oi_core.secrets import redact
 from oi_core.sanitize import terminal_safe
 
-from . import shutdown
+from . import logfile, shutdown
 from .checkpoint_actions import CheckpointActions
 from .screens.chat import ChatScreen
 from .screens.confirm import ConfirmScreen
@@ -92,6 +92,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         on_ready: Callable[["OiApp"], None] | None = None,
     ) -> None:
         super().__init__()
+        self.log_file = logfile.install()  # failures told in one sentence keep their traceback there
         self.interpreter = interpreter
         self.session: Any = None
         self.start_in_conversations = start_in_conversations
@@ -467,7 +468,8 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         error = worker.error
         what = WORKER_DESCRIPTIONS.get(worker.group) or worker.description or worker.name or worker.group
         log.error("worker %s failed", what, exc_info=error)
-        self.notify(redact(f"{what} failed: {type(error).__name__}: {error}", self.interpreter),
+        where = f" (details in {self.log_file})" if self.log_file else ""
+        self.notify(redact(f"{what} failed: {type(error).__name__}: {error}{where}", self.interpreter),
                     title="Error", severity="error", timeout=12)
 
     def action_open_profile_dir(self) -> None:

@@ -33,6 +33,9 @@ async def test_a_failing_worker_is_told(make_interpreter):
         await wait_for(pilot, lambda: len([n for n in notes(app) if "disk on fire" in n]) == 2)
         assert any(n.startswith("Exporting the conversation failed: RuntimeError: disk on fire") for n in notes(app))
         assert app.is_running
+    logged = app.log_file.read_text(encoding="utf-8")
+    assert "disk on fire" in logged and "Traceback" in logged, "the traceback is kept in the log file"
+    assert any(str(app.log_file) in n for n in notes(app)), "the user is told where the details are"
 
 
 async def test_a_magic_command_is_busy_stoppable_and_messages_wait(make_interpreter, llm):
