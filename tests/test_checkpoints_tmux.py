@@ -80,6 +80,7 @@ def test_real_command_shows_changes_undoes_and_rewinds(llm, tmp_path):
         tmux("send-keys", "-t", session, "F8")  # undo, through the confirm dialog
         shown = wait_screen("Undo the last run")
         assert "installed" in shown and "packages" in shown
+        time.sleep(0.5)  # the dialog ignores keys typed in its first 0.3 s
         tmux("send-keys", "-t", session, "y")
         wait_until(lambda: not (project / "made.txt").exists(), "undo did not remove made.txt")
         assert (project / "keep.txt").read_text() == "original\n"
@@ -97,6 +98,7 @@ def test_real_command_shows_changes_undoes_and_rewinds(llm, tmp_path):
         time.sleep(0.8)
         tmux("send-keys", "-t", session, "Enter")
         wait_screen("Rewind to before your message")
+        time.sleep(0.5)  # the dialog ignores keys typed in its first 0.3 s
         tmux("send-keys", "-t", session, "y")
         wait_until(lambda: not (project / "second.txt").exists(), "rewind did not remove second.txt")
         wait_screen("Rewound to message")

@@ -47,6 +47,13 @@ async def run_turn(pilot, text: str) -> None:
     await wait_for(pilot, lambda: len(app.query(RunChanges)) > runs_before and not app.busy, timeout=60)
 
 
+async def say_yes(pilot) -> None:
+    """Answer the confirm dialog with "y" once it accepts keys (it ignores keys typed in its first moment)."""
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+    await pilot.pause(0.5)
+    await pilot.press("y")
+
+
 def line_text(line: RunChanges) -> str:
     return str(line.render())
 
@@ -96,7 +103,7 @@ async def test_undo_key_asks_with_the_limits_then_puts_the_files_back(project, m
 
         await pilot.press("f8")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_for(pilot, lambda: (project / "notes.txt").exists() and not (project / "made.txt").exists())
         assert (project / "notes.txt").read_text() == "first line\nsecond line\n"
         line = app.query_one(RunChanges)
@@ -126,7 +133,7 @@ async def test_block_menu_offers_changes_undo_and_rewind(project, make_interpret
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_for(pilot, lambda: not (project / "one.txt").exists())
         assert line.index == [i for i, m in enumerate(interp.messages) if m.get("type") == "code"][0]
 
@@ -155,7 +162,7 @@ async def test_rewind_from_the_palette_restores_files_keeps_the_conversation_and
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "Rewind to before your message “now make b”" in app.screen.question
         assert "1 later run(s)" in app.screen.question
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_for(pilot, lambda: not (project / "b.txt").exists())
         await wait_for(pilot, lambda: chat(app).query_one(PromptInput).text == "now make b")
         assert (project / "a.txt").exists() and (project / "notes.txt").read_text() == "first line\nsecond line\n"
@@ -196,3 +203,27 @@ async def test_replay_progress_is_shown(project, make_interpreter, llm):
         interp.bus.publish(KernelReplayProgressed(2, 3, "failed", "stopped at message 9 (boom)"))
         await wait_for(pilot, lambda: progress.has_class("-failed"))
         assert "boom" in str(progress.render()) and len(app.query(ReplayProgress)) == 1
+
+
+async def test_rewind_asks_about_the_python_kernel_and_shows_the_replay(project, make_interpreter, llm):
+    llm.queue("Setting it.\n\n```python\nx = 5\nopen('log.txt', 'a').write('x')\n```\n", "Set.")
+    llm.queue("Using it.\n\n```python\ny = x * 2\n```\n", "Done.")
+    interp = make_interpreter()
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        await run_turn(pilot, "set x")
+        await run_turn(pilot, "use x")
+        second = [i for i, m in enumerate(interp.messages) if m.get("content") == "use x"][0]
+        app.confirm_rewind(second)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await say_yes(pilot)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and "rebuild the Python kernel"
+                       in app.screen.question)
+        assert "1 approved Python block(s)" in app.screen.question
+        await say_yes(pilot)
+        await wait_for(pilot, lambda: any(p.has_class("-finished") for p in app.query(ReplayProgress)), timeout=90)
+        assert "1 block(s) ran again" in str(app.query_one(ReplayProgress).render())
+        assert (project / "log.txt").read_text() == "x"  # the replay's own write was put back
+        out = [c.get("content") async for c in interp.computer.arun("python", "print(x, 'y' in globals())")
+               if c.get("format") == "output"]
+        assert "".join(out).strip() == "5 False"
