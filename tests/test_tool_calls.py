@@ -120,12 +120,14 @@ def check_turn(interp, code: str) -> None:
 
 
 @pytest.mark.timeout(180)  # a split pair used to hang the run for ever: fail instead of stalling the suite
-def test_tool_call_code_reaches_the_kernel_byte_identical(make_interpreter, llm) -> None:
+@pytest.mark.parametrize("size", [1, 7])
+@pytest.mark.parametrize("encoding", sorted(ENCODINGS))
+def test_tool_call_code_reaches_the_kernel_byte_identical(make_interpreter, llm, size, encoding) -> None:
     code = payload_code()
     interp = make_interpreter(auto_run=True)
     interp.llm.supports_functions = True
-    arguments = model_json("python", code)
-    llm.queue(Reply(tool_arguments=cut(arguments, list(range(3, len(arguments), 5)))), "Done.")
+    arguments = ENCODINGS[encoding]("python", code)
+    llm.queue(Reply(tool_arguments=cut(arguments, list(range(size, len(arguments), size)))), "Done.")
     chunks = list(interp.chat("go", display=False, stream=True))
     shown = "".join(c["content"] for c in chunks if c["role"] == "assistant" and c["type"] == "code" and "content" in c)
     assert shown == code
