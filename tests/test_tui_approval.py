@@ -21,7 +21,7 @@ from oi_tui.widgets.chat_messages import AssistantMessage, UserMessage
 from oi_tui.widgets.code_block import CodeBlock
 from oi_tui.widgets.queued_messages import QueuedMessage
 from tests.llm_server import Reply
-from tests.tui_support import chat, send, wait_for, wait_for_approval
+from tests.tui_support import chat, say_yes, send, wait_for, wait_for_approval
 
 pytestmark = pytest.mark.usefixtures("pinned_look", "no_kernel_warm_up")
 
@@ -328,7 +328,7 @@ async def test_incomplete_code_needs_an_edit_or_a_confirmation(make_interpreter,
         assert seen == [] and chat(app).pending is pending and not marker.exists()
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_for(pilot, lambda: marker.exists())
         assert seen[0].confirmed_incomplete is True
 
@@ -418,7 +418,7 @@ async def test_run_while_the_scan_runs_asks_first_display_only(make_interpreter)
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "scan has not finished" in app.screen.question
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_for(pilot, lambda: seen)
         assert isinstance(seen[0], CodeApproved) and seen[0].code == "echo hi"
 
@@ -453,5 +453,5 @@ async def test_a_refused_approval_brings_the_card_back(make_interpreter, llm, tm
         await pilot.pause(0.4)
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_for(pilot, lambda: marker.exists())

@@ -14,7 +14,7 @@ from oi_tui.screens.confirm import ConfirmScreen
 from oi_tui.widgets.chat_messages import AssistantMessage, EarlierMessages, UserMessage
 from oi_tui.widgets.code_block import CodeBlock
 from tests.llm_server import Reply
-from tests.tui_support import chat, send, wait_for, wait_for_approval
+from tests.tui_support import chat, say_yes, send, wait_for, wait_for_approval
 
 
 pytestmark = pytest.mark.usefixtures("pinned_look", "no_kernel_warm_up")
@@ -165,7 +165,7 @@ async def test_quit_asks_while_busy(make_interpreter, llm):
         assert app.is_running
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await say_yes(pilot)
         await wait_for(pilot, lambda: not app.is_running, timeout=10)
 
 

@@ -37,3 +37,16 @@ async def wait_for_approval(pilot, timeout: float = 30.0):
     app = pilot.app
     await wait_for(pilot, lambda: chat(app).pending is not None and chat(app).pending.ready, timeout=timeout)
     return chat(app).pending
+
+
+async def say_yes(pilot) -> None:
+    """Answer the confirm dialog with "y" once it accepts keys (it ignores keys typed ahead of it)."""
+    import time
+
+    from oi_tui.screens.confirm import ConfirmScreen
+
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and hasattr(app.screen, "armed_at"))
+    await pilot.pause(max(0.0, app.screen.armed_at - time.monotonic()) + 0.05)
+    await pilot.press("y")
+

@@ -1,7 +1,8 @@
-"""A yes/no question in a modal (quit while something runs)."""
+"""The one yes/no question in a modal (quit while something runs, run cut-off code, undo, …)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from textual import on
@@ -10,6 +11,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
+
+
+#: Seconds after the question appears before the "y" key can answer it: a key typed ahead (the rest of a
+#: sentence meant for the prompt) must never say yes to a question the user has not seen.
+ARMING_DELAY = 0.3
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -35,9 +41,13 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button(f"{self.no_label} (n)", id="confirm-no", variant="primary")
 
     def on_mount(self) -> None:
+        self.armed_at = time.monotonic() + ARMING_DELAY
         self.query_one("#confirm-no", Button).focus()
 
     def action_answer(self, answer: bool) -> None:
+        pressed_at = getattr(self.app, "last_key_time", None)  # when the key was read (OiApp records it)
+        if answer and pressed_at is not None and pressed_at < getattr(self, "armed_at", float("inf")):
+            return
         self.dismiss(answer)
 
     @on(Button.Pressed)
