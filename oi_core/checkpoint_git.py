@@ -164,10 +164,17 @@ class Shadow:
         self._env = _git_env(self.git_dir, self.root)
         self._loaded: dict[str, Snapshot] = {}
         self._last: Snapshot | None = None
+        self._children: dict[str, Shadow] = {}
         self._tracked: set[str] | None = None  # paths in the shadow index, kept in step with it
 
     def child(self, folder: str) -> "Shadow":
-        return Shadow(self.root / folder, self.state_dir, max_file_size=self.max_file_size, max_files=self.max_files)
+        """The shadow repository of a nested git repository (kept, so its caches last like ours)."""
+        child = self._children.get(folder)
+        if child is None:
+            child = Shadow(self.root / folder, self.state_dir, max_file_size=self.max_file_size,
+                           max_files=self.max_files)
+            self._children[folder] = child
+        return child
 
     # ------------------------------------------------------------ running git
 
@@ -436,9 +443,10 @@ class Shadow:
             lines[os.fsdecode(path)] = None if added == b"-" else (int(added), int(removed))
         return [(change, lines.get(change.path, (0, 0))) for change in changes]
 
-    def patch(self, old_tree: str, new_tree: str, paths: Iterable[str] = ()) -> str:
-        """The unified diff between two file trees (binary files named, not shown)."""
-        args = ["diff-tree", "-r", "-p", "-M", "--no-color", "--no-ext-diff", "--no-commit-id", old_tree, new_tree]
+    def patch(self, old_tree: str, new_tree: str, paths: Iterable[str] = (), prefix: str = "") -> str:
+        """The unified diff between two file trees (binary files named, not shown); `prefix` goes before paths."""
+        args = ["diff-tree", "-r", "-p", "-M", "--no-color", "--no-ext-diff", "--no-commit-id",
+                f"--src-prefix=a/{prefix}", f"--dst-prefix=b/{prefix}", old_tree, new_tree]
         wanted = list(paths)
         if wanted:
             args += ["--", *[_literal(p) for p in wanted]]

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoint_changes import STORED_FILES_LIMIT, FileChange, changes_between, compact, counts, states_at
-from .checkpoint_git import CheckpointError, Shadow, Snapshot
+from .checkpoint_git import EMPTY_TREE, CheckpointError, Shadow, Snapshot
 from .checkpoint_outside import candidate_paths, fingerprints, touched
 from .checkpoint_restore import RestoreOutcome, remove_folder, restore
 from .errors import OiError
@@ -370,13 +370,9 @@ class RunCheckpoints:
                 if old == new:
                     continue
                 child = shadow.child(folder)
-                from .checkpoint_git import EMPTY_TREE
-
                 old_files = child.load(old).files if old else EMPTY_TREE
                 new_files = child.load(new).files if new else EMPTY_TREE
-                text = child.patch(old_files, new_files)
-                parts.append(text.replace(" a/", f" a/{folder}/").replace(" b/", f" b/{folder}/")
-                             .replace("--- a/", f"--- a/{folder}/").replace("+++ b/", f"+++ b/{folder}/"))
+                parts.append(child.patch(old_files, new_files, prefix=folder + "/"))
             return "".join(parts)
 
         return await self._in_thread(work)

@@ -246,6 +246,9 @@ async def test_nested_repository_files_are_covered_and_its_git_folder_is_never_t
     assert {"vendor/lib/lib.py", "vendor/lib/added.py", "top.txt"} <= paths
     assert not any(p.startswith("build/") for p in paths)  # .gitignore'd build output is not recorded
     assert not any(".git/" in p or p.endswith(".git") for p in paths)
+    patch = await interp.run_checkpoints.patch(record)
+    assert "+++ b/vendor/lib/lib.py" in patch and "+VERSION = 2" in patch and "-VERSION = 1" in patch
+    assert "+++ b/top.txt" in patch
 
     await interp.aundo()
     after = tree(project)

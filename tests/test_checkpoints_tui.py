@@ -3,7 +3,6 @@ undo from the key and the block's menu with the one confirm dialog, rewind from 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
