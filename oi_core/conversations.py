@@ -945,9 +945,15 @@ _synced: "weakref.WeakKeyDictionary[Any, SyncState]" = weakref.WeakKeyDictionary
 
 def store_for(interpreter: Any) -> ConversationStore:
     """The shared store for the interpreter's conversation folder."""
-    candidate = ConversationStore.for_interpreter(interpreter)
+    return _shared_store(ConversationStore.for_interpreter(interpreter).path)
+
+
+def _shared_store(folder: Path) -> ConversationStore:
     with _stores_lock:
-        return _stores.setdefault(candidate.path, candidate)
+        store = _stores.get(folder)
+        if store is None:
+            store = _stores[folder] = ConversationStore(folder)
+        return store
 
 
 def conversation_key(interpreter: Any) -> str:
@@ -966,15 +972,19 @@ def _same_saved(on_disk: list[dict[str, Any]], messages: list[dict[str, Any]], r
     return all(saved == _loads(_line(red, m)) for saved, m in zip(on_disk, messages))
 
 
-def _switch(interpreter: Any, state: SyncState) -> None:
-    interpreter.conversation_filename = None
-    interpreter.conversation_id = state.conversation_id
+def _switch(interpreter: Any, state: SyncState, current: bool = True) -> None:
+    """Continue under the new id (only if the interpreter is still on that conversation)."""
+    if current:
+        interpreter.conversation_filename = None
+        interpreter.conversation_id = state.conversation_id
     _synced[interpreter] = state
 
 
-def _save(interpreter: Any, messages: list[dict[str, Any]]) -> SyncState:
-    store = store_for(interpreter)
-    key = conversation_key(interpreter)
+def _save(interpreter: Any, messages: list[dict[str, Any]], conversation_id: str | None = None,
+          folder: str | None = None) -> SyncState:
+    store = store_for(interpreter) if folder is None else _shared_store(Path(folder))
+    key = conversation_id or conversation_key(interpreter)
+    current = conversation_key(interpreter) == key and store.path == store_for(interpreter).path
     llm = getattr(interpreter, "llm", None)
     if llm is not None:
         watch(llm)  # its key is redacted from everything printed or stored from now on, interpreter or not
@@ -986,11 +996,11 @@ def _save(interpreter: Any, messages: list[dict[str, Any]]) -> SyncState:
         try:
             _synced[interpreter] = store.sync(key, messages, state, red)
         except ConversationForked as exc:
-            _switch(interpreter, exc.state)  # type: ignore[attr-defined]
+            _switch(interpreter, exc.state, current)  # type: ignore[attr-defined]
             raise
         except ConversationCorrupt as exc:
             new_key = store.new_id(key)
-            _switch(interpreter, store.sync(new_key, messages, None, red))
+            _switch(interpreter, store.sync(new_key, messages, None, red), current)
             raise ConversationRelocated(
                 f"{exc.path} could not be read ({exc.reason}) and was left untouched; "
                 f"this conversation is now saved as {store.file_for(new_key)}"
@@ -998,16 +1008,18 @@ def _save(interpreter: Any, messages: list[dict[str, Any]]) -> SyncState:
         return _synced[interpreter]
 
 
-def autosave(interpreter: Any, messages: list[dict[str, Any]]) -> Path | None:
+def autosave(interpreter: Any, messages: list[dict[str, Any]], *, conversation_id: str | None = None,
+             folder: str | None = None) -> Path | None:
     """Save the interpreter's conversation now (called by the core after every completed message).
 
-    Only what is new since this interpreter's last save is written. Raises ConversationRelocated (or
-    ConversationForked) after saving under a new id, with the sentence to show the user.
+    `conversation_id` and `folder` name the conversation when it is not the interpreter's current one (a
+    save captured before a reset). Only what is new since this interpreter's last save is written. Raises
+    ConversationRelocated (or ConversationForked) after saving under a new id, with the sentence to show.
     """
     if not getattr(interpreter, "conversation_history", False) or not messages:
         return None
-    state = _save(interpreter, messages)
-    return store_for(interpreter).file_for(state.conversation_id)
+    state = _save(interpreter, messages, conversation_id, folder)
+    return state.folder / f"{state.conversation_id}.json"
 
 
 def branch(interpreter: Any, upto: int, *, title: str | None = None) -> ConversationInfo:

@@ -89,7 +89,7 @@ class OpenInterpreter(SettingsObject):
         self._stop_requested = False
         self._loop_thread = LoopThread("oi-core")
         self._autosave_task: asyncio.Future[Any] | None = None
-        self._autosave_dirty = False
+        self._autosave_pending: dict[tuple[str, str], list[dict[str, Any]]] = {}  # conversation -> latest messages
         for name, value in settings.items():
             self.set_setting(name, value)
 
@@ -177,34 +177,50 @@ class OpenInterpreter(SettingsObject):
             self._schedule_autosave()
 
     def _schedule_autosave(self) -> None:
-        """Save off the event loop, coalescing bursts into one write."""
-        self._autosave_dirty = True
+        """Save off the event loop, coalescing bursts into one write.
+
+        What to save is captured now (which conversation, and its messages), so a reset or a resume that
+        follows at once cannot send the last messages of this conversation to the next one, or lose them.
+        """
+        from .conversations import conversation_key, store_for
+
+        target = (conversation_key(self), str(store_for(self).path))
+        self._autosave_pending.pop(target, None)
+        self._autosave_pending[target] = copy.copy(self.messages)
         _flush_at_exit.add(self)
         if self._autosave_task is not None and not self._autosave_task.done():
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self._autosave_now()
+            self._save_pending()
             return
         self._autosave_task = loop.create_task(self._autosave_loop())
 
     async def _autosave_loop(self) -> None:
-        while self._autosave_dirty:
-            self._autosave_dirty = False
-            snapshot = copy.copy(self.messages)
+        while self._autosave_pending:
+            target = next(iter(self._autosave_pending))
+            snapshot = self._autosave_pending.pop(target)
             try:
-                await asyncio.to_thread(self._autosave_now, snapshot)
+                await asyncio.to_thread(self._autosave_now, snapshot, target)
             except Exception as exc:  # disk full, permissions, saved elsewhere: say so, keep going
                 from .conversations import ConversationRelocated
 
                 text = str(exc) if isinstance(exc, ConversationRelocated) else f"Could not save the conversation: {exc}"
                 self.bus.publish(ErrorRaised("conversation", text))
 
-    def _autosave_now(self, snapshot: list[dict[str, Any]] | None = None) -> None:
+    def _save_pending(self) -> None:
+        while self._autosave_pending:
+            target = next(iter(self._autosave_pending))
+            self._autosave_now(self._autosave_pending.pop(target), target)
+
+    def _autosave_now(self, snapshot: list[dict[str, Any]] | None = None,
+                      target: tuple[str, str] | None = None) -> None:
         from . import conversations
 
-        conversations.autosave(self, self.messages if snapshot is None else snapshot)
+        conversation_id, folder = target if target is not None else (None, None)
+        conversations.autosave(self, self.messages if snapshot is None else snapshot,
+                               conversation_id=conversation_id, folder=folder)
 
     async def flush_autosave(self) -> None:
         """Wait until every appended message is on disk."""
@@ -232,10 +248,10 @@ class OpenInterpreter(SettingsObject):
             self._wait_for_autosave()
         except Exception:
             pass
-        if not (self.conversation_history and self.messages):
-            return
         try:
-            self._autosave_now(list(self.messages))
+            self._save_pending()  # what a loop that is gone did not get to
+            if self.conversation_history and self.messages:
+                self._autosave_now(list(self.messages))
         except Exception as exc:  # nobody is left to show an event to
             import sys
 

@@ -893,3 +893,20 @@ def test_a_crash_while_rewriting_the_end_leaves_the_old_or_the_new_version(tmp_p
     conversations.autosave(interp, interp.messages + _turns(1, start=50))
     assert json.loads((tmp_path / "chat.json").read_bytes())["messages"] == loaded + _turns(1, start=50)
     assert not conversations.redo_path(tmp_path / "chat.json").exists()
+
+
+async def test_a_reset_right_after_a_turn_keeps_its_last_messages(make_interpreter, llm, data_dir):
+    """The save is captured when a message completes: a new conversation started at once cannot take it."""
+    interp = make_interpreter()
+    interp.conversation_history = True
+    llm.queue("The last reply.")
+    first = interp.conversation_id
+    with conversations.store_for(interp).writing():  # the disk is slow: every save waits until the reset is done
+        async for _ in interp.achat("hello"):
+            pass
+        await interp.areset()  # ctrl+n straight after the turn, before its saves ran
+        second = interp.conversation_id
+    await interp.flush_autosave()
+    store = ConversationStore(data_dir)
+    assert [m["content"] for m in store.load(first)] == ["hello", "The last reply."]
+    assert not store.exists(second) and interp.messages == []
