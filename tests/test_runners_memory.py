@@ -71,3 +71,31 @@ def test_bounded_text_holds_at_most_its_bound(limit, sizes):
         head, tail = limit // 4, limit - limit // 4
         assert text.startswith(whole[:head]) and text.endswith(whole[-tail:])
         assert f"[{len(whole) - limit:,} characters of output not kept]" in text
+
+
+@pytest.mark.parametrize("language", ["shell", "javascript"])
+def test_pipe_flood_is_cut_at_the_reader(language):
+    """300 MB from bash or node: head, note, tail, in seconds, and our process does not grow with it."""
+    import shutil
+
+    if language == "javascript" and shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    code = {
+        "shell": "head -c 300M /dev/zero | tr '\\0' x\necho end\n",
+        "javascript": "const fs = require('fs');\nconst chunk = 'x'.repeat(1 << 20);\n"
+        "for (let i = 0; i < 300; i++) fs.writeSync(1, chunk);\nfs.writeSync(1, 'end\\n');\n",
+    }[language]
+    c = Computer()
+    try:
+        c.run(language, "echo warm" if language == "shell" else "console.log('warm')")
+        before = rss_mb()
+        start = time.perf_counter()
+        out = "".join(ch["content"] for ch in c.run(language, code, stream=True) if ch.get("format") == "output")
+        elapsed = time.perf_counter() - start
+    finally:
+        c.terminate()
+        c._loop_thread().stop()
+    assert out.startswith("x" * 1000) and out.endswith("xend\n")
+    assert "bytes of output skipped" in out and len(out) < 20_000_000
+    assert elapsed < 30
+    assert rss_mb() - before < 100

@@ -33,13 +33,18 @@ def test_node_runs_and_reports_errors(computer):
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_node_stop(computer):
-    """The stop returns before the run it stopped does (it used to be left waiting on a stopped loop)."""
+    """A stop from another thread returns even when the loop is stopped right after the run it stopped.
+
+    (It used to wait for ever: the stop was still waiting on a thread-pool `Event.wait` when the run
+    ended and the test's teardown stopped the loop, so pytest hung at exit on the stopper thread.)
+    """
     for _ in range(5):
         stopping = stop_later(computer, 0.3)
         start = time.perf_counter()
         computer.run("javascript", "while (true) {}")
         assert time.perf_counter() - start < 1.5
-        assert stopping.result(0).done()
+        computer._loop_thread().stop()  # what the fixture's teardown does
+        stopping.result(5).result(timeout=5)
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
@@ -55,7 +60,7 @@ def test_node_stop_ends_detached_children(computer):
     )
     stopping = stop_later(computer, 1.0)
     computer.run("javascript", code)
-    assert stopping.result(0).done()
+    stopping.result(5).result(timeout=5)
     assert not wait_gone("1004.25") and not wait_gone("1004.5")
 
 
@@ -147,3 +152,36 @@ def test_default_table_lists_builtins(computer):
     for name in ("python", "shell", "javascript", "html", "r", "ruby", "java", "powershell", "applescript"):
         assert name in names
     assert {"python", "shell", "html"} <= set(computer.terminal.available_languages())
+
+
+def test_stop_returns_when_the_loop_stops_under_it():
+    """Computer.stop() from another thread must not wait for ever on a loop that is stopped meanwhile."""
+    import asyncio
+
+    from oi_core.computer.base import Language
+
+    class SlowToStop(Language):
+        name = "slowstop"
+
+        async def arun(self, code, io):
+            self.stop_asked = asyncio.Event()
+            await self.stop_asked.wait()
+            yield {"type": "console", "format": "output", "content": "stopped\n"}
+
+        async def astop(self):
+            self.stop_asked.set()
+            await asyncio.sleep(30)  # clean-up still going when the run has already ended
+
+    c = Computer()
+    c.languages = [SlowToStop]
+    returned = threading.Event()
+
+    def stopper():
+        time.sleep(0.3)
+        c.stop()
+        returned.set()
+
+    threading.Thread(target=stopper, daemon=True).start()
+    assert text(c.run("slowstop", "")) == "stopped\n"
+    c._loop_thread().stop()
+    assert returned.wait(5), "Computer.stop() kept waiting on a stopped loop"

@@ -294,7 +294,7 @@ def test_stop_ends_subprocesses_the_run_started(computer):
     )
     stopping = stop_later(computer, 1.0)
     computer.run("python", code)
-    assert stopping.result(0).done()
+    stopping.result(5).result(timeout=5)
     assert not wait_gone("1005.5") and not wait_gone("1005.75")
     assert alive_with_marker("1005.25"), "Stop ended a process an earlier run had started"
     computer.run("python", "earlier.kill(); earlier.wait()")

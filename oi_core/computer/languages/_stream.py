@@ -26,6 +26,12 @@ MAX_PENDING = 4 * 1024 * 1024
 FLUSH_INTERVAL = 0.03
 #: The longest escape sequence held back while waiting for its end; longer ones are dropped as they are.
 MAX_HELD_ESCAPE = 64 * 1024
+#: Output passed on per window (1 MB/s, Jupyter's default IOPub data rate limit too): beyond it only the
+#: count and the last OUTPUT_TAIL bytes are kept. The TUI shows about that much per second, and no one
+#: reads faster; the model gets at most a few thousand characters of it anyway.
+OUTPUT_BUDGET = 256 * 1024
+OUTPUT_WINDOW = 0.25
+OUTPUT_TAIL = 64 * 1024
 
 
 def output(text: str) -> dict[str, Any]:
@@ -96,6 +102,58 @@ class OutputCleaner:
     def finish(self) -> str:
         """Whatever is still held (an escape never completed is dropped)."""
         return self.feed(b"", final=True)
+
+
+class ThrottledCleaner:
+    """An `OutputCleaner` that passes at most `budget` bytes per `window` seconds.
+
+    What comes faster is not decoded or kept: it is counted and only its last `tail` bytes are held, then
+    released with a note when the window ends, so a program writing gigabytes costs neither memory nor the
+    time to show what nobody could read. (The Python kernel applies the same budget before it sends.)
+    """
+
+    def __init__(self, budget: int = OUTPUT_BUDGET, window: float = OUTPUT_WINDOW, tail: int = OUTPUT_TAIL) -> None:
+        self.budget, self.window, self.tail_size = budget, window, tail
+        self._cleaner = OutputCleaner()
+        self._start = 0.0
+        self._sent = 0
+        self._diverted = 0
+        self._tail = b""
+
+    def feed(self, data: bytes) -> str:
+        now = time.monotonic()
+        out = self.poll(now)
+        if self._diverted or self._sent + len(data) > self.budget:
+            room = 0 if self._diverted else max(0, self.budget - self._sent)
+            if room:
+                out += self._cleaner.feed(data[:room])
+                self._sent += room
+            rest = len(data) - room
+            self._diverted += rest
+            self._tail = (self._tail + data[len(data) - min(rest, self.tail_size):])[-self.tail_size:]
+            return out
+        self._sent += len(data)
+        return out + self._cleaner.feed(data)
+
+    def poll(self, now: float | None = None) -> str:
+        """Start a new window if the current one is over, releasing what was held back (or "")."""
+        now = time.monotonic() if now is None else now
+        if now - self._start < self.window:
+            return ""
+        self._start, self._sent = now, 0
+        if not self._diverted:
+            return ""
+        tail, skipped = self._tail, self._diverted - len(self._tail)
+        self._diverted, self._tail = 0, b""
+        cut = self._cleaner.finish()  # the cut ends any half-written character or escape
+        self._cleaner = OutputCleaner()
+        released = self._cleaner.feed(tail)
+        self._sent = len(tail)
+        return f"{cut}\n[... {skipped:,} bytes of output skipped ...]\n{released}"
+
+    def finish(self) -> str:
+        out = self.poll(float("inf"))
+        return out + self._cleaner.finish()
 
 
 class Finished:

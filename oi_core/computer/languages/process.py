@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -23,7 +24,7 @@ from typing import Any
 
 from ..base import Language, RunIO
 from ._procs import detached_stdio, end_reachable, reachable
-from ._stream import Finished, OutputCleaner, RunStream, StopOnce, active_line, output
+from ._stream import OUTPUT_WINDOW, Finished, RunStream, StopOnce, ThrottledCleaner, active_line, output
 
 
 class ProcessLanguage(Language):
@@ -99,10 +100,13 @@ class ProcessLanguage(Language):
 
         def pump() -> None:
             assert proc.stdout is not None
-            cleaner = OutputCleaner()
+            cleaner = ThrottledCleaner()
             fd = proc.stdout.fileno()
             try:
                 while True:
+                    if not select.select([fd], [], [], OUTPUT_WINDOW)[0]:
+                        stream.put_text(cleaner.poll())  # quiet: release output held back by the budget
+                        continue
                     data = os.read(fd, 65536)
                     if not data:
                         break

@@ -33,6 +33,9 @@ from typing import Any
 from ..base import Language, RunIO
 from ._procs import children, end_processes, end_reachable, now_ticks, reachable
 from ._stream import (
+    OUTPUT_BUDGET,
+    OUTPUT_TAIL,
+    OUTPUT_WINDOW,
     Control,
     Finished,
     OutputCleaner,
@@ -110,10 +113,10 @@ def _oi_install():
                         pass
                 time.sleep(1 / 30)
 
-    # Output beyond OUT_BUDGET characters per OUT_WINDOW seconds is not sent: it is counted, its last
-    # OUT_TAIL characters are kept, and both are sent when the window ends or the cell finishes. The app
-    # could not show it faster anyway, and this keeps a program printing gigabytes from costing gigabytes.
-    OUT_BUDGET, OUT_WINDOW, OUT_TAIL = 1 << 20, 0.25, 1 << 16
+    # Output beyond OUT_BUDGET characters per OUT_WINDOW seconds (1 MB/s, as the other runners) is not
+    # sent: it is counted, its last OUT_TAIL characters are kept, and both are sent when the window ends
+    # or the cell finishes. This keeps a program printing gigabytes from costing gigabytes.
+    OUT_BUDGET, OUT_WINDOW, OUT_TAIL = @OUTPUT_BUDGET@, @OUTPUT_WINDOW@, @OUTPUT_TAIL@
     monotonic = time.monotonic
 
     def limit(stream):
@@ -193,7 +196,9 @@ def _oi_install():
 
 _oi_install()
 del _oi_install
-'''
+'''.replace("@OUTPUT_BUDGET@", str(OUTPUT_BUDGET)).replace("@OUTPUT_WINDOW@", str(OUTPUT_WINDOW)).replace(
+    "@OUTPUT_TAIL@", str(OUTPUT_TAIL)
+)
 
 
 class _Run:

@@ -30,7 +30,7 @@ from typing import Any
 
 from ..base import Language, RunIO
 from ._procs import children, end_processes, end_reachable, now_ticks, reachable
-from ._stream import Control, Finished, OutputCleaner, RunStream, StopOnce, active_line, first_code_line
+from ._stream import Control, Finished, RunStream, StopOnce, ThrottledCleaner, active_line, first_code_line
 
 # Functions defined in the shell once; names start with __oi_ to stay out of the user's way.
 BASH_SETUP = r"""
@@ -83,7 +83,7 @@ class _ShellRun:
         self.stopper = StopOnce()
         self.started = now_ticks()
         self.earlier: dict[int, int] = {}  # the shell's children when the run began (earlier runs' jobs)
-        self.cleaner = OutputCleaner()
+        self.cleaner = ThrottledCleaner()
         self.line = first_line  # the active line last reported
         self.secret = False  # the next input is a `read -s`
         self.status: int | None = None
@@ -225,6 +225,8 @@ class Shell(Language):
                                 run.status = 1
                             self._finish(run)
                             run = None
+                if not ready and run is not None:  # quiet: release output held back by the budget
+                    run.stream.put_text(run.cleaner.poll())
                 if not ready and run is not None and not run.asking and READ_SYSCALL is not None:
                     if time.monotonic() - run.last_output > 0.15 and self._waiting_for_input(proc, run):
                         run.asking = True
