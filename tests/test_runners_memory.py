@@ -99,3 +99,14 @@ def test_pipe_flood_is_cut_at_the_reader(language):
     assert "bytes of output skipped" in out and len(out) < 20_000_000
     assert elapsed < 30
     assert rss_mb() - before < 100
+
+
+def test_throttle_marks_only_real_loss():
+    from oi_core.computer.languages._stream import ThrottledCleaner
+
+    within_tail = ThrottledCleaner(budget=10, window=100, tail=8)
+    assert within_tail.feed(b"0123456789abc") + within_tail.finish() == "0123456789abc"
+    lossy = ThrottledCleaner(budget=10, window=100, tail=8)
+    assert lossy.feed(b"0123456789" + b"x" * 100 + "é".encode()) + lossy.finish() == (
+        "0123456789\n[... 94 bytes of output skipped ...]\nxxxxxxé"
+    )

@@ -145,11 +145,12 @@ class ThrottledCleaner:
             return ""
         tail, skipped = self._tail, self._diverted - len(self._tail)
         self._diverted, self._tail = 0, b""
+        self._sent = len(tail)
+        if not skipped:  # all of it fitted in the tail: nothing was lost
+            return self._cleaner.feed(tail)
         cut = self._cleaner.finish()  # the cut ends any half-written character or escape
         self._cleaner = OutputCleaner()
-        released = self._cleaner.feed(tail)
-        self._sent = len(tail)
-        return f"{cut}\n[... {skipped:,} bytes of output skipped ...]\n{released}"
+        return f"{cut}\n[... {skipped:,} bytes of output skipped ...]\n{self._cleaner.feed(tail)}"
 
     def finish(self) -> str:
         out = self.poll(float("inf"))

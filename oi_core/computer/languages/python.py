@@ -127,10 +127,9 @@ def _oi_install():
         def release():
             if not held["diverted"]:
                 return ""
-            tail = held["tail"]
-            note = f"\n[... {held['diverted'] - len(tail):,} characters of output skipped ...]\n{tail}"
+            tail, skipped = held["tail"], held["diverted"] - len(held["tail"])
             held["diverted"], held["tail"] = 0, ""
-            return note
+            return f"\n[... {skipped:,} characters of output skipped ...]\n{tail}" if skipped else tail
 
         def write(text):
             if type(text) is not str:
