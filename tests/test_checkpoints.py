@@ -558,3 +558,21 @@ def test_plain_command_undo_and_rewind_cover_files(project, llm, tmp_path) -> No
     assert "removed  two.txt" in done.stdout and "installed packages" in done.stdout
     assert "you: make one" in done.stdout and "+1 ~0 -0 files" in done.stdout  # the %rewind listing
     assert (project / "one.txt").exists() and not (project / "two.txt").exists()
+
+
+async def test_symlinks_and_unusual_names_are_put_back(project, make_interpreter, llm) -> None:
+    (project / "café notes.txt").write_text("accents and a space\n")
+    (project / "target.txt").write_text("the target\n")
+    os.symlink("target.txt", project / "link")
+    before = tree(project)
+    interp = make_interpreter()
+    driver = Driver(interp)
+    llm.queue(fenced("shell", "rm link && echo 'now a file' > link && echo changed > 'café notes.txt' && "
+                              "ln -s 'café notes.txt' 'new link' && echo tab > \"$(printf 'tab\\tname')\""), "Done.")
+    await driver.turn("odd names")
+    record = record_of(interp.messages[code_indexes(interp)[0]])
+    paths = {f["path"] for f in record["files"]}
+    assert {"café notes.txt", "new link", "link", "tab\tname"} <= paths
+    await interp.aundo()
+    assert tree(project) == before
+    await driver.close()
