@@ -250,12 +250,14 @@ async def test_export_notebook_to_chosen_path(store, tmp_path):
 
 async def test_corrupt_files_are_named_not_listed(store):
     (store.path / "broken.json").write_text("{ this is not json")
+    (store.path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)  # used to crash the listing
     app = Host(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert listed(app) == ["sine", "csv", "git"]
         text = screen_text(app)
         assert "broken.json" in text and "not valid JSON" in text
+        assert "deep.json" in text and "nested too deeply" in text
     assert (store.path / "broken.json").read_text() == "{ this is not json"
 
 
