@@ -34,14 +34,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .checkpoint_changes import STORED_FILES_LIMIT, FileChange, changes_between, compact, counts, states_at
-from .checkpoint_git import EMPTY_TREE, CheckpointError, Shadow, Snapshot
-from .checkpoint_outside import candidate_paths, fingerprints, touched
-from .checkpoint_restore import RestoreOutcome, remove_folder, restore
+# The git, diff and restore modules load on first use (in a worker thread): `import oi_core` stays light.
 from .errors import OiError
 from .events import ErrorRaised, FilesRestored, RunFilesChanged
+
+if TYPE_CHECKING:
+    from .checkpoint_changes import FileChange
+    from .checkpoint_git import Shadow, Snapshot
 
 RECORD_KEY = "checkpoint"
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
@@ -152,7 +153,7 @@ class _Pending:
 
     run_id: str
     root: Path
-    before: Snapshot | None
+    before: "Snapshot | None"
     error: str | None
     outside: dict[str, Any]
 
@@ -189,6 +190,8 @@ def summary_line(record: dict[str, Any]) -> str:
     """One line for a code block: `+2 ~1 -0 files`, "no checkpoint", or "undone"."""
     if record.get("error") and not record.get("before"):
         return "no checkpoint (file changes not recorded)"
+    from .checkpoint_changes import compact
+
     line = compact(record.get("counts") or {})
     if record.get("undone"):
         line += " · undone"
@@ -202,7 +205,7 @@ class RunCheckpoints:
 
     def __init__(self, interpreter: Any) -> None:
         self.interpreter = interpreter
-        self._shadows: dict[tuple[Path, Path, int], Shadow] = {}
+        self._shadows: dict[tuple[Path, Path, int], "Shadow"] = {}
         self._pending: dict[int, _Pending] = {}
         self._lock = threading.Lock()  # one git operation at a time per interpreter
         self._tasks: set[asyncio.Future[Any]] = set()
@@ -222,7 +225,9 @@ class RunCheckpoints:
         """The working directory runs start in (the folder oi-tui was started in)."""
         return Path(os.getcwd()).resolve()
 
-    def shadow(self, root: Path) -> Shadow:
+    def shadow(self, root: Path) -> "Shadow":
+        from .checkpoint_git import Shadow
+
         folder = state_dir()
         key = (root, folder, self.max_file_size)
         shadow = self._shadows.get(key)
@@ -251,7 +256,10 @@ class RunCheckpoints:
         root = self.root()
         run_id = "r-" + uuid.uuid4().hex[:12]
 
-        def take() -> tuple[Snapshot | None, str | None, dict[str, Any]]:
+        def take() -> "tuple[Snapshot | None, str | None, dict[str, Any]]":
+            from .checkpoint_git import CheckpointError
+            from .checkpoint_outside import candidate_paths, fingerprints
+
             outside = fingerprints(candidate_paths(code, root))
             try:
                 _refuse_unsafe_root(root)
@@ -295,11 +303,15 @@ class RunCheckpoints:
     async def _record(self, index: int, pending: _Pending) -> None:
         record: dict[str, Any] = {
             "run": pending.run_id, "root": str(pending.root), "before": None, "after": None,
-            "counts": counts([]), "files": [], "more_files": 0, "outside": [], "error": pending.error,
+            "counts": {"added": 0, "modified": 0, "deleted": 0, "lines_added": 0, "lines_removed": 0}, "files": [], "more_files": 0, "outside": [], "error": pending.error,
             "undone": False, "ran_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 
         def measure() -> None:
+            from .checkpoint_changes import STORED_FILES_LIMIT, changes_between, counts
+            from .checkpoint_git import CheckpointError
+            from .checkpoint_outside import touched
+
             record["outside"] = touched(pending.outside)
             if pending.before is None:
                 return
@@ -345,12 +357,14 @@ class RunCheckpoints:
                 return index, record
         return None
 
-    async def changes(self, record: dict[str, Any]) -> list[FileChange]:
+    async def changes(self, record: dict[str, Any]) -> "list[FileChange]":
         """Every file the recorded run changed (not only the first 200 the conversation keeps)."""
+        from .checkpoint_changes import FileChange, changes_between
+
         if not record.get("before") or not record.get("after"):
             return [FileChange.from_dict(f) for f in record.get("files") or []]
 
-        def work() -> list[FileChange]:
+        def work() -> "list[FileChange]":
             shadow = self.shadow(Path(record["root"]))
             return changes_between(shadow, shadow.load(record["before"]), shadow.load(record["after"]))
 
@@ -362,6 +376,8 @@ class RunCheckpoints:
             return ""
 
         def work() -> str:
+            from .checkpoint_git import EMPTY_TREE
+
             shadow = self.shadow(Path(record["root"]))
             before, after = shadow.load(record["before"]), shadow.load(record["after"])
             parts = [shadow.patch(before.files, after.files)] if before.files != after.files else []
@@ -381,6 +397,9 @@ class RunCheckpoints:
 
     def _undo_run(self, record: dict[str, Any], result: RestoreResult) -> None:
         """Put back the files one recorded run changed (runs in a thread, under the lock)."""
+        from .checkpoint_changes import changes_between, states_at
+        from .checkpoint_restore import remove_folder, restore
+
         root = Path(record["root"])
         shadow = self.shadow(root)
         before = shadow.load(record["before"])
@@ -408,7 +427,7 @@ class RunCheckpoints:
                 result.not_restorable.append((path, "it was over the size cap, so its old content was not kept"))
             elif not current.same_as(old):
                 targets[path] = old
-        outcome: RestoreOutcome = restore(root, targets)
+        outcome = restore(root, targets)
         for folder in sorted(set(after.nested) - set(before.nested)):
             if not any(p.startswith(folder + "/") for p in old_states if old_states[p].kind != "absent"):
                 if remove_folder(root, folder):
@@ -424,6 +443,8 @@ class RunCheckpoints:
         if not self.enabled:
             return None
         root = self.root()
+        from .checkpoint_git import CheckpointError
+
         try:
             snapshot = await self._in_thread(lambda: self.shadow(root).snapshot())
         except (CheckpointError, OSError):
@@ -432,6 +453,8 @@ class RunCheckpoints:
 
     async def release_files(self, guard: dict[str, Any]) -> int:
         """Put back every file changed since guard_files; the number of files put back."""
+        from .checkpoint_git import CheckpointError
+
         result = RestoreResult("replay")
         try:
             await self._in_thread(lambda: self._undo_run(guard, result))
@@ -457,6 +480,8 @@ class RunCheckpoints:
             return result
         index, record = last
         result.index = index
+        from .checkpoint_git import CheckpointError
+
         if not record.get("before"):
             result.note = (f"The last run (message {index}) ran without a checkpoint ({record.get('error')}), so its "
                            "file changes cannot be undone.")
@@ -490,6 +515,8 @@ class RunCheckpoints:
         `replay_kernel`, the Python kernel is restarted and the approved Python blocks before that
         message are run again, stopping at the first error (their file changes are put back afterwards).
         """
+        from .checkpoint_git import CheckpointError
+
         self._refuse_busy()
         await self.settle()
         interp = self.interpreter
@@ -556,6 +583,8 @@ def rewind_points(messages: list[dict[str, Any]], limit: int = 30) -> str:
 
 def _refuse_unsafe_root(root: Path) -> None:
     """Whole-disk and home-folder checkpoints would copy far too much: refuse them clearly."""
+    from .checkpoint_git import CheckpointError
+
     if root == Path(root.anchor) or root == Path.home().resolve():
         raise CheckpointError(
             f"{root} is {'the root of the disk' if root == Path(root.anchor) else 'your home folder'}; checkpoints "
