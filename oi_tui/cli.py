@@ -274,13 +274,39 @@ def make_interpreter(args: argparse.Namespace) -> tuple[Any, list[str]]:
     return interpreter, warnings
 
 
-def _start_tui(interpreter: Any, start_in_conversations: bool, warnings: list[str]) -> int:
+def _local_start(args: argparse.Namespace | None, interpreter: Any) -> Any:
+    """What the TUI does once it is up for a local model: `--local` opens the picker, an Ollama model is checked."""
+    from oi_core.local_models import is_ollama_model
+
+    if args is not None and args.mode_local and args.model is None:
+        from functools import partial
+
+        from oi_tui.screens.local_models import open_local_models
+
+        # flags given with --local win over the picked model's numbers; --api_base is probed as one more server
+        keep = {path: value for path, value in _explicit_settings(args).items() if path not in ("llm.model", "llm.api_base")}
+        return partial(open_local_models, extra_urls=[args.api_base] if args.api_base else [], keep=keep)
+    if is_ollama_model(str(interpreter.llm.model or "")):
+        from oi_tui.screens.local_models import check_local_model
+
+        return check_local_model
+    return None
+
+
+def _explicit_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings given by their own flags (a mode flag such as --local is not one)."""
+    return {flag.path: getattr(args, _dest(flag)) for flag in FLAGS if getattr(args, _dest(flag), None) is not None}
+
+
+def _start_tui(interpreter: Any, start_in_conversations: bool, warnings: list[str],
+               args: argparse.Namespace | None = None) -> int:
     from oi_tui.terminal_guard import run_guarded
 
     def run_app() -> int:
         from oi_tui.app import OiApp
 
-        app = OiApp(interpreter, start_in_conversations=start_in_conversations, startup_warnings=list(warnings))
+        app = OiApp(interpreter, start_in_conversations=start_in_conversations, startup_warnings=list(warnings),
+                    on_ready=_local_start(args, interpreter))
         app.run()
         return app.return_code or 0
 
@@ -315,6 +341,8 @@ def _is_terminal(stream: Any) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from oi_core.errors import OiError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.profiles:
@@ -327,7 +355,11 @@ def main(argv: list[str] | None = None) -> int:
         from oi_tui.remote_cli import run_server
 
         return run_server(args, lambda: make_interpreter(args))
-    interpreter, warnings = make_interpreter(args)
+    try:
+        interpreter, warnings = make_interpreter(args)
+    except OiError as exc:  # e.g. a local/offline profile that cannot be used: never fall back to a hosted model
+        print(f"oi-tui: {exc.message}", file=sys.stderr)
+        return 2
     if args.plain:
         from oi_core.approval import startup_notices
         from oi_tui.local_plain import prepare_local_model
@@ -338,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             return stopped
 
         return run_plain(interpreter, warnings=warnings + startup_notices(interpreter))
-    return _start_tui(interpreter, args.conversations, warnings)
+    return _start_tui(interpreter, args.conversations, warnings, args)
 
 
 if __name__ == "__main__":

@@ -142,6 +142,10 @@ def test_unusable_local_profile_stops_instead_of_going_hosted(tmp_path):
     with pytest.raises(ProfileError) as info:
         cli.make_interpreter(cli.build_parser().parse_args(["--profile", str(bad)]))
     assert "not UTF-8" in info.value.message and "does not fall back to a hosted model" in info.value.message
+    # the real command says so in one line and stops, with no traceback and nothing sent anywhere
+    result = _run("--plain", "--profile", str(bad), stdin="hello\n")
+    assert result.returncode == 2, result
+    assert "does not fall back to a hosted model" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_invalid_flag_values_rejected(capsys):
@@ -158,8 +162,9 @@ def test_tui_started_with_conversations_and_warnings(monkeypatch, tmp_path):
     class FakeApp:
         return_code = 0
 
-        def __init__(self, interpreter, *, start_in_conversations=False, startup_warnings=()):
-            started.update(interpreter=interpreter, conversations=start_in_conversations, warnings=list(startup_warnings))
+        def __init__(self, interpreter, *, start_in_conversations=False, startup_warnings=(), on_ready=None):
+            started.update(interpreter=interpreter, conversations=start_in_conversations, warnings=list(startup_warnings),
+                           on_ready=on_ready)
 
         def run(self):
             started["ran"] = True
@@ -175,6 +180,7 @@ def test_tui_started_with_conversations_and_warnings(monkeypatch, tmp_path):
     assert started["ran"] and started["conversations"] is True
     assert started["interpreter"].llm.model == "mymodel"
     assert any("invalid YAML" in w for w in started["warnings"])
+    assert started["on_ready"] is None  # a hosted model: nothing local to check at start
 
 
 def _run(*argv, stdin="", env_extra=None):
