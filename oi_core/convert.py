@@ -185,8 +185,9 @@ def execute_tool(languages: list[str]) -> dict[str, Any]:
 def trim_to_window(interpreter: "OpenInterpreter", messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """Drop the oldest turns until the request fits the context window (system message and newest kept).
 
-    Returns the messages to send and how many were left out. Each message is counted once (the llm caches
-    counts by content) and dropping a turn subtracts its count, so this stays linear however much must go.
+    Returns the messages to send and how many were left out. Turns are counted from the newest back until
+    the window is full, so the cost follows what is sent, not how long the conversation has grown; each
+    message's count is remembered by the llm, so a message is tokenized once.
     """
     llm = interpreter.llm
     window = llm.effective_context_window()
@@ -202,12 +203,14 @@ def trim_to_window(interpreter: "OpenInterpreter", messages: list[dict[str, Any]
             groups[-1].append(message)
         else:
             groups.append([message])
-    counts = [sum(llm.message_tokens(m) for m in group) for group in groups]
-    total = llm.request_tokens([system]) + sum(counts)
-    first = 0
-    while len(groups) - first > 1 and total > budget:
-        total -= counts[first]
-        first += 1
+    total = llm.request_tokens([system])
+    first = len(groups)
+    while first > 0:  # the newest turn always goes; older ones while they fit
+        cost = sum(llm.message_tokens(m) for m in groups[first - 1])
+        if first < len(groups) and total + cost > budget:
+            break
+        total += cost
+        first -= 1
     kept = [m for group in groups[first:] for m in group]
     if len(groups) - first == 1 and total > budget:
         kept = [_shrink(m, budget * 3) for m in kept]

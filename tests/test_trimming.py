@@ -90,3 +90,19 @@ async def test_trimming_notice_appears_once_in_the_transcript(make_interpreter, 
                 m.text == reply for m in app.query(AssistantMessage)))
         notices = [str(n.render()) for n in app.query(NoticeMessage) if "context window" in str(n.render())]
         assert len(notices) == 1
+
+
+def test_trimming_work_follows_what_is_sent_not_the_conversation_length(make_interpreter, llm, monkeypatch) -> None:
+    from oi_core.llm import Llm
+
+    looked_at: list[int] = []
+    real = Llm.message_tokens
+    monkeypatch.setattr(Llm, "message_tokens", lambda self, message: looked_at.append(1) or real(self, message))
+    interp = make_interpreter()
+    interp.llm.context_window = 2000
+    interp.llm.max_tokens = 200
+    interp.messages = long_history(3000)
+    llm.queue("ok")
+    interp.chat("newest question", display=False)
+    sent = len(llm.requests[-1]["messages"])
+    assert len(looked_at) <= sent + 5, f"looked at {len(looked_at)} messages to send {sent}"
