@@ -14,12 +14,14 @@ from textual import on
 from textual.app import App
 from textual.binding import Binding
 from textual.command import SimpleCommand
+from textual.markup import escape
 from textual.message import Message
 
 from oi_core.checkpoints import LIMITS, record_of, summary_line
 from oi_core.conversation_text import one_line
 from oi_core.errors import OiError
 from oi_core.events import ErrorRaised
+from oi_core.sanitize import terminal_safe
 
 from .widgets.run_changes import RunChanges
 
@@ -234,6 +236,11 @@ class CheckpointActions(App):
         self.search_commands(commands, placeholder=f"Run at message {index}…")
 
 
+def _dialog_text(lines: list[str]) -> str:
+    """Paths and messages are foreign text: made safe for the terminal and never read as markup by the dialog."""
+    return escape("\n".join(terminal_safe(one_line(line, 400)) for line in lines))
+
+
 def undo_question(messages: list[dict[str, Any]], index: int, record: dict[str, Any]) -> str:
     """The undo dialog's text: what goes back, and what undo cannot cover."""
     language = messages[index].get("format") or "code" if index < len(messages) else "code"
@@ -249,7 +256,7 @@ def undo_question(messages: list[dict[str, Any]], index: int, record: dict[str, 
         lines.append("It also touched, outside the working directory (not undone): "
                      + ", ".join(record["outside"][:5]) + ".")
     lines.append(LIMITS.format(root=record.get("root") or "the working directory"))
-    return "\n".join(one_line(line, 400) for line in lines)
+    return _dialog_text(lines)
 
 
 def rewind_question(messages: list[dict[str, Any]], index: int, checkpoints: Any) -> str:
@@ -271,7 +278,7 @@ def rewind_question(messages: list[dict[str, Any]], index: int, checkpoints: Any
         lines.append("Touched outside the working directory (not undone): " + ", ".join(outside[:5]) + ".")
     root = next((r.get("root") for _, r in runs if r.get("root")), None)
     lines.append(LIMITS.format(root=root or "the working directory"))
-    return "\n".join(one_line(line, 400) for line in lines)
+    return _dialog_text(lines)
 
 
 __all__ = ["CheckpointActions", "rewind_question", "undo_question"]

@@ -84,7 +84,8 @@ async def test_each_run_shows_its_changes_and_the_diff_view_shows_them(project, 
 
 async def test_undo_key_asks_with_the_limits_then_puts_the_files_back(project, make_interpreter, llm, tmp_path):
     outside = tmp_path / "outside.txt"
-    llm.queue(shell_block(f"rm notes.txt && echo new > made.txt && echo x > {outside}"), "Done.")
+    llm.queue(shell_block(f"rm notes.txt && echo new > made.txt && echo x > {outside} && echo m > '[b]m.txt'"),
+              "Done.")
     interp = make_interpreter()
     app = OiApp(interp)
     async with app.run_test(size=SIZE) as pilot:
@@ -96,6 +97,8 @@ async def test_undo_key_asks_with_the_limits_then_puts_the_files_back(project, m
         assert "Undo the last run" in question and "made.txt" in question and "notes.txt" in question
         assert "databases, remote systems or installed packages" in question
         assert str(outside) in question  # seen to touch a path outside the working directory
+        shown = str(app.screen.query_one("#confirm-question").render())
+        assert "[b]m.txt" in shown  # a file name is never read as markup
         await pilot.press("n")
         await pilot.pause(0.3)
         assert (project / "made.txt").exists()  # "Keep" changed nothing
