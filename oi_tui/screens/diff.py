@@ -120,12 +120,12 @@ class DiffScreen(Screen):
         language = str(self.interpreter.messages[self.index].get("format") or "code") \
             if self.index < len(self.interpreter.messages) else "code"
         title = f"{language} block at message {self.index} · {summary_line(self.record)}"
-        yield Label(terminal_safe(title), id="diff-title")
+        yield Label(terminal_safe(title), id="diff-title", markup=False)
         with Horizontal(id="diff-main"):
             yield OptionList(id="diff-files")
             with VerticalScroll(id="diff-body"):
                 yield Static("Loading the changes…", id="diff-text")
-        yield Label(self._limits_text(), id="diff-limits")
+        yield Label(self._limits_text(), id="diff-limits", markup=False)  # paths are foreign text
         yield Footer()
 
     def _limits_text(self) -> str:
