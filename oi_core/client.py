@@ -152,6 +152,32 @@ class CoreClient(ABC):
     def set_setting(self, path: str, value: Any) -> None:
         """Answered by SettingsApplied, or ErrorRaised("settings", ...) when refused."""
 
+    def publish(self, event: Event) -> None:
+        """A client event of the bus contract (CodeApproved, CodeSkipped ...) sent to the core by this client's
+        way; any other event is shown locally (e.g. an ErrorRaised the front end found itself)."""
+        from . import events as ev
+
+        if isinstance(event, ev.UserMessageSent):
+            self.send(event.content, event.images)
+        elif isinstance(event, ev.CodeApproved):
+            self.approve(event.request_id, event.code, event.confirmed_incomplete)
+        elif isinstance(event, ev.CodeSkipped):
+            self.skip(event.request_id, event.reason, event.how)
+        elif isinstance(event, ev.ScanRequested):
+            self.request_scan(event.request_id)
+        elif isinstance(event, ev.AllowRuleAdded):
+            self.add_allow_rule(event.rule, event.save)
+        elif isinstance(event, ev.AllowRuleRemoved):
+            self.remove_allow_rule(event.rule, event.save)
+        elif isinstance(event, ev.InputAnswered):
+            self.answer_input(event.request_id, event.text)
+        elif isinstance(event, ev.StopRequested):
+            self.stop()
+        elif isinstance(event, ev.SettingChanged):
+            self.set_setting(event.path, event.value)
+        else:
+            self.bus.publish(event)
+
     # ------------------------------------------------------------ queries (raise OiError)
 
     @abstractmethod

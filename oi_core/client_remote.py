@@ -31,7 +31,7 @@ from .events import (
     CostUpdated, ErrorRaised, InputWithdrawn, MessageCompleted, MessagesReplaced, SettingsApplied, StatusChanged,
     TurnFinished,
 )
-from .server.calls import info_from_dict, restore_from_dict
+from .server.calls import CallError, info_from_dict, restore_from_dict
 from .server.wire import decode_event, dumps
 
 log = logging.getLogger("oi_core.client_remote")
@@ -270,8 +270,8 @@ class RemoteClient(CoreClient):
             if future is not None and not future.done():
                 if "error" in frame:
                     error = frame["error"] or {}
-                    failure = RemoteError(str(error.get("message") or "The server could not do that."))
-                    future.set_exception(failure)
+                    message = str(error.get("message") or "The server could not do that.")
+                    future.set_exception(CallError(message, str(error.get("detail") or message)))
                 else:
                     future.set_result(frame.get("result"))
         elif kind == "error":

@@ -24,7 +24,8 @@ from textual.command import SimpleCommand
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from oi_core.events import SettingChanged, StopRequested
+from oi_core.client import CoreClient
+from oi_core.events import SettingChanged
 from oi_core.secrets import redact
 from oi_core.sanitize import terminal_safe
 
@@ -85,16 +86,22 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     def __init__(
         self,
-        interpreter: Any,
+        interpreter: Any = None,
         *,
+        client: CoreClient | None = None,
         start_in_conversations: bool = False,
         startup_warnings: list[str] | None = None,
         on_ready: Callable[["OiApp"], None] | None = None,
     ) -> None:
         super().__init__()
         self.log_file = logfile.install()  # failures told in one sentence keep their traceback there
-        self.interpreter = interpreter
-        self.session: Any = None
+        if client is None:
+            from oi_core.client_local import LocalClient
+
+            client = LocalClient(interpreter)
+        self.client = client
+        """The core, in this process or on a server: the app talks to it only through this interface."""
+        self.interpreter = client.interpreter  # None for a remote core; kept for tests and plugins
         self.start_in_conversations = start_in_conversations
         self.on_ready = on_ready
         """Called once the chat screen is up and no setup is needed (e.g. `--local` opens the model picker)."""
@@ -107,9 +114,10 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
 
     def on_mount(self) -> None:
-        from oi_core.session import Session
-
-        self.session = Session(self.interpreter)
+        if self.client.remote:  # connected by the command line already; this binds it to the app's loop
+            self.run_worker(self._connect(), group="connect", exit_on_error=False)
+        else:
+            self.client.attach()  # type: ignore[attr-defined]  # the in-process Session needs the running loop
         shutdown.for_app(self)  # SIGTERM/SIGHUP: stop, end kernels and shells, save, exit
         self._install_themes()
         self._apply_keymap()
@@ -118,9 +126,21 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         self.call_after_refresh(self._after_first_frame)
 
     def _after_first_frame(self) -> None:
-        self.session.warm_up()
+        self.client.warm_up()
+        if self.client.remote:  # keys and models are the server's business
+            self._setup_checked(False)
+            return
         # The key lookup may wait on the OS keyring (D-Bus): never on the UI thread.
         self.run_worker(self._check_setup, thread=True, group="startup", exit_on_error=False)
+
+    async def _connect(self) -> None:
+        """Attach to the remote core; if it cannot be used, say why and leave (the terminal is restored)."""
+        from oi_core.errors import OiError
+
+        try:
+            await self.client.start()
+        except OiError as exc:
+            self.exit(return_code=1, message=exc.message)
 
     def _check_setup(self) -> None:
         needed = self._needs_setup()
@@ -203,11 +223,11 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     async def close_session(self) -> None:
         """Stop what runs and shut the languages down (idempotent)."""
-        if self._closed or self.session is None:
+        if self._closed:
             return
         self._closed = True
         try:
-            await self.session.close()
+            await self.client.close()
         except Exception:
             pass
 
@@ -247,15 +267,20 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
     @property
     def busy(self) -> bool:
         """True while a turn runs (generation, approval, code, input)."""
-        return bool(self.session is not None and self.session.busy)
+        return bool(self.client.busy)
+
+    @property
+    def session(self) -> Any:
+        """The in-process core Session (None for a remote core); front-end code uses `client` instead."""
+        return getattr(self.client, "session", None)
 
     @property
     def profile_name(self) -> str | None:
-        return getattr(self.interpreter, "profile", None)
+        return self.client.state.profile
 
     @property
     def auto_run(self) -> bool:
-        return bool(self.interpreter.auto_run)
+        return bool(self.client.state.auto_run)
 
     @property
     def chat_screen(self) -> ChatScreen | None:
@@ -283,42 +308,51 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     def action_stop(self) -> None:
         if self.busy:
-            self.interpreter.bus.publish(StopRequested())
+            self.client.stop()
 
     def action_allow_rules(self) -> None:
         """See the "always allow" rules in force and remove any of them."""
         from .screens.allow_rules import AllowRulesScreen
 
         if not isinstance(self.screen, AllowRulesScreen):
-            self.push_screen(AllowRulesScreen(self.interpreter))
+            self.push_screen(AllowRulesScreen(self.client))
 
     def action_toggle_auto_run(self) -> None:
-        value = not bool(self.interpreter.auto_run)
-        self.interpreter.bus.publish(SettingChanged("auto_run", value))
-        self.notify("Auto-run is ON: code runs without asking." if value else "Auto-run is OFF: you approve each run.",
-                    timeout=4)
+        value = not bool(self.client.state.auto_run)
+        self.client.set_setting("auto_run", value)
+        if not self.client.remote:  # a server may refuse: its answer (or refusal) is what shows then
+            self.notify("Auto-run is ON: code runs without asking." if value
+                        else "Auto-run is OFF: you approve each run.", timeout=4)
 
-    async def action_new_conversation(self) -> None:
-        if self.busy:
-            await self.session.stop()
-        await self.interpreter.areset()  # publishes MessagesReplaced; the chat screen re-renders
+    def action_new_conversation(self) -> None:
+        self.run_worker(self._call(self.client.new_conversation(), "Conversation"), group="conversation",
+                        exclusive=True, exit_on_error=False)  # MessagesReplaced re-renders the chat screen
+
+    async def _call(self, call: Any, title: str) -> Any:
+        """Await one client query in a worker; its failure is one toast."""
+        from oi_core.errors import OiError
+
+        try:
+            return await call
+        except OiError as exc:
+            self.notify(exc.message, title=title, severity="error", timeout=8)
+            return None
 
     def action_open_conversations(self) -> None:
         """Browse saved conversations (ctrl+o); the picked one is resumed in the chat screen."""
         try:
-            from oi_core.conversations import ConversationStore
-
+            from .client_store import ClientConversationStore
             from .screens.navigator import NavigatorScreen
         except ImportError:
             self.notify("The conversation navigator is not available in this build.", severity="warning")
             return
         if any(isinstance(screen, NavigatorScreen) for screen in self.screen_stack):
             return
-        store = ConversationStore.for_interpreter(self.interpreter)
+        store = ClientConversationStore(self.client, asyncio.get_running_loop())
 
         def opened(conversation_id: str | None) -> None:
             if conversation_id:
-                self.resume_conversation(conversation_id, store)
+                self.resume_conversation(conversation_id)
 
         self.push_screen(NavigatorScreen(store), opened)
 
@@ -331,23 +365,15 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         self.run_worker(self._resume(conversation_id, store), group="resume", exclusive=True, exit_on_error=False)
 
     async def _resume(self, conversation_id: str, store: Any) -> None:
-        from oi_core.conversations import ConversationError, aresume
-
-        try:
-            await aresume(self.interpreter, conversation_id, store)
-        except (ConversationError, ValueError, OSError) as exc:
-            self.notify(f"Could not open that conversation: {exc}", title="Conversation", severity="error")
+        await self._call(self.client.resume_conversation(conversation_id), "Conversation")
 
     def action_switch_profile(self) -> None:
-        try:
-            from oi_core.profiles import list_profiles
-        except ImportError:
-            self.notify("Profiles are not available in this build.", severity="warning")
-            return
-        try:
-            profiles = list_profiles()
-        except Exception as exc:
-            self.notify(f"Could not list profiles: {exc}", title="Profiles", severity="error")
+        self.run_worker(self._offer_profiles(), group="profiles", exclusive=True, exit_on_error=False)
+
+    async def _offer_profiles(self) -> None:
+        """The core's profiles (the server's, when remote) in the palette; picking one applies it."""
+        profiles = await self._call(self.client.list_profiles(), "Profiles")
+        if profiles is None:
             return
         if not profiles:
             self.notify("No profiles found.", title="Profiles")
@@ -364,19 +390,21 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     def switch_profile(self, name: str) -> None:
         """Apply a profile to the running session; the conversation stays."""
-        from oi_core.profiles import apply_profile
+        self.run_worker(self._switch_profile(name), group="profiles", exclusive=True, exit_on_error=False)
 
-        try:
-            problems = apply_profile(self.interpreter, name)
-        except Exception as exc:
-            self.notify(f"Could not switch to {name}: {exc}", title="Profiles", severity="error")
+    async def _switch_profile(self, name: str) -> None:
+        problems = await self._call(self.client.switch_profile(name), "Profiles")
+        if problems is None:
             return
         for problem in problems:
             self.notify(problem, title="Profiles", severity="warning", timeout=8)
-        self.notify(f"Profile {self.interpreter.profile or name} · {self.interpreter.llm.model}", timeout=4)
+        self.notify(f"Profile {self.client.state.profile or name} · {self.client.state.model}", timeout=4)
 
     def action_local_models(self) -> None:
         """Find the model servers running here and choose a model (the picker applies it)."""
+        if self.client.remote:
+            self.notify("Local models are chosen on the server's machine (oi-tui --local there).", title="Models")
+            return
         from .screens.local_models import open_local_models
 
         open_local_models(self)
@@ -384,12 +412,13 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
     def action_export_markdown(self) -> None:
         from oi_core.conversation_export import to_markdown
 
-        messages = list(self.interpreter.messages)
+        messages = list(self.client.state.messages)
         if not messages:
             self.notify("Nothing to export yet.", severity="warning")
             return
-        path = Path.cwd() / f"oi-conversation-{self.interpreter.conversation_id}.md"
-        text = to_markdown(messages, f"Conversation {self.interpreter.conversation_id}")
+        conversation_id = self.client.state.conversation_id
+        path = Path.cwd() / f"oi-conversation-{conversation_id}.md"
+        text = to_markdown(messages, f"Conversation {conversation_id}")
         self.run_worker(self._write_export(path, text), group="export", exit_on_error=False)
 
     async def _write_export(self, path: Path, text: str) -> None:
@@ -405,6 +434,10 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         try:
             from .screens.setup import SetupScreen, apply_setup
         except ImportError:
+            return
+        if self.client.remote:
+            self.notify("API keys live on the server: run `oi-tui --set-key PROVIDER` on that machine.",
+                        title="Model", timeout=8)
             return
         llm = self.interpreter.llm
 
@@ -423,7 +456,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
         def done() -> None:
             self.notify(message, title="Model", severity=severity)
-            self.interpreter.bus.publish(SettingChanged("llm.model", self.interpreter.llm.model))
+            self.client.publish(SettingChanged("llm.model", self.interpreter.llm.model))
 
         self.call_from_thread(done)
 
@@ -431,6 +464,10 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         """Open the active profile in $EDITOR (the app steps aside), then apply what was saved."""
         from oi_core.profiles import ProfileError, editable_profile
 
+        if self.client.remote:
+            self.notify("Profiles are files on the server: edit them there (oi-tui --profiles shows the folder).",
+                        title="Profiles", timeout=8)
+            return
         try:
             path = editable_profile(self.interpreter.profile)
         except (ProfileError, OSError) as exc:

@@ -50,7 +50,8 @@ class CheckpointActions(App):
     # ------------------------------------------------------------ state
 
     def _checkpoint_state(self) -> Any:
-        return self.interpreter.run_checkpoints  # type: ignore[attr-defined]
+        """recorded_runs() / last_undoable(), from the client's copy of the conversation (works on a remote core)."""
+        return self.client  # type: ignore[attr-defined]
 
     def _on_chat(self) -> bool:
         """The chat screen is in front (the command palette may be open over it)."""
@@ -70,7 +71,7 @@ class CheckpointActions(App):
         if action in CHECKPOINT_ACTIONS:
             if not self._on_chat():
                 return False
-            messages = self.interpreter.messages  # type: ignore[attr-defined]
+            messages = self.client.state.messages  # type: ignore[attr-defined]
             if action == "rewind":
                 return bool(messages) and self._idle()
             runs = self._checkpoint_state().recorded_runs()
@@ -80,7 +81,7 @@ class CheckpointActions(App):
         return super().check_action(action, parameters)
 
     def _say(self, kind: str, message: str) -> None:
-        self.interpreter.bus.publish(ErrorRaised(kind, message))  # type: ignore[attr-defined]
+        self.client.bus.publish(ErrorRaised(kind, message))  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------ the run's changes
 
@@ -102,7 +103,7 @@ class CheckpointActions(App):
             if answer == "undo":
                 self.action_undo_last_run()
 
-        self.push_screen(DiffScreen(self.interpreter, run_index, record, undoable=undoable), closed)  # type: ignore[attr-defined]
+        self.push_screen(DiffScreen(self.client, run_index, record, undoable=undoable), closed)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------ undo
 
@@ -127,12 +128,12 @@ class CheckpointActions(App):
             if yes:
                 self.run_worker(self._undo(), group="checkpoints", exclusive=True, exit_on_error=False)
 
-        self.push_screen(ConfirmScreen(undo_question(self.interpreter.messages, index, record),  # type: ignore[attr-defined]
+        self.push_screen(ConfirmScreen(undo_question(self.client.state.messages, index, record),  # type: ignore[attr-defined]
                                        yes="Undo", no="Keep"), decided)
 
     async def _undo(self) -> None:
         try:
-            result = await self.interpreter.aundo()  # type: ignore[attr-defined]
+            result = await self.client.undo()  # type: ignore[attr-defined]
         except OiError as exc:
             self._say(exc.kind, exc.message)
             return
@@ -146,7 +147,7 @@ class CheckpointActions(App):
         if not self._idle():
             self.notify("Stop the current turn first.", title="Rewind", severity="warning")
             return
-        messages = self.interpreter.messages  # type: ignore[attr-defined]
+        messages = self.client.state.messages  # type: ignore[attr-defined]
         commands = []
         for index, message in enumerate(messages):
             role, kind = message.get("role"), message.get("type")
@@ -170,7 +171,7 @@ class CheckpointActions(App):
         """Say what rewinding to message `index` does (and does not), then do it; Python replay is asked apart."""
         from .screens.confirm import ConfirmScreen
 
-        messages = self.interpreter.messages  # type: ignore[attr-defined]
+        messages = self.client.state.messages  # type: ignore[attr-defined]
 
         def decided(yes: bool | None) -> None:
             if not yes:
@@ -193,10 +194,10 @@ class CheckpointActions(App):
         self.run_worker(self._rewind(index, replay), group="checkpoints", exclusive=True, exit_on_error=False)
 
     async def _rewind(self, index: int, replay: bool) -> None:
-        messages = list(self.interpreter.messages)  # type: ignore[attr-defined]
+        messages = list(self.client.state.messages)  # type: ignore[attr-defined]
         target = messages[index] if index < len(messages) else {}
         try:
-            await self.interpreter.arewind(index, replay_kernel=replay)  # type: ignore[attr-defined]
+            await self.client.rewind(index, replay_kernel=replay)  # type: ignore[attr-defined]
         except OiError as exc:
             self._say(exc.kind, exc.message)
             return

@@ -74,7 +74,7 @@ class CheckpointView:
             await self._attach(blocks.last(), event.index, event.record)
 
     async def show_restored(self, event: FilesRestored) -> None:
-        messages = self.screen.app.interpreter.messages  # type: ignore[attr-defined]
+        messages = self.screen.app.client.state.messages  # type: ignore[attr-defined]
         if event.action == "undo" and event.index < len(messages):
             record = record_of(messages[event.index])
             line = self.line_for(event.index)

@@ -20,7 +20,14 @@ EXPORT_SUFFIXES = {"markdown": ".md", "notebook": ".ipynb"}
 
 
 class CallError(OiError):
+    """A call that failed; `message` is the whole sentence, `detail` the reason alone (for callers that add their
+    own "Could not …")."""
+
     kind = "call"
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail or message
 
 
 def info_to_dict(info: Any) -> dict[str, Any]:
@@ -66,7 +73,7 @@ def state_snapshot(interpreter: Any, busy: bool = False, *, messages: bool = Tru
 
 def _fail(exc: BaseException, doing: str) -> CallError:
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return CallError(f"Could not {doing}: {message}")
+    return CallError(f"Could not {doing}: {message}", message)
 
 
 class SettingsPolicy:

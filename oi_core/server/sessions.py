@@ -309,7 +309,8 @@ class ServerSession:
             result = await self.calls.dispatch(str(data.get("method") or ""), data.get("params"))
         except OiError as exc:
             self.send({"role": "server", "type": "result", "call": call_id,
-                       "error": {"kind": exc.kind, "message": exc.message}})
+                       "error": {"kind": exc.kind, "message": exc.message,
+                                 "detail": getattr(exc, "detail", exc.message)}})
             return
         except Exception as exc:
             log.exception("call %s failed", data.get("method"))

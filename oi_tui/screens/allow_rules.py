@@ -35,7 +35,7 @@ def describe_rules(rules: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any
 
 
 class AllowRulesScreen(ModalScreen[None]):
-    """Lists the interpreter's allow rules; d (or Delete) removes the highlighted one."""
+    """Lists the core's allow rules (from the client's state); d (or Delete) removes the highlighted one."""
 
     CSS_PATH = Path(__file__).with_suffix(".tcss")
     BINDINGS = [
@@ -43,10 +43,10 @@ class AllowRulesScreen(ModalScreen[None]):
         Binding("escape", "close", "Close", id="allow_rules.close"),
     ]
 
-    def __init__(self, interpreter: Any) -> None:
+    def __init__(self, client: Any) -> None:
         super().__init__()
-        self.interpreter = interpreter
-        self.rules = describe_rules([dict(rule) for rule in interpreter.allow_rules])
+        self.client = client  # oi_core.client.CoreClient
+        self.rules = describe_rules([dict(rule) for rule in client.state.allow_rules])
 
     def compose(self) -> ComposeResult:
         with Vertical(id="allow-dialog"):
@@ -84,7 +84,7 @@ class AllowRulesScreen(ModalScreen[None]):
         if index is None or not 0 <= index < len(self.rules):
             return
         description, rule = self.rules.pop(index)
-        self.interpreter.bus.publish(AllowRuleRemoved(rule))
+        self.client.publish(AllowRuleRemoved(rule))
         self.app.notify(f"Removed: {description}.", title="Allow rules", timeout=4)
         self._show()
         if self.rules:

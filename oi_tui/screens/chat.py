@@ -52,6 +52,7 @@ from oi_core.events import (
     TurnFinished,
     UserMessageSent,
 )
+from oi_core.client import ConnectionLost, ConnectionRestored
 from oi_core.safety.types import ScanResult
 from oi_core.sanitize import terminal_safe
 
@@ -147,7 +148,10 @@ class ChatScreen(Screen):
             RunFilesChanged: self.checkpoint_view.show_changes,
             FilesRestored: self.checkpoint_view.show_restored,
             KernelReplayProgressed: self.checkpoint_view.show_replay,
+            ConnectionLost: self._show_connection_lost,
+            ConnectionRestored: self._show_connection_restored,
         }
+        self._offline = False
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -162,8 +166,7 @@ class ChatScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        interpreter = self.app.interpreter  # type: ignore[attr-defined]
-        bridge = BusBridge(interpreter.bus, self)
+        bridge = BusBridge(self.client.bus, self)
         self.run_worker(bridge.run(), name="bus-bridge", group="bus-bridge", exit_on_error=False)
         self._flush_timer = self.set_interval(FLUSH_INTERVAL, self.flush_buffers, pause=True)
         self._show_settings_now()
@@ -209,8 +212,13 @@ class ChatScreen(Screen):
     def busy(self) -> bool:
         return self.status != "idle"
 
+    @property
+    def client(self) -> Any:
+        """The core (oi_core.client.CoreClient): in this process or on a server."""
+        return self.app.client  # type: ignore[attr-defined]
+
     def publish(self, event: Event) -> None:
-        self.app.interpreter.bus.publish(event)  # type: ignore[attr-defined]
+        self.client.publish(event)
 
     def _wake_flush(self) -> None:
         if self._flush_timer is not None:
@@ -425,24 +433,38 @@ class ChatScreen(Screen):
         await self._finish_reply()
         self._close_approval()
         self._block = None
-        interpreter = self.app.interpreter  # type: ignore[attr-defined]
+        state = self.client.state
         self.editor.show_code("", "")
         self.console.reset()
-        await self.transcript.show_messages(list(interpreter.messages))
-        await self.checkpoint_view.decorate(list(interpreter.messages))
-        self.query_one(StatusLine).cost = interpreter.total_cost
+        await self.transcript.show_messages(list(state.messages))
+        await self.checkpoint_view.decorate(list(state.messages))
+        self.query_one(StatusLine).cost = state.total_cost
 
     async def _show_settings(self, event: SettingsApplied) -> None:
         self._show_settings_now()
 
     def _show_settings_now(self) -> None:
-        interpreter = self.app.interpreter  # type: ignore[attr-defined]
+        state = self.client.state
         status = self.query_one(StatusLine)
-        status.model = str(interpreter.llm.model or "")
-        status.profile = str(interpreter.profile or "")
-        status.auto_run = bool(interpreter.auto_run)
-        status.safe_mode = str(interpreter.safe_mode or "off")
-        status.cost = float(interpreter.total_cost or 0.0)
+        status.model = str(state.model or "")
+        status.profile = str(state.profile or "")
+        status.auto_run = bool(state.auto_run)
+        status.safe_mode = str(state.safe_mode or "off")
+        status.cost = float(state.total_cost or 0.0)
+
+    async def _show_connection_lost(self, event: ConnectionLost) -> None:
+        """A remote core is out of reach: say so once, keep what the user types (it is sent when it is back)."""
+        self.query_one(StatusLine).state = "offline · reconnecting…"
+        if not self._offline:
+            self._offline = True
+            self.app.notify(f"{event.reason} Reconnecting; what you type is kept and sent when it is back.",
+                            title="Connection", severity="warning", timeout=8)
+
+    async def _show_connection_restored(self, event: ConnectionRestored) -> None:
+        self._offline = False
+        self.query_one(StatusLine).state = self.status
+        self.app.notify(event.detail or "Connected again; nothing was lost.", title="Connection",
+                        severity="information" if event.resumed else "warning", timeout=6)
 
     # ------------------------------------------------------------ the user's side
 

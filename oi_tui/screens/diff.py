@@ -107,9 +107,9 @@ class DiffScreen(Screen):
             self.patch = patch
             self.error = error
 
-    def __init__(self, interpreter: Any, index: int, record: dict[str, Any], *, undoable: bool = False) -> None:
+    def __init__(self, client: Any, index: int, record: dict[str, Any], *, undoable: bool = False) -> None:
         super().__init__()
-        self.interpreter = interpreter
+        self.client = client  # oi_core.client.CoreClient: the run may have happened on a server
         self.index = index
         self.record = record
         self.undoable = undoable  # this is the last run that can be undone
@@ -117,8 +117,8 @@ class DiffScreen(Screen):
         self.sections: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        language = str(self.interpreter.messages[self.index].get("format") or "code") \
-            if self.index < len(self.interpreter.messages) else "code"
+        messages = self.client.state.messages
+        language = str(messages[self.index].get("format") or "code") if self.index < len(messages) else "code"
         title = f"{language} block at message {self.index} · {summary_line(self.record)}"
         yield Label(terminal_safe(title), id="diff-title", markup=False)
         with Horizontal(id="diff-main"):
@@ -141,12 +141,10 @@ class DiffScreen(Screen):
 
     @work(exclusive=True, group="diff-load", exit_on_error=False)
     async def _load(self) -> None:
-        checkpoints = self.interpreter.run_checkpoints
         try:
-            changes = await checkpoints.changes(self.record)
-            patch = await checkpoints.patch(self.record)
+            changes, patch = await self.client.run_changes(self.record)
         except (OiError, OSError) as exc:
-            self.post_message(self.DiffLoaded([], "", str(exc)))
+            self.post_message(self.DiffLoaded([], "", getattr(exc, "detail", None) or str(exc)))
             return
         except Exception as exc:  # the store is damaged: say so instead of failing silently
             self.post_message(self.DiffLoaded([], "", f"{type(exc).__name__}: {exc}"))

@@ -403,9 +403,9 @@ def apply_pick(app: App[Any], pick: LocalPick, keep: Mapping[str, Any] | None = 
 
     `keep` holds settings given explicitly on the command line (`--max_tokens 1000`): they win over the pick.
     """
-    interpreter = app.interpreter  # type: ignore[attr-defined]
+    client = app.client  # type: ignore[attr-defined]
     for path, value in {**pick.choice.settings(), **(keep or {})}.items():
-        interpreter.bus.publish(SettingChanged(path, value))
+        client.publish(SettingChanged(path, value))
     app.notify(terminal_safe(f"Using {pick.choice.description}."), title="Local model", timeout=6)
     if pick.profile_name:
         app.run_worker(lambda: _save(app, pick), thread=True, group="local-save", exit_on_error=False)
@@ -441,7 +441,7 @@ def open_local_models(app: App[Any], *, extra_urls: tuple[str, ...] | list[str] 
 
     def picked(pick: LocalPick | None) -> None:
         if pick is None:
-            model = app.interpreter.llm.model  # type: ignore[attr-defined]
+            model = app.client.state.model  # type: ignore[attr-defined]
             app.notify(terminal_safe(f"No local model chosen: still using {model}."), title="Local models", timeout=5)
             return
         apply_pick(app, pick, keep)
@@ -477,7 +477,7 @@ async def _check_and_offer(app: App[Any]) -> None:
         elif check.state == "down":
             app.notify(f"{check.message} Then send your message.", title="Ollama", severity="warning", timeout=10)
         for path, value in settings_to_fill(llm, check).items():
-            interpreter.bus.publish(SettingChanged(path, value))
+            app.client.publish(SettingChanged(path, value))  # type: ignore[attr-defined]
     except Exception as exc:  # noqa: BLE001 - an unexpected failure is reported, never lost in a worker
         app.notify(f"Checking {llm.model} failed: {type(exc).__name__}: {exc}", title="Ollama", severity="error")
 
