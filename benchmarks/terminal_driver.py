@@ -6,8 +6,10 @@ to the moment the text is visible in the terminal, through the whole stack.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shlex
+import signal
 import shutil
 import subprocess
 import sys
@@ -53,6 +55,23 @@ def tmux(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(["tmux", "-L", SOCKET, *args], **kwargs)
 
 
+_server_started = False
+
+
+def _ensure_server() -> None:
+    """Start our tmux server with a session that keeps it alive between runs.
+
+    Without it the server exits when the last run's session closes, and the next `new-session` can
+    race its shutdown ("server exited unexpectedly").
+    """
+    global _server_started
+    if _server_started:
+        return
+    tmux("new-session", "-d", "-s", "oi-bench-keeper", "-x", "20", "-y", "5", "sleep 86400", capture_output=True)
+    atexit.register(lambda: tmux("kill-server", capture_output=True))
+    _server_started = True
+
+
 class Terminal:
     """One tmux session running one command at a fixed size."""
 
@@ -62,9 +81,15 @@ class Terminal:
         env_args: list[str] = []
         for key, value in (env or {}).items():
             env_args += ["-e", f"{key}={value}"]
+        _ensure_server()
         self.started = time.perf_counter()
         tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-                        *env_args, shlex.join(command), check=True, cwd=cwd or ROOT)
+             *env_args, shlex.join(command), check=True, cwd=cwd or ROOT)
+        self._pids: list[int] = []
+        try:
+            self._pids = [self.pane_pid()]
+        except ValueError:  # the command already ended
+            pass
 
     def screen(self) -> str:
         return tmux("capture-pane", "-p", "-t", self.name, capture_output=True, text=True).stdout
@@ -96,8 +121,36 @@ class Terminal:
     def alive(self) -> bool:
         return tmux("has-session", "-t", self.name, capture_output=True).returncode == 0
 
+    def processes(self) -> list[int]:
+        """The command's process and all its descendants (kernels included)."""
+        import psutil
+
+        found: list[int] = []
+        for pid in self._pids:
+            try:
+                process = psutil.Process(pid)
+                found += [pid] + [child.pid for child in process.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                pass
+        return found
+
     def close(self) -> None:
+        """Close the terminal (SIGHUP, as a user closing it); whatever still runs 5 s later is killed."""
+        import psutil
+
+        left = []
+        for pid in self.processes():
+            try:
+                left.append(psutil.Process(pid))
+            except psutil.NoSuchProcess:
+                pass
         tmux("kill-session", "-t", self.name, capture_output=True)
+        _, alive = psutil.wait_procs(left, timeout=5)
+        for process in alive:
+            try:
+                process.send_signal(signal.SIGKILL)
+            except psutil.NoSuchProcess:
+                pass
 
     def __enter__(self) -> "Terminal":
         return self

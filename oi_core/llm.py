@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import LlmError, ProviderError, describe_llm_error, dropped_mid_reply, empty_reply, not_a_stream
+from .llm_relay import relay
 from .settings import SettingsObject
 from .surrogates import SurrogateJoiner, scrub
 
@@ -295,6 +296,15 @@ class Llm(SettingsObject):
             async for delta in self._stream_custom(messages, tools):
                 yield delta
             return
+        # litellm parses each chunk for ~1 ms: on its own loop (oi_core.llm_relay), never the caller's (the TUI's)
+        async with aclosing(relay(lambda: self._litellm_deltas(messages, tools))) as deltas:
+            async for delta in deltas:
+                yield delta
+
+    async def _litellm_deltas(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> AsyncIterator[Delta]:
+        """litellm's stream as Deltas; runs on the relay loop."""
         litellm = await asyncio.to_thread(import_litellm)
         params: dict[str, Any] = {
             "model": self.model,

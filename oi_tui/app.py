@@ -127,11 +127,22 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     def _after_first_frame(self) -> None:
         self.client.warm_up()
+        self._start_gc_policy()
         if self.client.remote:  # keys and models are the server's business
             self._setup_checked(False)
             return
         # The key lookup may wait on the OS keyring (D-Bus): never on the UI thread.
         self.run_worker(self._check_setup, thread=True, group="startup", exit_on_error=False)
+
+    def _start_gc_policy(self) -> None:
+        """No full garbage collection while the user types or a reply streams (see gc_policy)."""
+        from .gc_policy import GcPolicy, wait_for_litellm
+
+        self.gc_policy = GcPolicy(lambda: self.last_key_time)
+        self.gc_policy.start()
+        if not self.client.remote:
+            self.gc_policy.freeze_after(wait_for_litellm)  # litellm's ~300,000 objects, once imported
+        self.set_interval(5.0, self.gc_policy.tick, name="gc-policy")
 
     async def _connect(self) -> None:
         """Attach to the remote core; if it cannot be used, say why and leave (the terminal is restored)."""
@@ -233,6 +244,10 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     async def on_unmount(self) -> None:
         await self.close_session()
+        if getattr(self, "gc_policy", None) is not None:
+            from .gc_policy import restore_defaults
+
+            restore_defaults()  # another app in this process (tests) starts from Python's defaults
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's palette entries, less its Theme entry: OiCommands offers "Theme…" for the same action."""

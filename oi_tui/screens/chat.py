@@ -71,6 +71,11 @@ from .confirm import ConfirmScreen
 
 #: How often streamed code and console output are written to their widgets.
 FLUSH_INTERVAL = 1 / 30
+#: How often a streaming reply is rendered (each render may change the layout: keep it a few per second).
+REPLY_FLUSH_INTERVAL = 0.1
+#: While keys were pressed this recently, the reply waits (typing first), but never longer than REPLY_MAX_WAIT.
+TYPING_QUIET = 0.25
+REPLY_MAX_WAIT = 0.6
 
 ERROR_TITLES = {
     "llm": "Model error", "budget": "Budget reached", "kernel": "Code runner error",
@@ -126,6 +131,8 @@ class ChatScreen(Screen):
         self._pending_output: list[str] = []
         self._pending: PendingApproval | None = None
         self._flush_timer: Timer | None = None
+        self._reply_timer: Timer | None = None
+        self._reply_flushed_at = 0.0
         self._drain_timer: Timer | None = None
         self._last_sent: tuple[str, Widget | None] | None = None  # until its turn ends: re-queued if "busy"
         self._approved: PendingApproval | None = None  # sent, not yet confirmed by ApprovalResolved
@@ -169,6 +176,7 @@ class ChatScreen(Screen):
         bridge = BusBridge(self.client.bus, self)
         self.run_worker(bridge.run(), name="bus-bridge", group="bus-bridge", exit_on_error=False)
         self._flush_timer = self.set_interval(FLUSH_INTERVAL, self.flush_buffers, pause=True)
+        self._reply_timer = self.set_interval(REPLY_FLUSH_INTERVAL, self._flush_reply, pause=True)
         self._show_settings_now()
         prompt = self.query_one(PromptInput)
         prompt.take_back_queued = self.queued.pop_last
@@ -241,6 +249,20 @@ class ChatScreen(Screen):
         if self._flush_timer is not None:
             self._flush_timer.pause()
 
+    async def _flush_reply(self) -> None:
+        """Render the streaming reply's new text, unless the user is typing (then at most every REPLY_MAX_WAIT)."""
+        reply = self._reply
+        if reply is None or not reply.unflushed:
+            if self._reply_timer is not None:
+                self._reply_timer.pause()
+            return
+        now = time.monotonic()
+        typing = now - self.app.last_key_time < TYPING_QUIET  # type: ignore[attr-defined]
+        if typing and now - self._reply_flushed_at < REPLY_MAX_WAIT:
+            return
+        self._reply_flushed_at = now
+        await reply.flush()
+
     async def _finish_reply(self) -> None:
         if self._reply is not None:
             reply, self._reply = self._reply, None
@@ -266,6 +288,8 @@ class ChatScreen(Screen):
                 self._reply = await self.transcript.add_assistant()
             if content and self._reply is not None:
                 await self._reply.write(content)
+                if self._reply_timer is not None:
+                    self._reply_timer.resume()
         elif role == "assistant" and kind == "code":
             if chunk.get("start") or self._block is None:
                 await self._finish_reply()
@@ -725,6 +749,8 @@ class ChatScreen(Screen):
     def action_stop(self) -> None:
         """Stop generation or the running code."""
         if self.busy:
+            if self._reply is not None:
+                self._reply.stop_rendering()  # nothing more is drawn once the user said stop
             self.query_one(StatusLine).state = "stopping"
             self.publish(StopRequested())
 

@@ -6,16 +6,21 @@ oi_core.sanitize.terminal_safe, before it is shown: no escape sequence reaches t
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
+from textual.containers import ScrollableContainer
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
-from textual.widgets._markdown import MarkdownStream
 
 from oi_core.sanitize import terminal_safe
+
+from ..markdown_depth import ListDepthLimiter, limit_list_depth, reply_parser
+from ..reply_blocks import BIG_BLOCK, BlockSplitter, aligned_table, is_table
+from .streamed_text import StreamedText
 
 #: An escape sequence that may still be going on at the end of a streamed fragment (held for the next one).
 _UNFINISHED_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|[\]PX^_][^\x07\x1b]*|[ -/]*)?$")
@@ -31,27 +36,103 @@ class UserMessage(Static):
         self.text = text
 
 
+class ReplyPart(Static):
+    """Finished blocks of a long reply, rendered once by Rich into one widget (the screen stays cheap to lay out)."""
+
+    def __init__(self, text: str, **kwargs) -> None:
+        from rich.markdown import Markdown as RichMarkdown
+
+        super().__init__(RichMarkdown(text), **kwargs)
+        self.text = text
+
+
 class AssistantMessage(Widget):
-    """A reply from the model; streamed with Markdown.get_stream, so each token is not a full re-render."""
+    """A reply from the model, formatted block by block as it streams; linear in its length.
+
+    Streamed text is only buffered by `write`; `flush` (the chat screen calls it a few times a second,
+    less while the user types) renders it: each finished block is parsed once into the Markdown widget,
+    the block still being written shows as plain text below it (StreamedText), and blocks too long to
+    format are kept as plain text or an aligned table (reply_blocks.py). A long reply rolls over to a new
+    Markdown widget every `LIVE_BLOCKS` blocks, and the full ones are sealed into one light widget each,
+    so laying out the screen never walks thousands of widgets.
+    """
+
+    DEFAULT_CSS = """
+    AssistantMessage { height: auto; }
+    AssistantMessage > StreamedText { padding: 0 1; margin: 0 0 1 0; }
+    AssistantMessage > StreamedText.-tail { margin: 0; color: $text; }
+    AssistantMessage > ReplyPart { padding: 0 1; margin: 0; }
+    """
+
+    #: Blocks in one Markdown widget before the reply rolls over to a new one.
+    LIVE_BLOCKS = 30
 
     def __init__(self, text: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
-        self._initial = terminal_safe(text)
-        self._stream: MarkdownStream | None = None
+        self._initial = limit_list_depth(terminal_safe(text)) if text else ""
         self._parts: list[str] = [self._initial] if text else []
+        self._unflushed: list[str] = []
         self._held = ""
+        self._depth = ListDepthLimiter()
+        self._splitter = BlockSplitter()
+        self._live: Markdown | None = None  # the Markdown widget finished blocks are appended to
+        self._live_blocks = 0
+        self._full: list[Markdown] = []  # Markdown widgets that rolled over, to be sealed
+        self._tail: StreamedText | None = None
+        self._tail_generation = -1
+        self._tail_shown = 0
+        self._streaming = False
+        self._stopped = False
+        self._rendering = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
-        yield Markdown(self._initial)
+        if not self._initial:
+            self._live = Markdown("", parser_factory=reply_parser)  # the first finished blocks go here
+            yield self._live
+            return
+        yield from self._finished_widgets(self._initial)
+
+    def _finished_widgets(self, text: str) -> list[Widget]:
+        """A whole reply as widgets: Markdown for runs of normal blocks, plain text for oversized ones."""
+        if len(text) <= BIG_BLOCK:
+            return [Markdown(text, parser_factory=reply_parser)]
+        splitter = BlockSplitter()
+        blocks = splitter.feed(text)
+        last = splitter.close()
+        if last:
+            blocks.append(last)
+        widgets: list[Widget] = []
+        run: list[str] = []
+        for block in blocks:
+            if len(block) <= BIG_BLOCK:
+                run.append(block)
+                continue
+            if run:
+                widgets.append(ReplyPart("".join(run)))
+                run = []
+            widgets.append(StreamedText(aligned_table(block) if is_table(block) else block))
+        if run:
+            widgets.append(Markdown("".join(run), parser_factory=reply_parser))
+        return widgets
 
     @property
     def markdown(self) -> Markdown:
-        return self.query_one(Markdown)
+        """The Markdown widget holding the reply's latest finished blocks."""
+        return self.query(Markdown).last()
 
     @property
     def text(self) -> str:
         """The whole reply received so far as shown (sanitised; not only what has been rendered)."""
         return "".join(self._parts)
+
+    @property
+    def streaming(self) -> bool:
+        return self._streaming
+
+    @property
+    def unflushed(self) -> bool:
+        """Text arrived that `flush` has not rendered yet."""
+        return bool(self._unflushed)
 
     async def write(self, fragment: str) -> None:
         """Append streamed text; an escape sequence cut between two fragments is held until it is whole."""
@@ -62,26 +143,112 @@ class AssistantMessage(Widget):
         else:
             self._held = ""
         if text:
-            await self._write_shown(terminal_safe(text))
+            self._buffer(terminal_safe(text))
 
-    async def _write_shown(self, shown: str) -> None:
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self.markdown)
-        self._parts.append(shown)
-        await self._stream.write(shown)
+    def _buffer(self, shown: str) -> None:
+        shown = self._depth.feed(shown)
+        self._streaming = True
+        if shown:
+            self._parts.append(shown)
+            self._unflushed.append(shown)
+
+    async def flush(self) -> None:
+        """Render what arrived since the last flush: finished blocks formatted once, the rest as plain text."""
+        if not self._unflushed or self._stopped:
+            return
+        text = "".join(self._unflushed)
+        self._unflushed.clear()
+        async with self._rendering:
+            with self.app.batch_update():  # one frame for the whole flush, however many widgets change
+                for block in self._splitter.feed(text):
+                    await self._add_block(block)
+                await self._show_tail()
+                self._seal_hidden()
 
     async def finish(self) -> None:
-        """Render whatever is still queued and end the stream."""
+        """Render whatever is still buffered and end the stream."""
         if self._held:
             held, self._held = self._held, ""
-            await self._write_shown(terminal_safe(held))
-        if self._stream is not None:
-            stream, self._stream = self._stream, None
-            await stream.stop()
+            self._buffer(terminal_safe(held))
+        rest = self._depth.close()
+        if rest:
+            self._parts.append(rest)
+            self._unflushed.append(rest)
+        await self.flush()
+        async with self._rendering:
+            last = self._splitter.close()
+            if self._stopped:  # stopped: what is on screen stays as it is
+                self._tail = None
+            else:
+                if last:
+                    await self._add_block(last)
+                if self._tail is not None:
+                    await self._tail.remove()
+                    self._tail = None
+            self._seal_hidden()
+        self._streaming = False
 
-    @property
-    def streaming(self) -> bool:
-        return self._stream is not None
+    def stop_rendering(self) -> None:
+        """The user stopped the reply: nothing more is drawn (what arrived is still in `text` and saved)."""
+        self._stopped = True
+        self._unflushed.clear()
+
+    async def _add_block(self, block: str) -> None:
+        if len(block) > BIG_BLOCK:  # shown as it streamed (plain), or as an aligned table
+            self._roll_over()
+            part = StreamedText(aligned_table(block) if is_table(block) else block)
+            await self.mount(part, before=self._tail)
+            return
+        if self._live is None:
+            self._live = Markdown("", parser_factory=reply_parser)
+            self._live_blocks = 0
+            await self.mount(self._live, before=self._tail)
+        await self._live.append(block)
+        self._live_blocks += 1
+        if self._live_blocks >= self.LIVE_BLOCKS:
+            self._roll_over()
+
+    def _roll_over(self) -> None:
+        if self._live is not None:
+            self._full.append(self._live)
+            self._live = None
+
+    async def _show_tail(self) -> None:
+        """The block being written, as plain text; it starts over when a block is finished."""
+        tail = self._splitter.tail
+        if self._tail is None:
+            if not tail:
+                return
+            self._tail = StreamedText(classes="-tail")
+            await self.mount(self._tail)
+            self._tail_generation, self._tail_shown = self._splitter.generation, 0
+        if self._tail_generation != self._splitter.generation:
+            self._tail.clear()
+            self._tail_generation, self._tail_shown = self._splitter.generation, 0
+        self._tail.append(tail[self._tail_shown:])
+        self._tail_shown = len(tail)
+
+    def _seal_hidden(self) -> None:
+        """Replace rolled-over Markdown widgets by one light widget each, when that cannot move the view."""
+        if not self._full:
+            return
+        transcript = self.parent
+        if isinstance(transcript, ScrollableContainer) and transcript.scroll_y < transcript.max_scroll_y - 1:
+            return  # the user scrolled back: heights must not change above what they read
+        for markdown in list(self._full):
+            if _on_screen(markdown):
+                continue
+            self._full.remove(markdown)
+            self.mount(ReplyPart(markdown.source), before=markdown)
+            markdown.remove()
+
+
+def _on_screen(widget: Widget) -> bool:
+    try:
+        region = widget.region
+    except Exception:  # not laid out yet
+        return False
+    return bool(region) and bool(region.intersection(widget.screen.region))
 
 
 class NoticeMessage(Static):

@@ -1,0 +1,167 @@
+"""Streaming stays cheap: provider streams off the UI loop, replies rendered block by block, linear in size."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from oi_core.llm_relay import relay
+from oi_tui.reply_blocks import BIG_BLOCK, BlockSplitter, aligned_table, is_table
+from oi_tui.widgets.streamed_text import wrap_line
+
+# ---------------------------------------------------------------- the relay
+
+
+async def _heartbeat_gaps(stop: asyncio.Event) -> list[float]:
+    gaps: list[float] = []
+    last = time.perf_counter()
+    while not stop.is_set():
+        await asyncio.sleep(0.001)
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+    return gaps
+
+
+async def _flood(count: int):
+    """A provider whose chunks are all buffered already: it never waits, so a reader on its loop never yields."""
+    for i in range(count):
+        sum(range(300))  # a little CPU per chunk, like parsing one
+        yield i
+
+
+async def test_a_flooding_provider_does_not_starve_the_callers_loop() -> None:
+    async def read(stream) -> list[int]:
+        items = []
+        async for item in stream:
+            sum(range(600))  # the reader's own work per chunk (the core's): it falls behind, chunks queue up
+            items.append(item)
+        return items
+
+    for through_relay in (False, True):
+        stop = asyncio.Event()
+        beat = asyncio.ensure_future(_heartbeat_gaps(stop))
+        await asyncio.sleep(0.01)
+        started = time.perf_counter()
+        items = await read(relay(lambda: _flood(30_000)) if through_relay else _flood(30_000))
+        took = time.perf_counter() - started
+        stop.set()
+        gaps = await beat
+        assert items == list(range(30_000))
+        if not through_relay:
+            direct_gap = max(gaps)
+            assert direct_gap > 0.8 * took, "read on the caller's loop, the stream never lets it run"
+        else:
+            # the caller's loop gets a turn every few ms (GIL switches included); generous for a loaded box
+            assert max(gaps) < min(0.25, direct_gap / 2), (max(gaps), direct_gap)
+
+
+async def test_relay_raises_the_providers_error_and_closing_cancels_it() -> None:
+    async def failing():
+        yield 1
+        raise ValueError("provider said no")
+
+    got = []
+    try:
+        async for item in relay(failing):
+            got.append(item)
+    except ValueError as exc:
+        assert str(exc) == "provider said no"
+    else:
+        raise AssertionError("the error did not reach the reader")
+    assert got == [1]
+
+    closed = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    async def endless():
+        try:
+            while True:
+                yield "x"
+                await asyncio.sleep(0.001)
+        finally:
+            loop.call_soon_threadsafe(closed.set)
+
+    stream = relay(endless)
+    assert await stream.__anext__() == "x"
+    await stream.aclose()
+    await asyncio.wait_for(closed.wait(), 5)
+
+
+# ---------------------------------------------------------------- wrapping and blocks
+
+
+words = st.text(alphabet=st.sampled_from(list("ab cd  efg\t界😀-")), max_size=300)
+
+
+@settings(max_examples=200, deadline=None)
+@given(words, st.integers(1, 30))
+def test_wrapped_rows_give_back_the_line_and_fit(line: str, width: int) -> None:
+    from rich.cells import cell_len
+
+    line = line.replace("\t", " ")
+    rows = wrap_line(line, width)
+    assert "".join(rows) == line
+    for row in rows:
+        assert cell_len(row.rstrip(" ")) <= max(width, 2)  # a wide char alone may not fit a 1-cell row
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(words, min_size=1, max_size=6), st.lists(st.integers(0, 2000), max_size=30), st.integers(5, 40))
+def test_streamed_text_wraps_the_same_however_it_arrives(lines, cuts, width) -> None:
+    from oi_tui.widgets.streamed_text import StreamedText
+
+    text = "\n".join(line.replace("\t", " ") for line in lines)
+    whole = StreamedText(text)
+    whole._wrap_all(width)
+    streamed = StreamedText()
+    streamed._wrap_all(width)
+    previous = 0
+    for cut in sorted({c for c in cuts if 0 < c < len(text)}) + [len(text)]:
+        streamed.append(text[previous:cut])
+        previous = cut
+    assert streamed._wrapped == whole._wrapped
+    assert streamed.text == text
+
+
+REPLY = (
+    "Intro paragraph with **bold** text.\n\n"
+    "```python\nx = 1\n\n\ny = 2\n```\n\n"
+    "- item one\n\n- item two\n\n"
+    "| a | b |\n|---|---|\n| 1 | 2 |\n\n\n"
+    "Closing words"
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, len(REPLY)), max_size=40))
+def test_blocks_and_tail_give_back_the_reply_for_any_chunking(cuts: list[int]) -> None:
+    splitter = BlockSplitter()
+    blocks: list[str] = []
+    previous = 0
+    for cut in sorted(set(cuts)) + [len(REPLY)]:
+        blocks += splitter.feed(REPLY[previous:cut])
+        previous = cut
+    assert "".join(blocks) + splitter.tail == REPLY
+    assert splitter.close() == "\nClosing words"  # extra blank lines open the next block
+    assert any(block.startswith("```python") and "y = 2" in block for block in blocks), "a fence is one block"
+    assert all(block.endswith("\n") for block in blocks)
+
+
+def test_a_huge_table_is_aligned_in_linear_time() -> None:
+    rows = "".join(f"| row {i} | {'x' * (i % 50)} | {i * 3} |\n" for i in range(3000))
+    block = "| name | filler | value |\n|---|:---:|--:|\n" + rows
+    assert len(block) > BIG_BLOCK and is_table(block)
+    started = time.perf_counter()
+    shown = aligned_table(block)
+    assert time.perf_counter() - started < 1.0
+    lines = shown.splitlines()
+    assert len(lines) == 3002
+    assert lines[0].startswith("name ") and "│" in lines[0] and "┼" in lines[1]
+    assert lines[2].split("│")[0].strip() == "row 0"
+    positions = {line.index("│") for line in lines if "│" in line}
+    assert len(positions) == 1, "columns line up"
+    assert "…" in shown, "cells wider than the column limit are cut with an ellipsis"
