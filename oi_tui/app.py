@@ -22,6 +22,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import SimpleCommand
 from textual.screen import Screen
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from oi_core.client import CoreClient
@@ -258,7 +259,26 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
             self.last_key_time = event.time  # when the key was read, however late it is handled
+            if not event.is_forwarded and self._key_in_order(event):
+                return
         await super().on_event(event)
+
+    def _key_in_order(self, event: events.Key) -> bool:
+        """Run a text field's own key binding (backspace, delete, ctrl+w, arrows) in its queue, in typing order.
+
+        Textual inserts a typed character when the field handles the key, but runs the field's bindings
+        only once the key has bubbled up to the app; while the loop is busy a later character can overtake
+        an earlier backspace (the palette read "cswt" for "convers⌫⌫⌫⌫⌫⌫⌫switch prof⌫…them"). Queuing the
+        action on the field keeps the order. Only for Inputs, whose own key handler takes printable keys only.
+        """
+        focused = self.focused
+        if event.is_printable or not isinstance(focused, Input):
+            return False
+        active = self.screen.active_bindings.get(event.key)
+        if active is None or active.node is not focused or active.binding.priority or not active.enabled:
+            return False
+        focused.call_later(self.run_action, active.binding.action, focused)
+        return True
 
     def notify(self, message: str, *, title: str = "", severity: Any = "information",
                timeout: float | None = None, markup: bool = False) -> None:
