@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import LlmError, ProviderError, describe_llm_error, dropped_mid_reply, empty_reply, not_a_stream
+from . import llm_lean
 from .llm_relay import relay
 from .settings import SettingsObject
 from .surrogates import SurrogateJoiner, scrub
@@ -40,6 +41,7 @@ def import_litellm() -> Any:
         litellm.telemetry = False
         litellm.suppress_debug_info = True
         litellm.drop_params = True
+        llm_lean.litellm_imported.set()
         return litellm
 
 
@@ -166,9 +168,19 @@ class Llm(SettingsObject):
 
     def warm_up(self) -> threading.Thread:
         """Import litellm in a background thread so the first request does not pay for it."""
-        thread = threading.Thread(target=import_litellm, name="litellm-import", daemon=True)
+        thread = threading.Thread(target=self._warm, name="litellm-import", daemon=True)
         thread.start()
         return thread
+
+    def _warm(self) -> None:
+        """Import litellm, then load what the first turn's accounting needs (the tokenizer ~0.5 s, the price table)."""
+        llm_lean.lean_import_warm()  # a message sent before litellm is imported streams without it (llm_lean)
+        import_litellm()
+        try:
+            self.message_tokens({"role": "user", "content": "warm up"})
+            self.cost(1, 1)  # on the loop at the end of a turn (after Esc too): ~40 ms the first time
+        except Exception:  # a model litellm does not know: the real turn says so
+            pass
 
     def uses_functions(self) -> bool:
         if self.supports_functions is not None:
@@ -177,6 +189,8 @@ class Llm(SettingsObject):
 
         if self.completions is not None or is_ollama_model(self.model):
             return False  # an Ollama model writes code blocks unless its server says it takes tools (local_check)
+        if llm_lean.use_lean(self):  # litellm is still importing: its own table, read without it
+            return llm_lean.supports(self, "supports_function_calling")
         try:
             return bool(import_litellm().supports_function_calling(self.model))
         except Exception:
@@ -189,6 +203,8 @@ class Llm(SettingsObject):
 
         if self.completions is not None or is_ollama_model(self.model):
             return False  # litellm would ask the default Ollama host; the local check fills this in from the server
+        if llm_lean.use_lean(self):
+            return llm_lean.supports(self, "supports_vision")
         try:
             return bool(import_litellm().supports_vision(self.model))
         except Exception:
@@ -200,6 +216,8 @@ class Llm(SettingsObject):
         from .local_models import is_ollama_model
 
         # litellm looks an Ollama model up on the default host (the network, on this thread): never ask it
+        if llm_lean.use_lean(self):
+            return llm_lean.context_window(self) or 8000
         if self.completions is None and not is_ollama_model(self.model):
             try:
                 info = import_litellm().get_model_info(self.model)
@@ -236,6 +254,8 @@ class Llm(SettingsObject):
                     message.get("tool_call_id"), message.get("name")))
         counts = self.__dict__.setdefault("_token_counts", {})
         count = counts.get(key)
+        if count is None and llm_lean.use_lean(self):  # litellm still importing: a generous estimate, not kept
+            return (len(str(content or "")) + len(str(tool_calls or ""))) // 3 + 4
         if count is None:
             try:
                 count = max(0, int(import_litellm().token_counter(model=self.model, messages=[message]))
@@ -252,6 +272,8 @@ class Llm(SettingsObject):
 
         if self.completions is not None or is_ollama_model(self.model):
             return 0.0  # a local Ollama model is free; litellm would ask the default Ollama host for its price
+        if llm_lean.use_lean(self):  # never wait for litellm's import on the UI loop (accounting runs there)
+            return llm_lean.cost(self, prompt_tokens, completion_tokens)
         try:
             prompt_cost, completion_cost = import_litellm().cost_per_token(
                 model=self.model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
@@ -297,9 +319,30 @@ class Llm(SettingsObject):
                 yield delta
             return
         # litellm parses each chunk for ~1 ms: on its own loop (oi_core.llm_relay), never the caller's (the TUI's)
-        async with aclosing(relay(lambda: self._litellm_deltas(messages, tools))) as deltas:
+        source = self._lean_deltas if llm_lean.use_lean(self) else self._litellm_deltas
+        async with aclosing(relay(lambda: source(messages, tools))) as deltas:
             async for delta in deltas:
                 yield delta
+
+    async def _lean_deltas(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> AsyncIterator[Delta]:
+        """The first turns, while litellm is still importing: oi_core.llm_lean, failures worded as litellm's."""
+        api_key = await asyncio.to_thread(self.resolved_api_key)  # the keyring may block on D-Bus
+        if not api_key and not self.api_base:  # litellm's own check names the missing variable
+            async for delta in self._litellm_deltas(messages, tools):
+                yield delta
+            return
+        failure: Exception | None = None
+        try:
+            async for delta in llm_lean.lean_deltas(self, messages, tools, api_key or "not-needed"):
+                yield delta
+        except (LlmError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            failure = exc
+        if failure is not None:
+            raise self._llm_error(describe_llm_error(failure, self.model, self.api_base), failure)
 
     async def _litellm_deltas(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None

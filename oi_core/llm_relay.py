@@ -42,6 +42,7 @@ class _Handoff:
         self.scheduled = False  # a wake-up is already on its way to the caller's loop
         self.done = False
         self.error: BaseException | None = None
+        self.closed = False  # the reader left: the producer stops at its next item (buffered data never awaits)
 
     def signal(self) -> None:
         """Called on the producer's loop: wake the consumer once per batch, not once per item."""
@@ -65,6 +66,8 @@ async def relay(make_stream: Callable[[], AsyncIterator[T]]) -> AsyncIterator[T]
         try:
             async with aclosing(make_stream()) as stream:  # type: ignore[type-var]
                 async for item in stream:
+                    if handoff.closed:
+                        break
                     handoff.items.append(item)
                     handoff.signal()
         except asyncio.CancelledError:
@@ -96,5 +99,6 @@ async def relay(make_stream: Callable[[], AsyncIterator[T]]) -> AsyncIterator[T]
             await handoff.wake.wait()
             turn_started = time.perf_counter()
     finally:
+        handoff.closed = True
         if not future.done():
             future.cancel()

@@ -1,0 +1,109 @@
+"""A message sent right after launch does not wait for litellm's import (oi_core.llm_lean), and reads the same."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from oi_core.errors import LlmError
+from oi_core.llm import Llm
+from tests.llm_server import Reply, ScriptedLLM
+
+SCENARIOS = {
+    "text": Reply(text="Hello **world**, this streams in pieces.", chunk_size=3),
+    "tool call": Reply(tool_language="python", tool_code="print('hi')", chunk_size=5),
+    "cut off": Reply(text="cut", finish_reason="length"),
+    "401": Reply(status=401, error_message="Incorrect API key provided"),
+    "404": Reply(status=404, error_message="The model bench does not exist"),
+    "429": Reply(status=429, error_message="Rate limit reached"),
+    "500": Reply(status=500, error_message="boom"),
+    "400": Reply(status=400, error_message="bad request: context too long"),
+    "dropped": Reply(text="hello there friend", chunk_size=2, drop_after_chunks=3),
+    "malformed": Reply(text="hello there", chunk_size=2, malformed_after_chunks=3),
+    "html page": Reply(raw_body=b"<html><body>login</body></html>", content_type="text/html"),
+    "empty": Reply(text=""),
+}
+
+
+async def _collect(llm: Llm, source) -> tuple[list, str | None]:
+    deltas = []
+    try:
+        async for delta in source([{"role": "user", "content": "x"}], None):
+            deltas.append(delta)
+    except LlmError as exc:
+        return deltas, exc.message
+    return deltas, None
+
+
+@pytest.mark.parametrize("name", [*SCENARIOS, "refused"])
+async def test_both_paths_give_the_same_deltas_and_the_same_sentences(llm: ScriptedLLM, name: str) -> None:
+    results = []
+    for lean in (True, False):
+        client = Llm()
+        client.model, client.api_base, client.api_key, client.max_retries = "openai/bench", llm.url, "sk-test", 0
+        if name == "refused":
+            client.api_base = "http://127.0.0.1:9/v1"
+        else:
+            llm.queue(SCENARIOS[name])
+        results.append(await _collect(client, client._lean_deltas if lean else client._litellm_deltas))
+    (lean_deltas, lean_error), (litellm_deltas, litellm_error) = results
+    for delta in lean_deltas + litellm_deltas:  # the server makes a new call id per response
+        for call in delta.tool_calls:
+            call.id = "call" if call.id else None
+    if name != "html page":  # not a stream: litellm makes up two empty deltas before failing, we do not
+        assert lean_deltas == litellm_deltas
+    assert lean_error == litellm_error
+    if name in ("text", "tool call", "cut off"):
+        assert lean_error is None and lean_deltas
+    else:
+        assert lean_error, "a failure is reported"
+    if name == "text":
+        bodies = [{k: v for k, v in request.items() if k != "_headers"} for request in llm.requests[-2:]]
+        assert bodies[0] == bodies[1], "the same request body as litellm sends"
+
+
+def test_first_delta_arrives_while_litellm_is_still_importing(llm: ScriptedLLM) -> None:
+    llm.queue(Reply(text="EARLY-TOKEN arrives before litellm.", chunk_size=8))
+    script = textwrap.dedent(f"""
+        import asyncio, sys, time
+        from oi_core.llm import Llm
+        from oi_core import llm_lean
+
+        async def main():
+            llm = Llm()
+            llm.model, llm.api_base, llm.api_key = "openai/bench", {llm.url!r}, "k"
+            llm.warm_up()  # litellm's import starts, as at app start
+            started = time.perf_counter()
+            assert llm.uses_functions() is False and llm.effective_context_window() == 8000
+            async for delta in llm.stream([{{"role": "user", "content": "hi"}}]):
+                if delta.content:
+                    print("first", time.perf_counter() - started, llm_lean.litellm_ready(), flush=True)
+                    break
+        asyncio.run(main())
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert out.returncode == 0, out.stderr
+    _, seconds, ready = out.stdout.split()
+    assert ready == "False", "the first token came before litellm finished importing"
+    assert float(seconds) < 2.0  # generous: litellm's import alone takes ~3 s (much more on a busy machine)
+
+
+def test_what_litellm_would_look_up_is_read_from_its_table() -> None:
+    from oi_core import llm_lean
+
+    known, unknown = Llm(), Llm()
+    known.model, unknown.model = "gpt-4o", "openai/bench"
+    assert llm_lean.supports(known, "supports_function_calling") and llm_lean.supports(known, "supports_vision")
+    assert llm_lean.context_window(known) == 128000
+    assert llm_lean.cost(known, 1000, 1000) > 0
+    assert not llm_lean.supports(unknown, "supports_function_calling") and llm_lean.context_window(unknown) is None
+    assert llm_lean.openai_compatible(Llm()) == "gpt-4o"  # the default model
+    other = Llm()
+    for model in ("anthropic/claude-3-5-sonnet", "ollama/llama3", "azure/gpt-4o", "claude-3-opus"):
+        other.model = model
+        assert llm_lean.openai_compatible(other) is None, model
