@@ -147,7 +147,7 @@ async def lean_deltas(llm: "Llm", messages: list[dict[str, Any]], tools: list[di
     import httpx
 
     from .errors import LlmError, dropped_mid_reply, empty_reply, not_a_stream
-    from .llm import delta_from_chunk
+    from .llm import Delta, delta_from_chunk
 
     url, headers, body = _request(llm, messages, tools, api_key)
     timeout = httpx.Timeout(llm.request_timeout, connect=min(llm.request_timeout, 60.0))
@@ -164,18 +164,24 @@ async def lean_deltas(llm: "Llm", messages: list[dict[str, Any]], tools: list[di
                         raise _status_error(response.status_code, raw)
                     content_type = response.headers.get("content-type", "").lower()
                     finished = replied = False
+                    events = 0
                     async for data in _events(response):
                         if data == "[DONE]":
                             break
+                        events += 1
                         delta = delta_from_chunk(json.loads(data))  # a malformed event raises JSONDecodeError
                         finished = finished or bool(delta.finish_reason)
                         replied = replied or bool(delta.content or delta.tool_calls)
                         yield delta
-                    if not replied and "event-stream" not in content_type:
-                        raise LlmError(not_a_stream(llm.model, llm.api_base, content_type))
-                    if not finished:
+                    if not events:  # nothing readable at all: litellm ends such a response as a finished empty one
+                        yield Delta(finish_reason="stop")
+                        yield Delta()
+                        finished = True
+                    if not finished:  # events, then the end without a finish_reason: cut off
                         raise LlmError(dropped_mid_reply(llm.model, llm.api_base))
                     if not replied:
+                        if content_type and "event-stream" not in content_type:
+                            raise LlmError(not_a_stream(llm.model, llm.api_base, content_type))
                         raise LlmError(empty_reply(llm.model, llm.api_base))
                     return
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
