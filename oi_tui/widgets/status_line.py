@@ -37,19 +37,26 @@ class StatusLine(Static):
 
     def render(self) -> Content:
         dot = "$success" if self.state == "idle" else "$warning"
-        parts = [f"[bold {dot}]●[/] [bold]{STATE_LABELS.get(self.state, escape(self.state))}[/]"]
-        parts.append(f"[$accent]{escape(terminal_safe(self.model) or 'no model')}[/]")
-        if self.profile:
-            parts.append(f"profile {escape(terminal_safe(self.profile))}")
-        parts.append(f"${self.cost:.4f}")
+        state = f"[bold {dot}]●[/] [bold]{STATE_LABELS.get(self.state, escape(self.state))}[/]"
         safe_mode = self.safe_mode if self.safe_mode in ("ask", "auto") else ""
+        approval: list[str] = []  # whether code runs unasked: never dropped for lack of width
         if self.auto_run and (self.forced or safe_mode):
             why = escape(terminal_safe(self.forced)) if self.forced else f"safe mode {safe_mode}"
-            parts.append(f"[bold $warning]auto-run on · asks: {why}[/]")
+            approval.append(f"[bold $warning]auto-run on · asks: {why}[/]")
         elif self.auto_run:
-            parts.append("[bold $error]auto-run ON[/]")
+            approval.append("[bold $error]auto-run ON[/]")
         else:
-            parts.append("[$text-muted]auto-run off[/]")
+            approval.append("[$text-muted]auto-run off[/]")
             if safe_mode:
-                parts.append(f"[bold]safe mode {safe_mode}[/]")
-        return Content.from_markup(" " + "  │  ".join(parts))
+                approval.append(f"[bold]safe mode {safe_mode}[/]")
+        optional = [f"[$accent]{escape(terminal_safe(self.model) or 'no model')}[/]"]
+        if self.profile:
+            optional.append(f"profile {escape(terminal_safe(self.profile))}")
+        optional.append(f"${self.cost:.4f}")
+        # On a narrow terminal the cost goes first, then the profile, then the model; approval state stays.
+        width = self.size.width or 10_000
+        while True:
+            content = Content.from_markup(" " + "  │  ".join([state, *optional, *approval]))
+            if content.cell_length <= width or not optional:
+                return content
+            optional.pop()
