@@ -5,6 +5,8 @@ A runner yields LMC chunk dicts *without* the role (the terminal adds `"role": "
   {"type": "console", "format": "active_line", "content": 3}       1-based line of the user's code, or None
   {"type": "image", "format": "base64.png", "content": "..."}      (or base64.jpeg)
   {"type": "code", "format": "html", "content": "<b>hi</b>"}       rich output to show, not to run
+  {"type": "console", "format": "outcome", "content": "error"}     the run failed (once, just before the final
+                                                                    active line; never when the user stopped it)
 Runners must be loop-agnostic: create asyncio primitives inside the running loop, never at import
 or construction, because the sync API and the TUI drive the core from different loops.
 """

@@ -27,10 +27,15 @@ _PARTS = {
 
 
 def merge_outputs(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Collapse streamed chunks into whole messages (consecutive console output joined)."""
+    """Collapse streamed chunks into whole messages (consecutive console output joined); a failed run's
+    verdict becomes `"status": "error"` on its last output message, as on a stored conversation."""
     messages: list[dict[str, Any]] = []
+    failed = False
     for chunk in chunks:
         if chunk.get("start") or chunk.get("end") or chunk.get("format") == "active_line":
+            continue
+        if chunk.get("type") == "console" and chunk.get("format") == "outcome":
+            failed = failed or chunk.get("content") == "error"
             continue
         if (
             messages
@@ -41,6 +46,12 @@ def merge_outputs(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
             messages[-1]["content"] += str(chunk.get("content") or "")
             continue
         messages.append({k: v for k, v in chunk.items() if k in ("role", "type", "format", "content")})
+    if failed:
+        outputs = [m for m in messages if m.get("type") == "console" and m.get("format") == "output"]
+        if not outputs:
+            outputs.append({"role": "computer", "type": "console", "format": "output", "content": ""})
+            messages.append(outputs[-1])
+        outputs[-1]["status"] = "error"
     return messages
 
 
@@ -126,6 +137,8 @@ class Computer:
             while True:
                 try:
                     future.result(timeout=0.25)
+                    return
+                except concurrent.futures.CancelledError:  # the loop was stopped: its tasks were cancelled
                     return
                 except concurrent.futures.TimeoutError:
                     if not loop.is_running():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -93,6 +94,7 @@ class Terminal:
         self._instances: dict[str, Language] = {}
         self._active: Language | None = None
         self._runtime_found: set[str] = set()  # languages whose runtime was found once (not looked up again)
+        self._available: tuple[tuple[Any, ...], list[str]] | None = None  # (key, names): see available_languages
 
     # ------------------------------------------------------------ languages
 
@@ -107,6 +109,7 @@ class Terminal:
         self._language_specs = list(specs)
         self._instances = {}
         self._runtime_found = set()
+        self._available = None
 
     def _spec_names(self, spec: Any) -> list[str]:
         names = [str(getattr(spec, "name", ""))] + list(getattr(spec, "aliases", ()) or ())
@@ -140,13 +143,19 @@ class Terminal:
         return [self._spec_names(spec)[0] for spec in self.languages if self._spec_names(spec)]
 
     def available_languages(self) -> list[str]:
-        """Names of the languages whose runtime is installed here."""
+        """Names of the languages whose runtime is installed here (asked every turn: looked up again only
+        when the language table or PATH changed)."""
+        key = (*self.languages, os.environ.get("PATH", ""))  # the specs themselves: an in-place edit shows too
+        cached = self._available
+        if cached is not None and cached[0] == key:
+            return list(cached[1])
         names = []
         for name in self.language_names():
             runner = self.get_language(name)
             if runner is not None and runner.missing_runtime() is None:
                 names.append(name)
-        return names
+        self._available = (key, names)
+        return list(names)
 
     def is_runnable(self, language: str) -> bool:
         return self.get_language(language) is not None
@@ -159,11 +168,13 @@ class Terminal:
         if runner is None:
             known = ", ".join(self.language_names())
             yield _output(f"{language or 'That language'} is not supported here. Languages available: {known}.")
+            yield _FAILED
             return
         if runner.name not in self._runtime_found:  # looking (imports, PATH) touches the disk: off the loop
             missing = await asyncio.to_thread(runner.missing_runtime)
             if missing:
                 yield _output(missing)
+                yield _FAILED
                 return
             self._runtime_found.add(runner.name)
         self._active = runner
@@ -197,3 +208,6 @@ class Terminal:
 
 def _output(text: str) -> dict[str, Any]:
     return {"role": "computer", "type": "console", "format": "output", "content": text}
+
+
+_FAILED = {"role": "computer", "type": "console", "format": "outcome", "content": "error"}  # code that could not run

@@ -42,6 +42,11 @@ def active_line(line: int | None) -> dict[str, Any]:
     return {"type": "console", "format": "active_line", "content": line}
 
 
+def failed_outcome() -> dict[str, Any]:
+    """The runner's verdict that the run failed, yielded once just before the final active line (never output)."""
+    return {"type": "console", "format": "outcome", "content": "error"}
+
+
 def first_code_line(code: str) -> int | None:
     """The line a run starts on: the first that is neither blank nor a `#` comment (1-based)."""
     for number, line in enumerate(code.splitlines(), 1):

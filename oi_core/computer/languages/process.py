@@ -24,7 +24,16 @@ from typing import Any
 
 from ..base import Language, RunIO
 from ._procs import detached_stdio, end_reachable, reachable
-from ._stream import OUTPUT_WINDOW, Finished, RunStream, StopOnce, ThrottledCleaner, active_line, output
+from ._stream import (
+    OUTPUT_WINDOW,
+    Finished,
+    RunStream,
+    StopOnce,
+    ThrottledCleaner,
+    active_line,
+    failed_outcome,
+    output,
+)
 
 
 class ProcessLanguage(Language):
@@ -90,6 +99,7 @@ class ProcessLanguage(Language):
             return
         except OSError as exc:
             yield output(f"Could not start {self.display_name or self.name}: {exc}\n")
+            yield failed_outcome()
             yield active_line(None)
             return
         _RUNNING[proc] = directory
@@ -97,6 +107,7 @@ class ProcessLanguage(Language):
         done = Finished()
         stopper = StopOnce()
         self._proc, self._done, self._stopper = proc, done, stopper
+        verdict: list[bool] = []  # set by the pump: the process exited non-zero and nobody stopped it
 
         def pump() -> None:
             assert proc.stdout is not None
@@ -119,6 +130,7 @@ class ProcessLanguage(Language):
                 _RUNNING.pop(proc, None)
                 if status and not getattr(proc, "_oi_stopped", False):
                     stream.put_text(f"Exit status: {status}\n")
+                    verdict.append(True)
                 done.set()  # before close: a waiting stop resumes before the consumer sees the end
                 stream.close()
 
@@ -133,6 +145,8 @@ class ProcessLanguage(Language):
             await stopper.settled()
             if self._proc is proc:
                 self._proc = None
+        if verdict and not getattr(proc, "_oi_stopped", False):
+            yield failed_outcome()
         yield active_line(None)
 
     async def astop(self) -> None:
@@ -264,7 +278,7 @@ class AppleScript(ProcessLanguage):
 
 
 class HTML(Language):
-    """HTML is shown, not executed: it comes back as an html chunk (the UI renders or previews it)."""
+    """HTML is shown, not executed: it comes back as an html chunk; the TUI and the terminal show its source."""
 
     name = "html"
     aliases = ("htm",)
@@ -272,5 +286,5 @@ class HTML(Language):
 
     async def arun(self, code: str, io: RunIO) -> AsyncIterator[dict[str, Any]]:
         yield {"type": "code", "format": "html", "content": code}
-        yield output("The HTML was rendered for the user.\n")
+        yield output("The HTML was not rendered: the user was shown its source as text.\n")
         yield active_line(None)

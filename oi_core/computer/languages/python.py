@@ -42,6 +42,7 @@ from ._stream import (
     RunStream,
     StopOnce,
     active_line,
+    failed_outcome,
     first_code_line,
     output,
     strip_ansi,
@@ -215,8 +216,15 @@ class _Run:
         self.line = first_line  # the active line last reported
         self.cleaners: dict[str, OutputCleaner] = {}  # per stream name (stdout, stderr)
         self.errored = False
+        self.died = False  # the kernel died under the run
         self.user_stopped = False
         self.killed = False
+
+    @property
+    def failed(self) -> bool:
+        """The cell raised or the kernel died under it; a run the user stopped has not failed."""
+        raised = self.errored or self.reply.get("status") == "error"
+        return not self.user_stopped and (raised or self.died)
 
     def output(self, name: str, text: str) -> None:
         """Stream text, with escape sequences split between two messages removed whole."""
@@ -506,6 +514,7 @@ class Kernel:
         for run in list(self._runs.values()):
             if run.stream is not None and not run.done.is_set():
                 self.reported_death = True
+                run.died = True
                 run.stream.put_text((KILLED if run.killed else DIED.format(code=self.exit_code)) + "\n")
             run.finish()
         self._runs.clear()
@@ -764,6 +773,8 @@ class Python(Language):
                 kernel.interrupt()
             await run.stopper.settled()
             self._run = None
+        if run.failed:
+            yield failed_outcome()
         yield active_line(None)
 
     async def _answer(self, kernel: Kernel, io: RunIO, event: Control, run: _Run) -> None:

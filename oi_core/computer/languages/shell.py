@@ -9,6 +9,9 @@ jobs, `nohup`) is ended. The code's stdin is a per-run FIFO: when a process of t
 reading it (Linux /proc), the caller is asked for a line; EOF closes it. bash prints `read -p` prompts
 only on a terminal, so a `read` function shows the prompt as output (and marks `-s` reads as secret).
 bash leads its own session with no controlling terminal: nothing it runs can reach the app's terminal.
+A block failed when its exit status is not 0: like a script's, that is the status of the last command it
+ran (`false; echo ok` succeeded, `echo ok; false` failed; `exit N` ends the shell with N). A stopped block
+never counts as failed.
 """
 
 from __future__ import annotations
@@ -30,7 +33,16 @@ from typing import Any
 
 from ..base import Language, RunIO
 from ._procs import children, end_processes, end_reachable, now_ticks, reachable
-from ._stream import Control, Finished, RunStream, StopOnce, ThrottledCleaner, active_line, first_code_line
+from ._stream import (
+    Control,
+    Finished,
+    RunStream,
+    StopOnce,
+    ThrottledCleaner,
+    active_line,
+    failed_outcome,
+    first_code_line,
+)
 
 # Functions defined in the shell once; names start with __oi_ to stay out of the user's way.
 BASH_SETUP = r"""
@@ -91,6 +103,12 @@ class _ShellRun:
         self.tail = ""  # the unfinished last line of output: a likely prompt
         self.asking = False
         self.stopped = False
+
+    @property
+    def failed(self) -> bool:
+        """The block's exit status (its last command's, as for a script) is not 0, or the shell exited with
+        a non-zero status or died; a run the user stopped has not failed."""
+        return not self.stopped and self.status != 0
 
     def close_input(self) -> None:
         fd, self.fifo_fd = self.fifo_fd, -1
@@ -239,8 +257,9 @@ class Shell(Language):
                 code = proc.wait(1)
             except subprocess.TimeoutExpired:
                 code = None
+            run.status = code if code is not None else -1  # `exit N` in the block ends the shell: N is its status
             run.stream.put_text(f"The shell exited (status {code}); a new shell will start on the next run.\n")
-            self._finish(run)
+            self._finish(run, shell_exited=True)
 
     def _deliver(self, run: _ShellRun, data: bytes) -> None:
         text = run.cleaner.feed(data)
@@ -249,9 +268,9 @@ class Shell(Language):
         run.tail = (run.tail + text)[-200:] if cut < 0 else text[cut + 1:][-200:]
         run.stream.put_text(text)
 
-    def _finish(self, run: _ShellRun) -> None:
+    def _finish(self, run: _ShellRun, shell_exited: bool = False) -> None:
         run.stream.put_text(run.cleaner.finish())
-        if run.status and not run.stopped:
+        if run.status and not run.stopped and not shell_exited:
             run.stream.put_text(f"Exit status: {run.status}\n")
         run.close_input()
         run.done.set()  # before close: a waiting stop resumes before the consumer sees the end
@@ -334,6 +353,8 @@ class Shell(Language):
                 os.unlink(run.fifo)
             except OSError:
                 pass
+        if run.failed:
+            yield failed_outcome()
         yield active_line(None)
 
     async def _answer(self, run: _ShellRun, io: RunIO, prompt: str, password: bool) -> None:
