@@ -11,24 +11,46 @@ import pytest
 
 from tests.llm_server import Reply
 
+#: Keys our stored messages may carry beyond LMC's role/type/format/content (documented on the team board:
+#: checkpoints, approval, honest output, guessed fences); readers of the reference format ignore them.
+EXTENSIONS = {"checkpoint", "status", "edited", "original", "incomplete", "allowed_by", "scan", "not_run", "language_guessed"}
+
+
+def lmc(messages: list[dict]) -> list[dict]:
+    """The reference's view of stored messages; fails on any extra key that is not one of ours."""
+    for message in messages:
+        assert set(message) - {"role", "type", "format", "content"} <= EXTENSIONS, message
+    return [{k: v for k, v in m.items() if k in ("role", "type", "format", "content")} for m in messages]
+
+
+#: Packages that must load on first use only: the UI, the model client and what it pulls in, the kernel
+#: client, the server, and big numeric libraries.
+HEAVY = ("textual", "rich", "oi_tui", "litellm", "openai", "tiktoken", "pydantic", "aiohttp", "httpx",
+         "jupyter_client", "zmq", "numpy")
+
 
 def test_import_is_light_and_ui_free() -> None:
+    """`import oi_core` loads only the standard library and our own modules (~0.1 s of CPU on an idle box).
+
+    The bound is CPU time, not wall time, so other processes on the shared machine do not move it; importing
+    litellm alone costs over a second of CPU, textual ~0.2 s.
+    """
     code = (
-        "import sys, time; t = time.perf_counter(); from oi_core import interpreter, OpenInterpreter; "
-        "d = time.perf_counter() - t; "
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'oi_tui', 'litellm', 'jupyter_client')); "
+        "import sys, time; t = time.process_time(); from oi_core import interpreter, OpenInterpreter; "
+        "d = time.process_time() - t; "
+        f"bad = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})); "
         "print(d); print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[1] == "", f"oi_core pulled in {out[1]}"
-    assert float(out[0]) < 0.3
+    assert float(out[0]) < 0.3, f"importing oi_core took {float(out[0]):.2f} s of CPU"
 
 
 def test_chat_runs_code_and_returns_the_new_messages(make_interpreter, llm) -> None:
     interp = make_interpreter(auto_run=True)
     llm.queue("Computing.\n```shell\necho $((34*2))\n```", "It is 68.")
     new = interp.chat("What's 34*2?", display=False)
-    assert new == [
+    assert lmc(new) == [
         {"role": "user", "type": "message", "content": "What's 34*2?"},
         {"role": "assistant", "type": "message", "content": "Computing."},
         {"role": "assistant", "type": "code", "format": "shell", "content": "echo $((34*2))"},
@@ -91,7 +113,7 @@ def test_tool_calling_mode(make_interpreter, llm) -> None:
     interp.llm.supports_functions = True
     llm.queue(Reply(tool_language="shell", tool_code="echo tool-$((1+1))", chunk_size=5), "Two.")
     new = interp.chat("use the tool", display=False)
-    assert {"role": "assistant", "type": "code", "format": "shell", "content": "echo tool-$((1+1))"} in new
+    assert {"role": "assistant", "type": "code", "format": "shell", "content": "echo tool-$((1+1))"} in lmc(new)
     assert new[-2]["content"] == "tool-2\n"
     request = llm.requests[0]
     assert request["tools"][0]["function"]["name"] == "execute"
