@@ -129,6 +129,26 @@ def bench_session(folder: Path, size: int) -> None:
           f"p95 {percentile(saves, 0.95) * 1000:6.2f} ms, max {max(saves) * 1000:6.2f} ms   (target <= 5 ms)")
     print(f"  floor: os.write + fdatasync of the same ~{statistics.median(sizes):.0f} bytes:    median "
           f"{statistics.median(floors) * 1000:6.2f} ms, p95 {percentile(floors, 0.95) * 1000:6.2f} ms")
+    written, synced = [], []
+    path = folder / "session.json"
+    for n in range(12):  # what the interpreter does: each message written at once, one fsync when the turn ends
+        turn = [{"role": "assistant", "type": "message", "content": f"Turn {n}, message {k}."} for k in range(5)]
+        for message in turn:
+            messages = messages + [message]
+            start = time.perf_counter()
+            conversations.autosave(interp, messages, durable=False)
+            written.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        conversations.make_durable([path])
+        synced.append(time.perf_counter() - start)
+    per_turn = 5 * statistics.median(written) + statistics.median(synced)
+    print(f"autosave one new message, written only (fsync at turn end): median {statistics.median(written) * 1000:6.2f} ms, "
+          f"p95 {percentile(written, 0.95) * 1000:6.2f} ms")
+    print(f"  the turn-end fsync (make_durable):                       median {statistics.median(synced) * 1000:6.2f} ms, "
+          f"p95 {percentile(synced, 0.95) * 1000:6.2f} ms")
+    print(f"  a 5-message turn: 5 writes + 1 fsync = {per_turn * 1000:6.2f} ms   "
+          f"(5 fsync'd saves: {5 * statistics.median(saves) * 1000:6.2f} ms; floor 1 write+fdatasync "
+          f"{statistics.median(floors) * 1000:6.2f} ms)")
     replaced = []
     for n in range(20):
         code = {"role": "assistant", "type": "code", "format": "python", "content": f"print({n})"}

@@ -44,12 +44,15 @@ def measure_parts() -> None:
 
     from oi_core import checkpoints, conversations, respond
 
-    targets = [("build the request", respond.Responder, "_request"), ("autosave", conversations, "autosave")]
+    targets = [("build the request", respond.Responder, "_request"), ("autosave", conversations, "autosave"),
+               ("autosave", conversations, "make_durable")]  # the writes, and the fsync once per turn
     if hasattr(checkpoints, "RunCheckpoints"):
         targets += [("checkpoints", checkpoints.RunCheckpoints, "before_run"),
                     ("checkpoints", checkpoints.RunCheckpoints, "after_run")]
     for label, owner, name in targets:
-        real = getattr(owner, name)
+        real = getattr(owner, name, None)
+        if real is None:  # an older core without this part
+            continue
         PARTS.setdefault(label, 0.0)
         if inspect.iscoroutinefunction(real):
             async def timed(*args, _real=real, _label=label, **kwargs):

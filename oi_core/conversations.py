@@ -11,10 +11,15 @@ line, so saving one more message rewrites only the end of the file and a listing
     "header": {"version": 2, "id": ..., "title": ..., "updated": ..., "message_count": ..., "rev": ..., ...}}
 
 Saving one more message (`autosave`): under the folder's lock file, check that the header still carries the
-revision this process wrote last, overwrite the header line with the new message lines and a new header, and
-fsync: one small write, however long the conversation. A crash in the middle leaves a torn tail; reading
-drops the incomplete line and keeps every complete message. Whole-file writes (the first save, after an undo
-or an edit, rename, fork) go through `atomic_write` (temp file, fsync, rename).
+revision this process wrote last, overwrite the header line with the new message lines and a new header: one
+small write, however long the conversation. A crash in the middle leaves a torn tail; reading drops the
+incomplete line and keeps every complete message. Whole-file writes (the first save, after an undo or an
+edit, rename, fork) go through `atomic_write` (temp file, fsync, rename).
+
+Durability: a write alone survives the process being killed (the kernel has it); surviving an OS crash or a
+power cut needs an fsync. `autosave(..., durable=False)` only writes, and `make_durable(paths)` fsyncs later:
+the interpreter writes each message at once and fsyncs once when a turn ends (and at most `SYNC_DELAY`
+seconds after a write while a turn runs), so an OS crash loses at most that last second.
 
 A revision this process did not write means another process saved the same conversation meanwhile: rather than
 overwrite its messages, this process's version continues in a fork (`ConversationForked`), so both are kept.
@@ -38,7 +43,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -214,6 +219,23 @@ def _fsync_dir(path: Path) -> None:
 def _sync_file(fd: int) -> None:
     if _FSYNC:
         (getattr(os, "fdatasync", None) or os.fsync)(fd)
+
+
+#: While a turn runs, a message written without fsync reaches the disk at most this many seconds later.
+SYNC_DELAY = 1.0
+
+
+def make_durable(paths: Iterable[Path]) -> None:
+    """fsync conversation files written with `durable=False` (blocking: call it off the event loop)."""
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:  # deleted or renamed since: nothing of ours left to keep
+            continue
+        try:
+            _sync_file(fd)
+        finally:
+            os.close(fd)
 
 
 STALE_TEMP_SECONDS = 3600
@@ -718,7 +740,7 @@ class ConversationStore:
             return self.file_for(conversation_id)
 
     def sync(self, conversation_id: str, messages: list[dict[str, Any]], state: SyncState | None,
-             red: Redactor) -> SyncState:
+             red: Redactor, *, durable: bool = True) -> SyncState:
         """Bring the file up to `messages` for the writer whose last save is `state`; returns its new state.
 
         When the file still holds exactly what this writer saved last, only what changed is written: new
@@ -726,6 +748,7 @@ class ConversationStore:
         record) rewrites the file from that message on, in place, behind a redo record. Otherwise the whole
         file is rewritten; and when the file holds messages this writer does not have (another process
         saved meanwhile) this writer forks (ConversationForked, with `.state`), so neither version is lost.
+        With `durable=False` an append or in-place rewrite is written but not fsync'ed (see `make_durable`).
         """
         path = self.file_for(conversation_id)
         with self.writing():
@@ -746,7 +769,7 @@ class ConversationStore:
                 if state.ends is not None and tail.offset != (state.ends[-1] if state.ends else len(_OPEN) + 1):
                     state = dataclasses.replace(state, ends=None)  # re-encoded by someone (a rename): offsets unknown
                 if same == known or state.ends is not None:
-                    return self._write_from(path, tail, messages, same, state, red)
+                    return self._write_from(path, tail, messages, same, state, red, durable)
                 old: dict[str, Any] | None = tail.header
             elif exists:
                 old, on_disk = self.load_with_header(conversation_id)
@@ -761,7 +784,7 @@ class ConversationStore:
             return SyncState(conversation_id, self.path, rev, writer, list(messages), ends)
 
     def _write_from(self, path: Path, tail: _Tail, messages: list[dict[str, Any]], first: int, state: SyncState,
-                    red: Redactor) -> SyncState:
+                    red: Redactor, durable: bool = True) -> SyncState:
         """Rewrite the file from message `first` on: an append when `first` is past what was saved, otherwise a
         rewrite of the end in place, made safe by a redo record (a crash leaves the old file or the new one)."""
         old = tail.header
@@ -784,7 +807,7 @@ class ConversationStore:
         if appending:
             _forget_redo(path)  # a record left by a crash must never be applied over later saves
         else:
-            self._write_redo(path, offset, data, rev)
+            self._write_redo(path, offset, data, rev, durable)
         fd = os.open(path, os.O_WRONLY)
         try:
             if not appending:
@@ -798,7 +821,8 @@ class ConversationStore:
             end = offset + len(data)
             if appending and end < tail.size:
                 os.ftruncate(fd, end)
-            _sync_file(fd)
+            if durable:
+                _sync_file(fd)
         finally:
             os.close(fd)
         if not appending:
@@ -808,14 +832,15 @@ class ConversationStore:
         return SyncState(state.conversation_id, self.path, rev, state.writer, list(messages), ends)
 
     @staticmethod
-    def _write_redo(path: Path, offset: int, data: bytes, rev: int) -> None:
+    def _write_redo(path: Path, offset: int, data: bytes, rev: int, durable: bool = True) -> None:
         meta = json.dumps({"offset": offset, "length": len(data), "sha256": hashlib.sha256(data).hexdigest(), "rev": rev})
         record = redo_path(path)
         fd = os.open(record, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             with os.fdopen(fd, "wb", closefd=False) as handle:
                 handle.write(_REDO_MAGIC + meta.encode("ascii") + b"\n" + data)
-            _sync_file(fd)
+            if durable:
+                _sync_file(fd)
         finally:
             os.close(fd)
         if os.environ.get(REDO_HOOK_ENV):
@@ -981,7 +1006,7 @@ def _switch(interpreter: Any, state: SyncState, current: bool = True) -> None:
 
 
 def _save(interpreter: Any, messages: list[dict[str, Any]], conversation_id: str | None = None,
-          folder: str | None = None) -> SyncState:
+          folder: str | None = None, durable: bool = True) -> SyncState:
     store = store_for(interpreter) if folder is None else _shared_store(Path(folder))
     key = conversation_id or conversation_key(interpreter)
     current = conversation_key(interpreter) == key and store.path == store_for(interpreter).path
@@ -994,7 +1019,7 @@ def _save(interpreter: Any, messages: list[dict[str, Any]], conversation_id: str
         if state is not None and (state.conversation_id != key or state.folder != store.path):
             state = None
         try:
-            _synced[interpreter] = store.sync(key, messages, state, red)
+            _synced[interpreter] = store.sync(key, messages, state, red, durable=durable)
         except ConversationForked as exc:
             _switch(interpreter, exc.state, current)  # type: ignore[attr-defined]
             raise
@@ -1009,16 +1034,17 @@ def _save(interpreter: Any, messages: list[dict[str, Any]], conversation_id: str
 
 
 def autosave(interpreter: Any, messages: list[dict[str, Any]], *, conversation_id: str | None = None,
-             folder: str | None = None) -> Path | None:
+             folder: str | None = None, durable: bool = True) -> Path | None:
     """Save the interpreter's conversation now (called by the core after every completed message).
 
     `conversation_id` and `folder` name the conversation when it is not the interpreter's current one (a
     save captured before a reset). Only what is new since this interpreter's last save is written. Raises
     ConversationRelocated (or ConversationForked) after saving under a new id, with the sentence to show.
+    With `durable=False` the file is written but not fsync'ed: pass the returned path to `make_durable` later.
     """
     if not getattr(interpreter, "conversation_history", False) or not messages:
         return None
-    state = _save(interpreter, messages, conversation_id, folder)
+    state = _save(interpreter, messages, conversation_id, folder, durable)
     return state.folder / f"{state.conversation_id}.json"
 
 
@@ -1116,6 +1142,7 @@ __all__ = [
     "autosave",
     "branch",
     "default_conversations_dir",
+    "make_durable",
     "resume",
     "split_for_resume",
     "store_for",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import copy
+import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Iterator
@@ -90,6 +91,10 @@ class OpenInterpreter(SettingsObject):
         self._loop_thread = LoopThread("oi-core")
         self._autosave_task: asyncio.Future[Any] | None = None
         self._autosave_pending: dict[tuple[str, str], list[dict[str, Any]]] = {}  # conversation -> latest messages
+        self._autosave_wake: asyncio.Event | None = None  # wakes the autosave task (new messages, fsync wanted)
+        self._unsynced: set[Any] = set()  # files written but not fsync'ed yet (Paths)
+        self._unsynced_since = 0.0  # monotonic time of the oldest write not fsync'ed yet
+        self._sync_wanted = False  # a turn ended or someone waits: fsync now rather than at the deadline
         for name, value in settings.items():
             self.set_setting(name, value)
 
@@ -177,7 +182,7 @@ class OpenInterpreter(SettingsObject):
             self._schedule_autosave()
 
     def _schedule_autosave(self) -> None:
-        """Save off the event loop, coalescing bursts into one write.
+        """Save off the event loop, coalescing bursts into one write (fsync'ed later: see `_autosave_loop`).
 
         What to save is captured now (which conversation, and its messages), so a reset or a resume that
         follows at once cannot send the last messages of this conversation to the next one, or lose them.
@@ -189,6 +194,8 @@ class OpenInterpreter(SettingsObject):
         self._autosave_pending[target] = copy.copy(self.messages)
         _flush_at_exit.add(self)
         if self._autosave_task is not None and not self._autosave_task.done():
+            if self._autosave_wake is not None:
+                self._autosave_wake.set()
             return
         try:
             loop = asyncio.get_running_loop()
@@ -198,16 +205,57 @@ class OpenInterpreter(SettingsObject):
         self._autosave_task = loop.create_task(self._autosave_loop())
 
     async def _autosave_loop(self) -> None:
-        while self._autosave_pending:
-            target = next(iter(self._autosave_pending))
-            snapshot = self._autosave_pending.pop(target)
-            try:
-                await asyncio.to_thread(self._autosave_now, snapshot, target)
-            except Exception as exc:  # disk full, permissions, saved elsewhere: say so, keep going
-                from .conversations import ConversationRelocated
+        """Write each completed message at once (that survives the process being killed), and fsync what was
+        written (that survives an OS crash) when a turn ends or someone waits, else `SYNC_DELAY` after a write."""
+        from .conversations import SYNC_DELAY, make_durable
 
-                text = str(exc) if isinstance(exc, ConversationRelocated) else f"Could not save the conversation: {exc}"
-                self.bus.publish(ErrorRaised("conversation", text))
+        wake = self._autosave_wake = asyncio.Event()
+        try:
+            while True:
+                if self._autosave_pending:
+                    target = next(iter(self._autosave_pending))
+                    snapshot = self._autosave_pending.pop(target)
+                    try:
+                        path = await asyncio.to_thread(self._autosave_now, snapshot, target, False)
+                    except Exception as exc:  # disk full, permissions, saved elsewhere: say so, keep going
+                        self._report_save_failure(exc)
+                        continue
+                    if path is not None:
+                        if not self._unsynced:
+                            self._unsynced_since = time.monotonic()
+                        self._unsynced.add(path)
+                    continue
+                if not self._unsynced:
+                    return
+                wait = self._unsynced_since + SYNC_DELAY - time.monotonic()
+                if not self._sync_wanted and wait > 0:
+                    wake.clear()
+                    try:
+                        await asyncio.wait_for(wake.wait(), wait)
+                    except TimeoutError:
+                        pass
+                    continue
+                self._sync_wanted = False
+                paths, self._unsynced = self._unsynced, set()
+                try:
+                    await asyncio.to_thread(make_durable, paths)
+                except Exception as exc:
+                    self._report_save_failure(exc)
+        finally:
+            self._autosave_wake = None
+
+    def _report_save_failure(self, exc: Exception) -> None:
+        from .conversations import ConversationRelocated
+
+        text = str(exc) if isinstance(exc, ConversationRelocated) else f"Could not save the conversation: {exc}"
+        self.bus.publish(ErrorRaised("conversation", text))
+
+    def _sync_soon(self) -> None:
+        """On the loop: fsync what the autosave wrote as soon as it is written (a turn ended, someone waits)."""
+        if self._autosave_task is not None and not self._autosave_task.done():
+            self._sync_wanted = True
+            if self._autosave_wake is not None:
+                self._autosave_wake.set()
 
     def _save_pending(self) -> None:
         while self._autosave_pending:
@@ -215,16 +263,17 @@ class OpenInterpreter(SettingsObject):
             self._autosave_now(self._autosave_pending.pop(target), target)
 
     def _autosave_now(self, snapshot: list[dict[str, Any]] | None = None,
-                      target: tuple[str, str] | None = None) -> None:
+                      target: tuple[str, str] | None = None, durable: bool = True) -> Any:
         from . import conversations
 
         conversation_id, folder = target if target is not None else (None, None)
-        conversations.autosave(self, self.messages if snapshot is None else snapshot,
-                               conversation_id=conversation_id, folder=folder)
+        return conversations.autosave(self, self.messages if snapshot is None else snapshot,
+                                      conversation_id=conversation_id, folder=folder, durable=durable)
 
     async def flush_autosave(self) -> None:
-        """Wait until every appended message is on disk."""
+        """Wait until every appended message is written and fsync'ed."""
         while self._autosave_task is not None and not self._autosave_task.done():
+            self._sync_soon()
             await asyncio.shield(self._autosave_task)
 
     def _wait_for_autosave(self) -> None:
@@ -252,6 +301,11 @@ class OpenInterpreter(SettingsObject):
             self._save_pending()  # what a loop that is gone did not get to
             if self.conversation_history and self.messages:
                 self._autosave_now(list(self.messages))
+            if self._unsynced:  # written by a loop that was stopped before its fsync
+                from .conversations import make_durable
+
+                paths, self._unsynced = self._unsynced, set()
+                make_durable(paths)
         except Exception as exc:  # nobody is left to show an event to
             import sys
 
@@ -303,6 +357,7 @@ class OpenInterpreter(SettingsObject):
             raise
         finally:
             self._set_status("idle")
+            self._sync_soon()  # the turn's messages reach the disk now (chat() waits for it)
             self.bus.publish(TurnFinished(responder.reason))
 
     def _withdraw_failed_input(self, start: int) -> None:
@@ -409,6 +464,10 @@ class OpenInterpreter(SettingsObject):
         return self._loop_thread.run(self.arewind(message_index, replay_kernel=replay_kernel))
 
     def terminate(self) -> None:
+        try:
+            self._wait_for_autosave()  # written and fsync'ed before the loop it runs on may stop
+        except Exception:
+            pass
         try:
             self._loop_thread.run(self.computer.aterminate())
         finally:
