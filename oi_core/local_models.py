@@ -239,16 +239,26 @@ def tls_context() -> Any:
     return ssl.create_default_context()
 
 
-def http_client(timeout: float | None, connect: float = PROBE_TIMEOUT) -> Any:
-    """An httpx client for the user's own servers: no proxy from the environment, the shared TLS context."""
+def _loaded_tls_context() -> Any:
+    import httpx  # noqa: F401  (first import is slow too: done here, off the event loop)
+
+    return tls_context()
+
+
+async def http_client(timeout: float | None, connect: float = PROBE_TIMEOUT) -> Any:
+    """An httpx client for the user's own servers: no proxy from the environment, the shared TLS context.
+
+    The certificate store (~80 ms of CPU) and httpx are loaded in a thread so a UI loop never waits for them.
+    """
+    verify = await asyncio.to_thread(_loaded_tls_context)
     import httpx
 
     limit = httpx.Timeout(timeout, connect=connect if timeout is None else min(timeout, connect))
-    return httpx.AsyncClient(timeout=limit, trust_env=False, verify=tls_context())
+    return httpx.AsyncClient(timeout=limit, trust_env=False, verify=verify)
 
 
-def _client(timeout: float) -> Any:
-    return http_client(timeout)
+async def _client(timeout: float) -> Any:
+    return await http_client(timeout)
 
 
 def _describe(exc: BaseException, url: str, timeout: float) -> str:
@@ -347,7 +357,7 @@ async def probe(server: LocalServer, timeout: float = PROBE_TIMEOUT) -> ServerSt
     """Ask one server for its models; never raises."""
     url = f"{server.url}/api/tags" if server.kind.api == "ollama" else f"{server.url}/models"
     try:
-        async with _client(timeout) as client:
+        async with await _client(timeout) as client:
             body = await _get_json(client, url)
         models = _ollama_models(body) if server.kind.api == "ollama" else _openai_models(body)
     except asyncio.CancelledError:
@@ -427,7 +437,7 @@ async def ollama_show(host: str, name: str, timeout: float = DETAIL_TIMEOUT) -> 
     """Ollama's /api/show for one model (raises LocalModelError)."""
     url = f"{host}/api/show"
     try:
-        async with _client(timeout) as client:
+        async with await _client(timeout) as client:
             response = await client.post(url, json={"model": name, "name": name})
             if response.status_code == 404:
                 raise LocalModelError(f"{name} is not on the Ollama server at {urlsplit(host).netloc}.")
@@ -474,7 +484,7 @@ async def _openai_details(server: LocalServer, name: str, timeout: float) -> dic
     else:
         return {}
     try:
-        async with _client(timeout) as client:
+        async with await _client(timeout) as client:
             body = await _get_json(client, url)
     except asyncio.CancelledError:
         raise

@@ -119,7 +119,7 @@ async def pull(
     finished = False
     try:
         # no read timeout: a large layer may stay quiet while Ollama verifies it; the user can cancel
-        async with http_client(None, connect=connect_timeout) as client:
+        async with await http_client(None, connect=connect_timeout) as client:
             async with client.stream("POST", url, json={"model": name, "name": name, "stream": True}) as response:
                 if response.status_code >= 400:
                     reason = _error_text(await response.aread()) or f"HTTP {response.status_code}"
