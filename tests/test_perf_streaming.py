@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from oi_core.llm_relay import relay
@@ -111,6 +111,8 @@ def test_wrapped_rows_give_back_the_line_and_fit(line: str, width: int) -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(words, min_size=1, max_size=6), st.lists(st.integers(0, 2000), max_size=30), st.integers(5, 40))
+@example(["aaaaa  b"], [6], 5)  # spaces past a row's edge, then more spaces: they end the row before
+@example(["ab cdefghij"], [8], 5)  # a word that grows wider than a row: the break before it stays put
 def test_streamed_text_wraps_the_same_however_it_arrives(lines, cuts, width) -> None:
     from oi_tui.widgets.streamed_text import StreamedText
 

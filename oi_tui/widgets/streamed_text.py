@@ -36,12 +36,14 @@ def wrap_line(line: str, width: int) -> list[str]:
             continue
         core = word.lstrip(" ")
         spaces = word[: len(word) - len(core)]
-        if row and cell_len(core) <= width:
+        if row:  # the word starts a new row; the spaces before it end this one
             rows.append(row + spaces)
-            row, row_cells = core, cell_len(core)
-            continue
-        # a word wider than a row: fill this row, then hard-break the rest
-        pieces = chop_cells(row + word, width)
+            row, row_cells, word = "", 0, core
+            if cell_len(core) <= width:
+                row, row_cells = core, cell_len(core)
+                continue
+        # a word wider than a row gets rows of its own (so the break before it never moves as it grows)
+        pieces = chop_cells(word, width)
         rows.extend(pieces[:-1])
         row = pieces[-1]
         row_cells = cell_len(row)
@@ -99,8 +101,13 @@ class StreamedText(Widget):
         self._text_lines[-1] += parts[0]
         self._text_lines.extend(parts[1:])
         if self._wrap_width:
-            del self._wrapped[-1:]  # the last row of the line that grew is wrapped again from its start
-            self._wrap_from(grown, self._last_row_start)
+            # the last row of the line that grew is wrapped again from its start; if it is empty (the line
+            # ended in spaces past a row's edge), the row before it too: more spaces still belong to it
+            start, rows = self._last_row_start, 1
+            if start and len(self._wrapped) > 1 and not self._wrapped[-1]:
+                start, rows = start - len(self._wrapped[-2]), 2
+            del self._wrapped[-rows:]
+            self._wrap_from(grown, start)
         self.refresh(layout=True)
 
     def clear(self) -> None:
