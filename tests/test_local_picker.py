@@ -335,7 +335,9 @@ async def test_missing_ollama_model_is_offered_and_downloaded(make_interpreter, 
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("OLLAMA_HOST", f"127.0.0.1:{ollama.port}")
             check_local_model(app)
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and bool(app.screen.query("#confirm-yes")))
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and bool(app.screen.query("#confirm-yes"))
+                           and app.screen.query_one("#confirm-yes").region.area > 0)  # laid out: a click lands
+            await pilot.pause()
             assert f"phi3 is not on the Ollama server at 127.0.0.1:{ollama.port}. Download it now?" in str(
                 app.screen.query_one("#confirm-question", Static).render())
             await pilot.click("#confirm-yes")
