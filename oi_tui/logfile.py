@@ -25,7 +25,9 @@ def install() -> Path | None:
     global _installed
     path = log_path()
     if _installed is not None:
-        return path
+        if Path(_installed.baseFilename) == path.absolute():
+            return path
+        _remove(_installed)  # the log folder moved (XDG_STATE_HOME changed): follow it
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=2, delay=True,
@@ -41,6 +43,14 @@ def install() -> Path | None:
             logger.setLevel(logging.WARNING)
     _installed = handler
     return path
+
+
+def _remove(handler: logging.Handler) -> None:
+    global _installed
+    for name in ("oi_core", "oi_tui"):
+        logging.getLogger(name).removeHandler(handler)
+    handler.close()
+    _installed = None
 
 
 class _RedactingFormatter(logging.Formatter):
