@@ -26,7 +26,7 @@ from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from oi_core.client import CoreClient
-from oi_core.events import SettingChanged
+from oi_core.events import MessagesReplaced, SettingChanged, SettingsApplied
 from oi_core.secrets import redact
 from oi_core.sanitize import terminal_safe
 
@@ -44,6 +44,16 @@ except ImportError:  # pragma: no cover
 
 
 log = logging.getLogger("oi_tui.app")
+
+#: What an Input's own keys do (editing, cursor, submit); other bindings it inherits (scrolling) can decline
+#: and let the key go on to the screen, so they keep Textual's path.
+_INPUT_EDIT_ACTIONS = {
+    binding.action if isinstance(binding, Binding) else binding[1] for binding in Input.__dict__["BINDINGS"]
+}
+
+#: Seconds a lone Esc waits for the rest of a possible key sequence (Textual: 100 ms; ESCDELAY overrides).
+#: Sequences from a terminal arrive in one read; half the default makes Esc (stop, don't run) snappier.
+ESCAPE_DELAY = 0.05
 
 #: What each worker group does, for the sentence that says it failed.
 WORKER_DESCRIPTIONS = {
@@ -110,6 +120,10 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         self._closed = False
         self.last_key_time = 0.0
         """When the key being handled (or the last one) was pressed: approval ignores keys typed ahead."""
+        if "ESCDELAY" not in os.environ:  # Textual waits this long to tell Esc from a key sequence (100 ms)
+            from textual import constants
+
+            constants.ESCAPE_DELAY = ESCAPE_DELAY
 
     # ------------------------------------------------------------ lifecycle
 
@@ -134,12 +148,20 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
             return
         # The key lookup may wait on the OS keyring (D-Bus): never on the UI thread.
         self.run_worker(self._check_setup, thread=True, group="startup", exit_on_error=False)
+        self.run_worker(self._say_approval_notices(), group="startup", exit_on_error=False)
+
+    async def _say_approval_notices(self) -> None:
+        """Auto-run, safe mode without semgrep, allow rules: said once at start, as every front end does."""
+        from oi_core.approval import startup_notices
+
+        for notice in await asyncio.to_thread(startup_notices, self.interpreter):  # may look for semgrep on disk
+            self.notify(notice, title="Approval", severity="warning", timeout=8, markup=False)
 
     def _start_gc_policy(self) -> None:
         """No full garbage collection while the user types or a reply streams (see gc_policy)."""
         from .gc_policy import GcPolicy, wait_for_litellm
 
-        self.gc_policy = GcPolicy(lambda: self.last_key_time)
+        self.gc_policy = GcPolicy(lambda: self.last_key_time, lambda: self.busy)
         self.gc_policy.start()
         if not self.client.remote:
             self.gc_policy.freeze_after(wait_for_litellm)  # litellm's ~300,000 objects, once imported
@@ -153,6 +175,11 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
             await self.client.start()
         except OiError as exc:
             self.exit(return_code=1, message=exc.message)
+            return
+        state = self.client.state  # the screen may have subscribed after the state arrived: show it now
+        self.client.bus.publish(MessagesReplaced(len(state.messages)))
+        self.client.bus.publish(SettingsApplied({}, state.profile))
+        self.notify(f"Connected to {self.client.describe()} · {state.model or 'no model'}", title="Server", timeout=5)
 
     def _check_setup(self) -> None:
         needed = self._needs_setup()
@@ -196,7 +223,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
             (".screens.local_models", ("LocalModelsScreen",)),
             (".screens.local_pull", ("LocalPullScreen",)),
             (".screens.allow_rules", ("AllowRulesScreen",)),
-            (".widgets.conversation_dialogs", ("ConversationConfirmDialog", "ConversationPromptDialog")),
+            (".widgets.conversation_dialogs", ("ConversationPromptDialog",)),
         ):
             try:
                 imported = importlib.import_module(module, __package__)
@@ -276,6 +303,8 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
             return False
         active = self.screen.active_bindings.get(event.key)
         if active is None or active.node is not focused or active.binding.priority or not active.enabled:
+            return False
+        if active.binding.action not in _INPUT_EDIT_ACTIONS:  # e.g. "down" (scroll): may fall through to the screen
             return False
         focused.call_later(self.run_action, active.binding.action, focused)
         return True

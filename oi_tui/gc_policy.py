@@ -1,16 +1,16 @@
-"""Garbage collection that never stalls typing: no full collections in the middle of a stream.
+"""Garbage collection that stays out of the way of typing and streaming, with memory still bounded.
 
-The app holds ~500,000 long-lived objects once textual, litellm and the kernel client are loaded. A
-full (generation 2) collection walks all of them: 0.3–1.8 s on a busy 2-core machine, several times a
-minute while a reply streams, each one a frozen screen. So:
+The app holds ~500,000 long-lived objects once textual, litellm and the kernel client are loaded. A full
+(generation 2) collection walks all of them: 0.3–1.8 s on a busy 2-core machine, several times a minute
+while a reply streams, each one a frozen screen. So:
 
-- the objects alive after start-up (and again after litellm's import) are frozen: collections skip them;
-- automatic full collections are off; the young generations still run, and they catch almost all
-  garbage (streaming creates short-lived objects);
-- a full collection of what is not frozen runs when the user is not typing (no key for `QUIET`
-  seconds), at most every `EVERY` seconds, and what survives it is frozen, so each one only scans what
-  was created since the last. Frozen objects that later become cyclic garbage are not reclaimed: the
-  price of never pausing, small because textual's DOM uses weak references.
+- the objects alive after start-up, and again after litellm's import, are frozen: no collection walks
+  them again (they live as long as the app). Nothing frozen later: widgets that are removed (folded
+  history, sealed replies) must stay collectable.
+- full collections then walk only the session's own objects (bounded: the transcript keeps ~60 items),
+  and run a fifth as often as Python's default (`THRESHOLDS`);
+- and one runs when the user is not typing (no key for `QUIET` s) and no turn runs, at most every
+  `EVERY` s, so garbage from a quiet period does not wait for the threshold.
 """
 
 from __future__ import annotations
@@ -20,71 +20,73 @@ import threading
 import time
 from collections.abc import Callable
 
-#: Seconds without a key press before a full collection may run.
-QUIET = 3.0
-#: Seconds between full collections.
+#: Seconds without a key press before a quiet-time full collection may run.
+QUIET = 5.0
+#: Seconds between quiet-time full collections.
 EVERY = 60.0
-#: gen0 / gen1 thresholds as CPython's defaults; gen2 never triggers by itself.
-THRESHOLDS = (700, 10, 1_000_000_000)
+#: gen0 / gen1 as CPython's defaults; a full collection after 50 gen1 collections instead of 10.
+THRESHOLDS = (700, 10, 50)
 
 
 class GcPolicy:
     """Freezes start-up objects and runs full collections only in quiet moments."""
 
-    def __init__(self, last_key_time: Callable[[], float]) -> None:
+    def __init__(self, last_key_time: Callable[[], float], busy: Callable[[], bool] = lambda: False) -> None:
         self._last_key_time = last_key_time
+        self._busy = busy
         self._last_collect = time.monotonic()
         self.collections = 0
         self.last_pause = 0.0
         """Seconds the last full collection took (for benchmarks)."""
 
     def start(self) -> None:
-        """Call after the first frame: freeze what start-up built, stop automatic full collections."""
+        """Call after the first frame: freeze what start-up built; full collections five times rarer."""
         gc.freeze()
         gc.set_threshold(*THRESHOLDS)
 
-    def freeze_after(self, work: Callable[[], object]) -> threading.Thread:
-        """Run `work` (e.g. waiting for litellm's import) in a thread, then freeze what it left alive."""
+    def freeze_after(self, work: Callable[[], bool]) -> threading.Thread:
+        """Run `work` (e.g. waiting for litellm's import) in a thread; if it returns True, freeze what is alive."""
 
         def run() -> None:
             try:
-                work()
+                done = work()
             except Exception:  # the import failing is reported where litellm is used
-                pass
-            gc.freeze()
+                done = False
+            if done:
+                gc.freeze()
 
         thread = threading.Thread(target=run, name="oi-gc-freeze", daemon=True)
         thread.start()
         return thread
 
     def tick(self) -> bool:
-        """Call every few seconds on the UI thread: collect (then freeze) if the user is not typing."""
+        """Call every few seconds on the UI thread: a full collection if the user is not typing."""
         now = time.monotonic()
         last_key = self._last_key_time()  # time.monotonic() of the last key press, 0 if none yet
         key_age = now - last_key if last_key else float("inf")
-        if now - self._last_collect < EVERY or key_age < QUIET:
+        if now - self._last_collect < EVERY or key_age < QUIET or self._busy():
             return False
         started = time.perf_counter()
         gc.collect()
-        gc.freeze()
         self.last_pause = time.perf_counter() - started
         self._last_collect = now
         self.collections += 1
         return True
 
 
-def wait_for_litellm(timeout: float = 60.0) -> None:
-    """Return once litellm's import (started by the warm-up) is complete; at once if none starts in `timeout`."""
+def wait_for_litellm(timeout: float = 60.0) -> bool:
+    """True once litellm's import (started by the warm-up) is complete; False if none starts in `timeout`."""
     import sys
 
     deadline = time.monotonic() + timeout
     while "litellm" not in sys.modules:
         if time.monotonic() > deadline:
-            return
+            return False
         time.sleep(0.25)
     from oi_core.llm import import_litellm
 
     import_litellm()  # waits for the import in progress (it holds the same lock), then returns the module
+    return True
 
 
 def restore_defaults() -> None:

@@ -32,3 +32,51 @@ async def test_palette_keeps_every_key_typed_in_a_burst(make_interpreter) -> Non
         await wait_for(pilot, lambda: field.value == "them", timeout=10)
         await pilot.pause(0.3)
         assert field.value == "them"
+
+
+async def test_keys_an_input_declines_still_reach_the_screen(make_interpreter) -> None:
+    """"down" in a search box: the Input's inherited scroll binding declines, the screen's binding acts."""
+    from textual.binding import Binding
+    from textual.screen import Screen
+    from textual.widgets import Input
+
+    class Search(Screen):
+        BINDINGS = [Binding("down", "to_list", "List", id="test.to_list")]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.moved = 0
+
+        def compose(self):
+            yield Input(id="search")
+
+        def action_to_list(self) -> None:
+            self.moved += 1
+
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=(120, 35)) as pilot:
+        screen = Search()
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: isinstance(app.focused, Input))
+        await pilot.press("down")
+        await pilot.press("a", "b", "backspace", "down")
+        await pilot.pause(0.1)
+        assert screen.moved == 2 and app.focused.value == "a"
+
+
+def test_full_collections_wait_for_a_quiet_idle_moment(monkeypatch) -> None:
+    """No full garbage collection (a frozen screen) while a turn runs or the user types; one once both stop."""
+    import gc
+    import time
+
+    from oi_tui import gc_policy
+
+    last_key, busy, collected = [0.0], [True], []
+    monkeypatch.setattr(gc_policy, "EVERY", 0.0)
+    monkeypatch.setattr(gc, "collect", lambda *args: collected.append(args) or 0)
+    policy = gc_policy.GcPolicy(lambda: last_key[0], lambda: busy[0])
+    assert not policy.tick() and not collected, "a turn is running"
+    busy[0], last_key[0] = False, time.monotonic()
+    assert not policy.tick() and not collected, "a key was just pressed"
+    last_key[0] = time.monotonic() - gc_policy.QUIET - 1
+    assert policy.tick() and len(collected) == 1 and policy.collections == 1
