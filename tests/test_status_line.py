@@ -29,3 +29,15 @@ async def test_auto_run_state_survives_a_narrow_terminal(make_interpreter, width
         assert "asks: safe mode ask" in status.render().plain
         if width >= 120:
             assert "my-profile-name" in shown and "a-model-with" in shown
+
+
+async def test_auto_run_is_said_once_at_start(make_interpreter):
+    app = OiApp(make_interpreter(auto_run=True))
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        said = lambda: [n.message for n in app._notifications if n.title == "Approval"]  # noqa: E731
+        await wait_for(pilot, lambda: said())
+        assert said() == ["Auto-run is on: code the model writes runs without asking you first."]
+    quiet = OiApp(make_interpreter())
+    async with quiet.run_test(size=(100, 30), notifications=True) as pilot:
+        await pilot.pause(0.5)
+        assert not [n for n in quiet._notifications if n.title == "Approval"]
