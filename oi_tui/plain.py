@@ -88,6 +88,17 @@ class PlainClient:
         self.printer.at_line_start = True
         return line.rstrip("\r\n")
 
+    @staticmethod
+    def _not_approvable(event: ApprovalRequested) -> str:
+        """Why piped code did not run: -y is only suggested when -y is what would have let it run."""
+        if event.forced.startswith("safe mode"):
+            return FORCED_NOTE.format(why="safe mode")
+        if event.incomplete:
+            return FORCED_NOTE.format(why="cut-off code")
+        if event.forced:  # e.g. no checkpoint could be taken: asked although auto-run is on
+            return f"code not run: approval is needed because {event.forced}, and input is piped, so nobody can give it."
+        return DECLINE_NOTE
+
     async def _on_approval(self, event: ApprovalRequested) -> None:
         """Describe the block (cut off, forced, risks, scan) and ask; piped input declines and says why."""
         scan = event.scan
@@ -99,8 +110,7 @@ class PlainClient:
         for line in describe_pending(replace(event, scan=scan)):
             self.printer.text(line + "\n")
         if not self.interactive:
-            why = "safe mode" if event.forced.startswith("safe mode") else "cut-off code" if event.incomplete else ""
-            self.error(FORCED_NOTE.format(why=why) if why else DECLINE_NOTE)
+            self.error(self._not_approvable(event))
             self.bus.publish(CodeSkipped(event.request_id))
             return
         while True:

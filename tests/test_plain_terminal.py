@@ -154,3 +154,19 @@ def test_display_true_asks_with_risks_and_cut_off_code_needs_c(make_interpreter,
     assert questions == ["\nRun this cut-off shell code as it is? [c = run it anyway / N] "]
     assert not marker.exists()  # "y" is no confirmation for cut-off code
     assert interp.messages[-1]["not_run"]
+
+
+def test_yes_flag_with_a_failed_checkpoint_says_why_not_to_use_yes(llm, tmp_path) -> None:
+    """Piped, -y given, no checkpoint possible: the note names the checkpoint, never "run with -y"."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the state folder's parent should be")  # nobody can create a folder under it
+    project = tmp_path / "project"
+    project.mkdir()
+    llm.queue("```shell\necho ran > ran.txt\n```\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_STATE_HOME": str(blocker / "state")}
+    result = subprocess.run(command(llm, "-y"), input=b"go\n", capture_output=True, cwd=project, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert not (project / "ran.txt").exists()
+    err = result.stderr.decode()
+    assert "code not run: approval is needed because no checkpoint could be taken" in err, err
+    assert "Run with -y" not in err
