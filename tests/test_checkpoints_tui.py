@@ -229,3 +229,26 @@ async def test_rewind_asks_about_the_python_kernel_and_shows_the_replay(project,
         out = [c.get("content") async for c in interp.computer.arun("python", "print(x, 'y' in globals())")
                if c.get("format") == "output"]
         assert "".join(out).strip() == "5 False"
+
+
+async def test_an_undo_is_still_said_after_resuming(project, make_interpreter, llm):
+    """The note the model gets about an undo is on screen after a restart too, not only in the live session."""
+    llm.queue(shell_block("echo u > u.txt"), "Done.")
+    interp = make_interpreter(conversation_history=True)
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        await run_turn(pilot, "make u")
+        await pilot.press("f8")
+        await say_yes(pilot)
+        await wait_for(pilot, lambda: not (project / "u.txt").exists())
+        await wait_for(pilot, lambda: any(m.get("role") == "computer" and m.get("type") == "message"
+                                          for m in interp.messages))
+        conversation = interp.conversation_id
+        await interp.flush_autosave()
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: not app.query(RunChanges))
+        app.resume_conversation(conversation)
+        await wait_for(pilot, lambda: len(app.query(RunChanges)) == 1)
+        notices = [str(n.render()) for n in app.query("NoticeMessage")]
+        assert any("undid" in text.lower() for text in notices), notices
+        assert not any(text.startswith("[oi-tui]") for text in notices)

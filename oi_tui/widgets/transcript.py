@@ -142,6 +142,8 @@ class Transcript(VerticalScroll, can_focus=False):
                         block.state = "failed"
                 else:
                     widgets.append(HistoryItem("computer", text))
+            elif role == "computer" and kind == "message":  # e.g. "the user undid the file changes": seen on resume
+                widgets.append(NoticeMessage(text.removeprefix("[oi-tui] ")))
             elif kind == "image":
                 widgets.append(HistoryItem("computer", f"[image: {message.get('format')}]"))
         return widgets
