@@ -10,13 +10,22 @@ floor is litellm's own time for the same requests: right after each turn, the re
 received during it are replayed through `litellm.acompletion` alone, against the same server with the same
 replies (interleaved, so both see the same machine load). Our overhead per turn = turn - code run - floor.
 
-Run: python benchmarks/bench_long_session.py [--messages 1000] [--window 16000]
+The parts of our time are measured inside the real functions, each next to its own floor from the same turn:
+  build the request  - floor: serialising the request bodies that were sent (json.dumps), which any client does;
+  autosave           - floor: appending the turn's new messages to a file as JSON lines and fsync'ing it once;
+  checkpoints        - floor: two stat passes over the project's files and folders (before and after the run),
+                       the least a check that nothing changed can do;
+  LLM client setup   - floor 0: litellm keeps its HTTP clients (oi_core.llm_lean makes one per request).
+The session runs in a fresh project folder of --files files (checkpoints cover it), with its own state folder.
+
+Run: python benchmarks/bench_long_session.py [--messages 1000] [--window 16000] [--files 300]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -44,8 +53,11 @@ def measure_parts() -> None:
 
     from oi_core import checkpoints, conversations, respond
 
+    import httpx
+
     targets = [("build the request", respond.Responder, "_request"), ("autosave", conversations, "autosave"),
-               ("autosave", conversations, "make_durable")]  # the writes, and the fsync once per turn
+               ("autosave", conversations, "make_durable"),  # the writes, and the fsync once per turn
+               ("LLM client setup", httpx.AsyncClient, "__init__")]  # only ours counts: floors run after the turn
     if hasattr(checkpoints, "RunCheckpoints"):
         targets += [("checkpoints", checkpoints.RunCheckpoints, "before_run"),
                     ("checkpoints", checkpoints.RunCheckpoints, "after_run")]
@@ -77,7 +89,41 @@ def replies(turn: int) -> tuple[Reply, Reply]:
         text=f"Turn {turn} printed the sum of a short range; nothing else to do.", chunk_size=16)
 
 
-def run_session(server: ScriptedLLM, target: int, window: int, folder: str) -> list[dict[str, Any]]:
+def make_project(folder: Path, files: int) -> None:
+    """A small project: `files` text files in a few folders (what the checkpoints cover)."""
+    for index in range(files):
+        path = folder / f"pkg{index % 10}" / f"module_{index}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"VALUE_{index} = {index}\n" * 20, encoding="utf-8")
+
+
+def stat_floor(folder: Path) -> float:
+    """One stat of every file and folder under `folder`: the least a check that nothing changed can do."""
+    start = time.perf_counter()
+    for top, dirs, names in os.walk(folder):
+        for name in dirs + names:
+            os.lstat(os.path.join(top, name))
+    return time.perf_counter() - start
+
+
+def autosave_floor(path: Path, messages: list[dict[str, Any]]) -> float:
+    """Append this turn's new messages as JSON lines and fsync once."""
+    start = time.perf_counter()
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in messages))
+        handle.flush()
+        os.fsync(handle.fileno())
+    return time.perf_counter() - start
+
+
+def request_floor(requests: list[dict[str, Any]]) -> float:
+    start = time.perf_counter()
+    for body in requests:
+        json.dumps(body)
+    return time.perf_counter() - start
+
+
+def run_session(server: ScriptedLLM, target: int, window: int, folder: str, project: Path) -> list[dict[str, Any]]:
     from oi_core import OpenInterpreter
 
     interp = OpenInterpreter()
@@ -101,9 +147,10 @@ def run_session(server: ScriptedLLM, target: int, window: int, folder: str) -> l
             run_seconds.append(time.perf_counter() - start)
 
     interp.computer.arun = timed_arun  # type: ignore[method-assign]
-    floor_loop = asyncio.new_event_loop()
+    floor_loop = asyncio.Runner()  # closing it finishes litellm's async generators (no "Task was destroyed")
     turns: list[dict[str, Any]] = []
     turn = 0
+    appended = Path(folder).parent / "floor-append.jsonl"
     try:
         while len(interp.messages) < target:
             size = len(interp.messages)
@@ -114,10 +161,14 @@ def run_session(server: ScriptedLLM, target: int, window: int, folder: str) -> l
             start = time.perf_counter()
             interp.chat(f"Step {turn}: sum a short range in Python and tell me the result.", display=False)
             wall = time.perf_counter() - start
+            parts = {k: v - parts_before.get(k, 0.0) for k, v in PARTS.items()}
             requests = server.requests[first_request:]
-            floor = floor_loop.run_until_complete(litellm_alone(server, requests, turn))
+            floor = floor_loop.run(litellm_alone(server, requests, turn))
+            floors = {"build the request": request_floor(requests),
+                      "autosave": autosave_floor(appended, interp.messages[size:]),
+                      "checkpoints": stat_floor(project) + stat_floor(project), "LLM client setup": 0.0}
             turns.append({"size": size, "wall": wall, "run": sum(run_seconds[before_runs:]), "floor": floor,
-                          "parts": {k: v - parts_before.get(k, 0.0) for k, v in PARTS.items()}})
+                          "parts": parts, "floors": floors})
             turn += 1
     finally:
         interp.terminate()
@@ -150,7 +201,8 @@ def report(turns: list[dict[str, Any]]) -> None:
         run = statistics.median(t["run"] for t in near)
         floor = statistics.median(t["floor"] for t in near)
         ours = statistics.median(t["wall"] - t["run"] - t["floor"] for t in near)
-        parts = "  ".join(f"{label} {statistics.median(t['parts'][label] for t in near) * 1000:.1f}"
+        parts = "  ".join(f"{label} {statistics.median(t['parts'][label] for t in near) * 1000:.1f} "
+                          f"(floor {statistics.median(t['floors'][label] for t in near) * 1000:.1f})"
                           for label in PARTS)
         print(f"{at:>9,} {wall * 1000:>12.1f}ms {run * 1000:>7.1f}ms {floor * 1000:>12.1f}ms {ours * 1000:>11.1f}ms"
               f"   of which (ms): {parts}")
@@ -162,14 +214,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=1000, help="grow the conversation to this many messages")
     parser.add_argument("--window", type=int, default=16000, help="the model's context window in tokens")
+    parser.add_argument("--files", type=int, default=300, help="files in the project folder the session runs in")
     args = parser.parse_args()
     server = ScriptedLLM()
     measure_parts()
+    home = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="oi-bench-session-") as folder:
-        start = time.perf_counter()
-        turns = run_session(server, args.messages + 2 * MESSAGES_PER_TURN * 5, args.window, folder)
+        project, state = Path(folder) / "project", Path(folder) / "state"
+        project.mkdir()
+        make_project(project, args.files)
+        time.sleep(3.1)  # a real project's files were not written this second (checkpoint_git.RACY_NS)
+        os.environ["XDG_STATE_HOME"] = str(state)  # the checkpoints' shadow repositories, thrown away after
+        os.chdir(project)
+        try:
+            start = time.perf_counter()
+            turns = run_session(server, args.messages + 2 * MESSAGES_PER_TURN * 5, args.window,
+                                str(Path(folder) / "conversations"), project)
+        finally:
+            os.chdir(home)
         print(f"{len(turns)} turns, {turns[-1]['size'] + MESSAGES_PER_TURN:,} messages in "
-              f"{time.perf_counter() - start:.1f} s; context window {args.window:,} tokens")
+              f"{time.perf_counter() - start:.1f} s; context window {args.window:,} tokens; "
+              f"a project of {args.files:,} files")
     server.close()
     report(turns)
 

@@ -9,7 +9,8 @@ A snapshot is a git tree (its id) that holds `files` (the project's files, as `g
 minus files over the size cap) and `meta.json`: permission bits git does not keep (anything other than 644
 and 755), the files over the cap (size and mtime only, so changes to them are still seen), and the nested
 repositories, each snapshotted by its own shadow repository. Unchanged files cost a stat: git's index
-remembers what it hashed.
+remembers what it hashed; in a small project a snapshot taken when nothing changed costs no git process at all
+(see `Shadow.unchanged`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ DEFAULT_EXCLUDES = (
     ".pytest_cache/",
     ".ruff_cache/",
 )
+
+#: Folders never looked into when checking for changes (git never records `.git`; the rest are excluded above).
+SKIPPED_FOLDERS = frozenset({".git"} | {p.rstrip("/") for p in DEFAULT_EXCLUDES if p.endswith("/")})
+#: Files and folders up to which the working directory is checked with a stat of each in this process; above
+#: it, git's own scan (in C, in parallel) is the cheaper way to see whether anything changed.
+STAT_CHECK_LIMIT = 3_000
+#: A file or folder changed this close to (or after) the start of a snapshot may change again within the same
+#: timestamp tick and look unchanged; while one is that recent, the next snapshot asks git (2 s: FAT's tick).
+RACY_NS = 3_000_000_000
 
 
 class CheckpointError(Exception):
@@ -166,6 +176,7 @@ class Shadow:
         self._last: Snapshot | None = None
         self._children: dict[str, Shadow] = {}
         self._tracked: set[str] | None = None  # paths in the shadow index, kept in step with it
+        self._stats: dict[str, tuple[int, ...]] | None = None  # path -> stat at the last snapshot (None: ask git)
 
     def child(self, folder: str) -> "Shadow":
         """The shadow repository of a nested git repository (kept, so its caches last like ours)."""
@@ -261,10 +272,58 @@ class Shadow:
         """Record the working directory now; files git already hashed and that did not change cost a stat."""
         if not self.root.is_dir():
             raise CheckpointError(f"the working directory {self.root} no longer exists")
+        last = self._last
+        if last is not None and self.unchanged():
+            return last
         with self.locked():
             return self._snapshot()
 
+    def unchanged(self) -> bool:
+        """True when a stat of every file and folder the last snapshot saw says nothing was added, changed or removed.
+
+        A folder's mtime changes when an entry is added, removed or renamed in it; a file's mtime, ctime, size or
+        inode changes with its content, mode or type. Only trusted for small projects without nested repositories,
+        and only when nothing was recent enough at the last snapshot to change again unseen (`RACY_NS`).
+        """
+        stats = self._stats
+        if stats is None or not (self.git_dir / "HEAD").is_file():
+            return False
+        prefix = str(self.root) + os.sep
+        lstat = os.lstat
+        for path, recorded in stats.items():
+            try:
+                info = lstat(prefix + path)
+            except OSError:
+                return False
+            if _signature(info) != recorded:
+                return False
+        return True
+
+    def _record_stats(self, started_ns: int, large: dict[str, list[int]]) -> dict[str, tuple[int, ...]] | None:
+        """The stat of every file and folder of the snapshot just taken, or None when `unchanged` cannot rely on it."""
+        assert self._tracked is not None
+        paths = [*self._tracked, *large]
+        if len(paths) >= STAT_CHECK_LIMIT:
+            return None
+        folders = _folders(str(self.root), STAT_CHECK_LIMIT - len(paths))
+        if folders is None:
+            return None
+        prefix = str(self.root) + os.sep
+        cutoff = started_ns - RACY_NS
+        stats: dict[str, tuple[int, ...]] = {}
+        for path in [*folders, *paths]:
+            try:
+                info = os.lstat(prefix + path)
+            except OSError:
+                return None
+            if info.st_mtime_ns >= cutoff or info.st_ctime_ns >= cutoff:
+                return None
+            stats[path] = _signature(info)
+        return stats
+
     def _snapshot(self) -> Snapshot:
+        self._stats = None
+        started_ns = time.time_ns()  # before git looks at any file (see RACY_NS)
         if self._tracked is None:
             self._tracked = {os.fsdecode(p) for p in self.git("ls-files", "-z").split(b"\0") if p}
         perms_job = _Background(_permissions, str(self.root), list(self._tracked))  # overlaps git's own scans
@@ -328,6 +387,8 @@ class Shadow:
         perms.update(_permissions(str(self.root), updates))
         modes = {path: bits for path, bits in perms.items() if bits != (0o755 if bits & 0o100 else 0o644)}
         children = {folder: self.child(folder).snapshot().id for folder in sorted(nested)}
+        if not children:
+            self._stats = self._record_stats(started_ns, large)
         last = self._last
         if last is not None and (last.files, last.modes, last.large, last.nested) == (files, modes, large, children):
             return last  # nothing changed since the last snapshot
@@ -451,6 +512,35 @@ class Shadow:
         if wanted:
             args += ["--", *[_literal(p) for p in wanted]]
         return self.git(*args).decode("utf-8", "replace")
+
+
+def _signature(info: os.stat_result) -> tuple[int, ...]:
+    return (info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+
+
+def _folders(root: str, limit: int) -> list[str] | None:
+    """Every folder under `root` a snapshot can hold files in, as "" and "a/b/" (None: more than `limit`)."""
+    found = [""]
+    pending = [""]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = os.scandir(os.path.join(root, folder) if folder else root)
+        except OSError:
+            return None
+        with entries:
+            for entry in entries:
+                try:
+                    is_folder = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    return None
+                if is_folder and entry.name not in SKIPPED_FOLDERS:
+                    path = f"{folder}{entry.name}/"
+                    found.append(path)
+                    pending.append(path)
+                    if len(found) > limit:
+                        return None
+    return found
 
 
 def _nul_join(paths: list[str]) -> bytes:
