@@ -3,10 +3,15 @@
 The bridge runs as an async worker on the app's loop. It never touches a widget: it drains the
 subscription, merges runs of text chunks so a burst of tokens becomes one update, and posts a
 single `CoreEventsArrived` message per burst to its target. `@on` handlers own all UI state.
+
+It posts the next burst only once the target has handled the last one (`CoreEventsArrived.handled`).
+Meanwhile it keeps draining and merging, so when the UI falls behind a fast producer what waits is a
+few merged chunks (the text itself, and only the newest active line), never a growing queue of events.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from textual.message import Message
@@ -15,7 +20,7 @@ from textual.message_pump import MessagePump
 from oi_core.bus import EventBus
 from oi_core.events import ChunkEmitted, Event
 
-#: Events taken from the queue at most per posted message (keeps each handler run short).
+#: Events handed over at most per posted message (keeps each handler run short).
 MAX_BATCH = 512
 
 
@@ -25,6 +30,8 @@ class CoreEventsArrived(Message):
     def __init__(self, events: list[Event]) -> None:
         super().__init__()
         self.events = events
+        self.handled = asyncio.Event()
+        """Set by the handler when it is done (the bridge then posts the next burst)."""
 
 
 def _mergeable(chunk: dict[str, Any]) -> bool:
@@ -37,43 +44,75 @@ def _mergeable(chunk: dict[str, Any]) -> bool:
     )
 
 
+def merge_into(merged: list[Event], event: Event) -> None:
+    """Append `event`, joining it to the previous one when both are text of the same kind."""
+    previous = merged[-1] if merged else None
+    if isinstance(event, ChunkEmitted) and isinstance(previous, ChunkEmitted):
+        new, old = event.chunk, previous.chunk
+        same_kind = all(new.get(k) == old.get(k) for k in ("role", "type", "format"))
+        if same_kind and _mergeable(new) and _mergeable(old):
+            merged[-1] = ChunkEmitted({**old, "content": old["content"] + new["content"]})
+            return
+        if same_kind and new.get("format") == "active_line" and old.get("format") == "active_line":
+            merged[-1] = event
+            return
+    merged.append(event)
+
+
 def merge_chunks(events: list[Event]) -> list[Event]:
     """Join adjacent text chunks of the same kind; keep only the last of adjacent active_line chunks."""
     merged: list[Event] = []
     for event in events:
-        previous = merged[-1] if merged else None
-        if isinstance(event, ChunkEmitted) and isinstance(previous, ChunkEmitted):
-            new, old = event.chunk, previous.chunk
-            same_kind = all(new.get(k) == old.get(k) for k in ("role", "type", "format"))
-            if same_kind and _mergeable(new) and _mergeable(old):
-                merged[-1] = ChunkEmitted({**old, "content": old["content"] + new["content"]})
-                continue
-            if same_kind and new.get("format") == "active_line" and old.get("format") == "active_line":
-                merged[-1] = event
-                continue
-        merged.append(event)
+        merge_into(merged, event)
     return merged
 
 
 class BusBridge:
-    """Iterates a bus subscription and posts `CoreEventsArrived` to `target`."""
+    """Iterates a bus subscription and posts `CoreEventsArrived` to `target`, one burst at a time."""
 
     def __init__(self, bus: EventBus, target: MessagePump) -> None:
         self.bus = bus
         self.target = target
         self.subscription = bus.subscribe()
 
+    def _drain(self, pending: list[Event]) -> None:
+        while True:
+            event = self.subscription.get_nowait()
+            if event is None:
+                return
+            merge_into(pending, event)
+
     async def run(self) -> None:
         """Forward events until cancelled (run it with `run_worker`)."""
+        pending: list[Event] = []
         try:
             while True:
-                first = await self.subscription.get()
-                batch = [first]
-                while len(batch) < MAX_BATCH:
-                    event = self.subscription.get_nowait()
-                    if event is None:
-                        break
-                    batch.append(event)
-                self.target.post_message(CoreEventsArrived(merge_chunks(batch)))
+                if not pending:
+                    merge_into(pending, await self.subscription.get())
+                self._drain(pending)
+                burst, pending = pending[:MAX_BATCH], pending[MAX_BATCH:]
+                message = CoreEventsArrived(burst)
+                self.target.post_message(message)
+                await self._wait_until_handled(message, pending)
         finally:
             self.subscription.close()
+
+    async def _wait_until_handled(self, message: CoreEventsArrived, pending: list[Event]) -> None:
+        """Wait for the target to finish the burst, merging what arrives meanwhile into `pending`."""
+        handled = asyncio.ensure_future(message.handled.wait())
+        try:
+            while not handled.done():
+                arrival = asyncio.ensure_future(self.subscription.get())
+                done, _ = await asyncio.wait({handled, arrival}, return_when=asyncio.FIRST_COMPLETED)
+                if arrival in done:
+                    merge_into(pending, arrival.result())
+                    self._drain(pending)
+                else:
+                    arrival.cancel()
+                    try:
+                        event = await arrival
+                    except asyncio.CancelledError:
+                        continue
+                    merge_into(pending, event)  # it arrived as it was cancelled: keep it
+        finally:
+            handled.cancel()

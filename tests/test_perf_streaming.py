@@ -167,3 +167,51 @@ def test_a_huge_table_is_aligned_in_linear_time() -> None:
     positions = {line.index("│") for line in lines if "│" in line}
     assert len(positions) == 1, "columns line up"
     assert "…" in shown, "cells wider than the column limit are cut with an ellipsis"
+
+
+# ---------------------------------------------------------------- the bridge under a slow UI
+
+
+async def test_the_bridge_merges_while_the_ui_is_busy_instead_of_queueing() -> None:
+    """A producer far faster than the screen: bursts stay few and merged, nothing is lost or reordered."""
+    from textual.app import App
+
+    from oi_core.bus import EventBus
+    from oi_core.events import ChunkEmitted
+    from oi_tui.bridge import BusBridge, CoreEventsArrived
+
+    received: list = []
+    bursts: list[int] = []
+
+    class SlowScreenApp(App):
+        async def on_core_events_arrived(self, message: CoreEventsArrived) -> None:
+            try:
+                bursts.append(len(message.events))
+                received.extend(message.events)
+                await asyncio.sleep(0.05)  # a slow frame
+            finally:
+                if getattr(message, "handled", None) is not None:
+                    message.handled.set()
+
+    bus = EventBus()
+    app = SlowScreenApp()
+    async with app.run_test() as pilot:
+        bridge = BusBridge(bus, app)
+        app.run_worker(bridge.run())
+        await pilot.pause()
+        for i in range(3000):
+            bus.publish(ChunkEmitted({"role": "assistant", "type": "message", "content": f"{i} "}))
+            if i % 100 == 0:
+                bus.publish(ChunkEmitted({"role": "computer", "type": "console", "format": "active_line",
+                                          "content": i}))
+            if i % 10 == 0:
+                await asyncio.sleep(0.002)  # the producer yields often: each gap is a chance to post
+        bus.publish(ChunkEmitted({"role": "assistant", "type": "message", "end": True}))
+        deadline = time.monotonic() + 20
+        while not (received and received[-1].chunk.get("end")) and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+    text = "".join(e.chunk.get("content", "") for e in received if e.chunk.get("type") == "message"
+                   and isinstance(e.chunk.get("content"), str))
+    assert text == "".join(f"{i} " for i in range(3000))
+    assert len(bursts) < 200, "one burst per UI turn, not one per event"
+    assert len(received) < 500, "text merged while waiting (3,000 chunks, 30 line marks)"

@@ -120,6 +120,20 @@ class ChatScreen(Screen):
                 tooltip="Run code without asking"),
         Binding("f2", "toggle_zoom", "Zoom", id="toggle_zoom",
                 tooltip="Give the whole width to the conversation (editor and console hide)"),
+        # reading the conversation from the prompt (the prompt keeps home/end while it has text)
+        Binding("pageup", "scroll_transcript('page_up')", "Scroll", id="transcript.page_up", priority=True,
+                key_display="PgUp/PgDn", tooltip="Scroll the conversation a page up or down"),
+        Binding("pagedown", "scroll_transcript('page_down')", "Scroll", id="transcript.page_down", priority=True,
+                show=False),
+        Binding("home", "scroll_transcript('top', True)", "Top", id="transcript.top", priority=True, show=False,
+                tooltip="Go to the start of the conversation (when the prompt is empty)"),
+        Binding("end", "scroll_transcript('newest', True)", "Newest", id="transcript.newest", priority=True,
+                tooltip="Jump to the newest message and follow it again (when the prompt is empty)"),
+        Binding("ctrl+home", "scroll_transcript('top')", "Top", id="transcript.top_alt", priority=True, show=False),
+        Binding("ctrl+end", "scroll_transcript('newest')", "Newest", id="transcript.newest_alt", priority=True,
+                show=False),
+        Binding("f3", "toggle_code", "Expand code", id="transcript.toggle_code",
+                tooltip="Show all the code and output of the code block in view, or fold it again"),
     ]
 
     def __init__(self) -> None:
@@ -133,6 +147,8 @@ class ChatScreen(Screen):
         self._flush_timer: Timer | None = None
         self._reply_timer: Timer | None = None
         self._reply_flushed_at = 0.0
+        self._was_following = True
+        self._prompt_empty = True
         self._drain_timer: Timer | None = None
         self._last_sent: tuple[str, Widget | None] | None = None  # until its turn ends: re-queued if "busy"
         self._approved: PendingApproval | None = None  # sent, not yet confirmed by ApprovalResolved
@@ -177,6 +193,7 @@ class ChatScreen(Screen):
         self.run_worker(bridge.run(), name="bus-bridge", group="bus-bridge", exit_on_error=False)
         self._flush_timer = self.set_interval(FLUSH_INTERVAL, self.flush_buffers, pause=True)
         self._reply_timer = self.set_interval(REPLY_FLUSH_INTERVAL, self._flush_reply, pause=True)
+        self.watch(self.transcript, "scroll_y", lambda _old, _new: self._transcript_scrolled(), init=False)
         self._show_settings_now()
         prompt = self.query_one(PromptInput)
         prompt.take_back_queued = self.queued.pop_last
@@ -272,10 +289,13 @@ class ChatScreen(Screen):
 
     @on(CoreEventsArrived)
     async def apply_core_events(self, message: CoreEventsArrived) -> None:
-        for event in message.events:
-            handler = self._handlers.get(type(event))
-            if handler is not None:
-                await handler(event)
+        try:
+            for event in message.events:
+                handler = self._handlers.get(type(event))
+                if handler is not None:
+                    await handler(event)
+        finally:
+            message.handled.set()  # the bridge sends the next burst
 
     async def _apply_chunk(self, event: ChunkEmitted) -> None:
         chunk = event.chunk
@@ -702,6 +722,14 @@ class ChatScreen(Screen):
             self.prompt.focus()
         self.refresh_bindings()
 
+    @on(TextArea.Changed, "#prompt")
+    def prompt_changed(self, event: TextArea.Changed) -> None:
+        """Home/End belong to the prompt while it has text: the footer follows."""
+        empty = not self.prompt.text
+        if empty != self._prompt_empty:
+            self._prompt_empty = empty
+            self.refresh_bindings()
+
     @on(TextArea.Changed, "#editor")
     def editor_changed(self, event: TextArea.Changed) -> None:
         """While editing, risk marks follow the text (findings only hold for the code that was scanned)."""
@@ -741,6 +769,14 @@ class ChatScreen(Screen):
             return pending is not None and not editing and isinstance(self.focused, PromptInput)
         if action == "stop":
             return self.busy and pending is None
+        if action == "scroll_transcript":
+            if not self._reading_keys_apply():
+                return False
+            if len(parameters) > 1 and parameters[1] and isinstance(self.focused, PromptInput) and self.focused.text:
+                return False  # home/end with text in the prompt: the prompt's own line start/end
+            if parameters and parameters[0] == "newest":
+                return not self._was_following  # as of the last scroll, not a layout caught half-way
+            return True
         return True
 
     def action_focus_card(self) -> None:
@@ -753,6 +789,50 @@ class ChatScreen(Screen):
                 self._reply.stop_rendering()  # nothing more is drawn once the user said stop
             self.query_one(StatusLine).state = "stopping"
             self.publish(StopRequested())
+
+    def _reading_keys_apply(self) -> bool:
+        """Transcript keys act from the prompt (or with nothing focused), never inside the editor or a box."""
+        return self.focused is None or isinstance(self.focused, PromptInput)
+
+    @property
+    def _following_newest(self) -> bool:
+        transcript = self.transcript
+        return transcript.scroll_y >= transcript.max_scroll_y - 1
+
+    def action_scroll_transcript(self, where: str, yields_to_prompt_text: bool = False) -> None:
+        """PgUp/PgDn page the conversation, Home/End (empty prompt) or ctrl+Home/End go to its start or newest."""
+        transcript = self.transcript
+        if where == "page_up":
+            transcript.scroll_page_up(animate=False)
+        elif where == "page_down":
+            transcript.scroll_page_down(animate=False)
+            if transcript.scroll_target_y >= transcript.max_scroll_y:
+                transcript.anchor()  # back at the bottom: follow new text again
+        elif where == "top":
+            transcript.scroll_home(animate=False)
+        else:
+            transcript.anchor()  # scrolls to the end and follows new text
+        self.refresh_bindings()
+
+    def action_toggle_code(self) -> None:
+        """Expand (or fold) the code block in view that has hidden lines; the lowest one on screen."""
+        blocks = [block for block in self.transcript.query(CodeBlock) if block.collapsible]
+        if not blocks:
+            self.app.notify("No code block has hidden lines.", timeout=3)
+            return
+        view = self.transcript.region
+        visible = [block for block in blocks if block.region.overlaps(view)]
+        block = (visible or blocks)[-1]
+        block.toggle_expanded()
+        if not visible:
+            self.transcript.scroll_to_widget(block, animate=False)
+
+    def _transcript_scrolled(self) -> None:
+        """The footer's "End Newest" shows only while the view is away from the newest message."""
+        following = self._following_newest
+        if following != self._was_following:
+            self._was_following = following
+            self.refresh_bindings()
 
     def action_toggle_zoom(self) -> None:
         """Hide or show the editor and console so a long conversation gets the whole screen."""

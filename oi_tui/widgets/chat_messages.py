@@ -257,6 +257,7 @@ class NoticeMessage(Static):
     def __init__(self, text: str, **kwargs) -> None:
         kwargs["markup"] = False
         super().__init__(terminal_safe(text), **kwargs)
+        self.text = text
 
 
 class HistoryItem(Static):
@@ -265,6 +266,8 @@ class HistoryItem(Static):
     def __init__(self, role: str, text: str, **kwargs) -> None:
         shown = text if len(text) <= 2000 else text[:2000] + " …"
         super().__init__(terminal_safe(shown), markup=False, classes=f"-{role}", **kwargs)
+        self.role = role
+        self.text = text
 
 
 class LightReply(Static):
@@ -288,6 +291,10 @@ class EarlierMessages(Static, can_focus=True):
     def __init__(self, count: int, **kwargs) -> None:
         super().__init__(f"▲ Show {count} earlier messages", **kwargs)
         self.count = count
+
+    def set_count(self, count: int) -> None:
+        self.count = count
+        self.update(f"▲ Show {count} earlier messages")
 
     def on_click(self) -> None:
         self.post_message(self.RevealRequested())

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import os
 
 from rich.syntax import Syntax
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Static
@@ -59,6 +61,21 @@ def image_widget_class(renderer: str | None = None):
     return UnicodeImage if renderer == "unicode" else HalfcellImage
 
 
+#: Images are kept at most this size (pixels): a terminal shows far fewer, and a screenshot decoded in
+#: full is ~8 MB that a long session would keep for every image.
+IMAGE_MAX_PIXELS = (480, 480)
+
+
+def decode_image(content: str):
+    """A base64 image decoded and shrunk to IMAGE_MAX_PIXELS (CPU work: run it in a thread)."""
+    from PIL import Image as PILImage
+
+    image = PILImage.open(io.BytesIO(base64.b64decode(content)))
+    image.load()
+    image.thumbnail(IMAGE_MAX_PIXELS)
+    return image
+
+
 class CodeBlock(Vertical):
     """Compact view of one code block and everything its run produced."""
 
@@ -74,6 +91,8 @@ class CodeBlock(Vertical):
         self.allowed_by = ""
         self.language_guessed = False
         """The fence named no language and `language` is the core's guess."""
+        self.expanded = False
+        """All the code and all the kept output are shown (a click on the block, or f3, toggles it)."""
 
     def compose(self) -> ComposeResult:
         yield Label(self._header(), id="code-header", classes="code-header", markup=False)
@@ -93,14 +112,36 @@ class CodeBlock(Vertical):
 
     def _code_renderable(self) -> Syntax | Text:
         lines = visible_controls(self.code).rstrip("\n").split("\n")
-        shown = "\n".join(lines[:CODE_LINES_SHOWN])
+        collapsed = not self.expanded and len(lines) > CODE_LINES_SHOWN
+        shown = "\n".join(lines[:CODE_LINES_SHOWN] if collapsed else lines)
         lexer = {"shell": "bash", "sh": "bash"}.get(self.language, self.language)
         syntax = Syntax(shown, lexer, theme="ansi_dark", background_color="default", word_wrap=True)
-        if len(lines) <= CODE_LINES_SHOWN:
+        if not collapsed:
             return syntax
         from rich.console import Group
 
-        return Group(syntax, Text(f"… {len(lines) - CODE_LINES_SHOWN} more lines", style="dim italic"))
+        more = len(lines) - CODE_LINES_SHOWN
+        return Group(syntax, Text(f"… {more} more lines (click or f3 to show all)", style="dim italic"))
+
+    @property
+    def collapsible(self) -> bool:
+        """Some code or output is hidden (or shown only because the block is expanded)."""
+        code_lines = visible_controls(self.code).rstrip("\n").count("\n") + 1
+        output_lines = clean_output(self.output).rstrip("\n").count("\n") + 1
+        return code_lines > CODE_LINES_SHOWN or output_lines > OUTPUT_LINES_SHOWN
+
+    def toggle_expanded(self) -> None:
+        """Show all the code and output, or go back to the compact view."""
+        self.expanded = not self.expanded
+        self.set_class(self.expanded, "-expanded")
+        self.query_one(".code-body", Static).update(self._code_renderable())
+        self.query_one(".code-output", Static).update(self._output_renderable())
+
+    def on_click(self, event: events.Click) -> None:
+        target = event.widget
+        if target is not None and (target.has_class("code-body") or target.has_class("code-output")) and self.collapsible:
+            event.stop()
+            self.toggle_expanded()
 
     def set_state(self, state: str) -> None:
         self.state = state
@@ -133,8 +174,11 @@ class CodeBlock(Vertical):
 
     def _output_renderable(self) -> Text:
         lines = clean_output(self.output).rstrip("\n").split("\n")
-        tail = lines[-OUTPUT_LINES_SHOWN:]
-        return Text(("…\n" if len(lines) > OUTPUT_LINES_SHOWN else "") + "\n".join(tail))
+        if self.expanded or len(lines) <= OUTPUT_LINES_SHOWN:
+            return Text("\n".join(lines))
+        hidden = len(lines) - OUTPUT_LINES_SHOWN
+        return Text.assemble((f"… {hidden} earlier lines (click or f3 to show all)\n", "dim italic"),
+                             "\n".join(lines[-OUTPUT_LINES_SHOWN:]))
 
     def append_output(self, text: str) -> None:
         self.output += text
@@ -145,12 +189,9 @@ class CodeBlock(Vertical):
         box.update(self._output_renderable())
 
     async def add_image(self, chunk_format: str, content: str) -> None:
-        """Show a base64 image the run produced, below the output."""
-        from PIL import Image as PILImage
-
+        """Show a base64 image the run produced, below the output (decoded and shrunk off the UI thread)."""
         try:
-            image = PILImage.open(io.BytesIO(base64.b64decode(content)))
-            image.load()
+            image = await asyncio.to_thread(decode_image, content)
         except Exception:
             await self.mount(Static(Text(f"[image: {chunk_format}, could not be decoded]", style="dim")))
             return

@@ -16,6 +16,13 @@ from .code_block import CodeBlock
 RECENT_MESSAGES = 24
 #: Of those, replies this close to the end get full Markdown widgets; the rest one light widget each.
 FULL_MARKDOWN_REPLIES = 5
+#: Older messages shown per step when they are revealed (each step is one short turn of the UI loop).
+REVEAL_BATCH = 60
+#: Items (messages, code blocks, notes) a live conversation keeps mounted; once FOLD_STEP more arrive, the
+#: oldest fold into "show earlier" as plain text. Every mounted widget keeps its rendered lines and takes
+#: part in every layout, so a session of thousands of messages would otherwise grow without bound.
+LIVE_ITEMS = 60
+FOLD_STEP = 20
 
 
 def _text_of(message: dict[str, Any]) -> str:
@@ -29,6 +36,21 @@ def _text_of(message: dict[str, Any]) -> str:
 
 #: Added to a failure marker when the failed message was taken back out of the conversation.
 WITHDRAWN_NOTE = "Your message was not kept (the model never saw it); it is back in the prompt: press Enter to send it again."
+
+
+def _summaries(widget: Widget) -> list[tuple[str, str]]:
+    """What a transcript item said, as (role, text) for its light form behind "show earlier"."""
+    if isinstance(widget, UserMessage):
+        return [("user", widget.text)]
+    if isinstance(widget, (AssistantMessage, LightReply)):
+        return [("assistant", widget.text)]
+    if isinstance(widget, CodeBlock):
+        return [("assistant", widget.code)] + ([("computer", widget.output)] if widget.output else [])
+    if isinstance(widget, HistoryItem):
+        return [(widget.role, widget.text)]
+    if isinstance(widget, (NoticeMessage, FailureMarker)):
+        return [("computer", widget.text)]
+    return []  # run-change lines and progress notes belong to the items they follow
 
 
 class FailureMarker(Static):
@@ -58,6 +80,7 @@ class Transcript(VerticalScroll, can_focus=False):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._earlier: list[dict[str, Any]] = []
+        self._folded: list[tuple[str, str]] = []  # (role, text) of live items folded away, oldest first
 
     def on_mount(self) -> None:
         self.anchor()
@@ -67,7 +90,25 @@ class Transcript(VerticalScroll, can_focus=False):
             await self.mount(widget, before=before)
         else:
             await self.mount(widget)
+        await self._fold_old_items()
         return widget
+
+    async def _fold_old_items(self) -> None:
+        """Keep LIVE_ITEMS items mounted: older ones become plain text behind "show earlier" (see LIVE_ITEMS)."""
+        items = [child for child in self.children if not isinstance(child, EarlierMessages)]
+        if len(items) <= LIVE_ITEMS + FOLD_STEP or self.scroll_y < self.max_scroll_y - 1:
+            return  # few enough, or the user is reading back: nothing above them may move
+        fold = items[: len(items) - LIVE_ITEMS]
+        for widget in fold:
+            self._folded.extend(_summaries(widget))
+        hidden = len(self._earlier) + len(self._folded)
+        placeholder = self.query(EarlierMessages)
+        with self.app.batch_update():
+            if placeholder:
+                placeholder.first().set_count(hidden)
+            else:
+                await self.mount(EarlierMessages(hidden), before=0)
+            await self.remove_children(fold)
 
     async def add_user(self, text: str) -> UserMessage:
         return await self.add(UserMessage(text))  # type: ignore[return-value]
@@ -103,6 +144,7 @@ class Transcript(VerticalScroll, can_focus=False):
     async def show_messages(self, messages: list[dict[str, Any]]) -> None:
         """Replace everything with `messages`: the recent ones in full, older ones behind a placeholder."""
         await self.remove_children()
+        self._folded = []
         split = max(0, len(messages) - RECENT_MESSAGES)
         # never split a code block from its output: start the recent part at a user/assistant message
         while 0 < split < len(messages) and messages[split].get("role") == "computer":
@@ -153,14 +195,13 @@ class Transcript(VerticalScroll, can_focus=False):
         """Mount the older messages in their light form, in place of the placeholder."""
         event.stop()
         placeholder = self.query(EarlierMessages).first()
-        items = [
-            HistoryItem(str(m.get("role")), _text_of(m))
-            for m in self._earlier
-            if m.get("type") in ("message", "code") or m.get("format") == "output"
-        ]
-        self._earlier = []
+        earlier = [(str(m.get("role")), _text_of(m)) for m in self._earlier
+                   if m.get("type") in ("message", "code") or m.get("format") == "output"] + self._folded
+        self._earlier, self._folded = [], []
         self.release_anchor()
         with self.app.batch_update():
-            await self.mount_all(items, before=placeholder)
+            for start in range(0, len(earlier), REVEAL_BATCH):  # batches: the loop is never held for long
+                batch = earlier[start:start + REVEAL_BATCH]
+                await self.mount_all([HistoryItem(role, text) for role, text in batch], before=placeholder)
             await placeholder.remove()
         self.scroll_home(animate=False)

@@ -1,0 +1,151 @@
+"""Reading a long conversation from the keyboard: PgUp/PgDn/Home/End from the prompt, newest, folded code."""
+
+from __future__ import annotations
+
+import pytest
+
+from oi_tui.app import OiApp
+from oi_tui.widgets.code_block import CodeBlock
+from tests.llm_server import Reply
+from tests.tui_support import chat, send, wait_for
+
+pytestmark = pytest.mark.usefixtures("pinned_look", "no_kernel_warm_up")
+
+SIZE = (100, 30)
+
+
+def long_reply(paragraphs: int = 40) -> str:
+    return "\n\n".join(f"Paragraph {i}: " + "words that fill the line " * 6 for i in range(paragraphs))
+
+
+def footer_text(app: OiApp) -> str:
+    return " ".join(str(key.render()) for key in app.screen.query("FooterKey"))
+
+
+async def test_page_keys_scroll_the_transcript_from_the_prompt(make_interpreter, llm) -> None:
+    llm.queue(Reply(text=long_reply(), chunk_size=200))
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        await send(pilot, "write a lot")
+        await wait_for(pilot, lambda: screen.status == "idle" and not screen.transcript.query("StreamedText"))
+        await pilot.pause(0.2)
+        transcript = screen.transcript
+        bottom = transcript.max_scroll_y
+        assert bottom > 50 and transcript.scroll_y == bottom
+        assert "PgUp/PgDn" in footer_text(app) and "Newest" not in footer_text(app)
+
+        await pilot.press("pageup")
+        await pilot.pause(0.1)
+        assert transcript.scroll_y < bottom and app.query_one("#prompt").has_focus
+        assert "Newest" in footer_text(app), "the footer offers the way back"
+        await pilot.press("pageup", "pagedown")
+        await pilot.pause(0.1)
+        assert transcript.scroll_y < bottom
+        await pilot.press("home")  # empty prompt: the start of the conversation
+        await pilot.pause(0.1)
+        assert transcript.scroll_y == 0
+        await pilot.press("end")  # and back to the newest
+        await pilot.pause(0.1)
+        assert transcript.scroll_y == transcript.max_scroll_y
+
+        # with text in the prompt, Home/End are the prompt's; ctrl+Home/End still move the transcript
+        await pilot.press(*"abc")
+        await pilot.press("home")
+        assert app.query_one("#prompt").cursor_location == (0, 0)
+        assert transcript.scroll_y == transcript.max_scroll_y
+        await pilot.press("end")
+        assert app.query_one("#prompt").cursor_location == (0, 3)
+        await pilot.press("ctrl+home")
+        await pilot.pause(0.1)
+        assert transcript.scroll_y == 0 and app.query_one("#prompt").text == "abc"
+        await pilot.press("ctrl+end")
+        await pilot.pause(0.1)
+        assert transcript.scroll_y == transcript.max_scroll_y
+
+
+async def test_the_view_stays_where_the_reader_is_and_end_follows_again(make_interpreter, llm) -> None:
+    llm.queue(Reply(text=long_reply(30), chunk_size=200))
+    llm.queue(Reply(text=long_reply(60), chunk_size=40, chunk_delay=0.01))
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        transcript = screen.transcript
+        await send(pilot, "first")
+        await wait_for(pilot, lambda: screen.status == "idle" and not screen.transcript.query("StreamedText"))
+        await send(pilot, "second")
+        await wait_for(pilot, lambda: "Paragraph 3:" in (screen._reply.text if screen._reply else ""))
+        await pilot.press("pageup", "pageup")
+        await pilot.pause(0.2)
+        held = transcript.scroll_y
+        await pilot.pause(0.6)  # the reply keeps streaming below
+        assert transcript.scroll_y == held, "reading back is not interrupted by new text"
+        await pilot.press("end")
+        await wait_for(pilot, lambda: screen.status == "idle")
+        await pilot.pause(0.3)
+        assert transcript.scroll_y == transcript.max_scroll_y, "End follows the newest text again"
+
+
+async def test_folded_code_blocks_expand_on_demand(make_interpreter, llm) -> None:
+    code = "\n".join(f"print({i})" for i in range(20))
+    llm.queue(f"Here:\n\n```python\n{code}\n```\n")
+    llm.queue("Printed twenty lines.")
+    app = OiApp(make_interpreter(auto_run=True))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        await send(pilot, "count")
+        await wait_for(pilot, lambda: screen.status == "idle" and app.query(CodeBlock)
+                       and "19" in app.query_one(CodeBlock).output, timeout=60)
+        block = app.query_one(CodeBlock)
+        body, output = block.query_one(".code-body"), block.query_one(".code-output")
+
+        def shown(widget) -> str:
+            return "\n".join(line.text for line in widget.render_lines(widget.region.reset_offset))
+
+        assert block.collapsible and not block.expanded
+        assert "more lines" in shown(body) and "print(19)" not in shown(body)
+        assert "earlier lines" in shown(output)
+        await pilot.press("f3")
+        await pilot.pause(0.2)
+        rows = [line.strip() for line in shown(output).split("\n")]
+        assert block.expanded and "print(19)" in shown(body) and "0" in rows and "19" in rows
+        screen.transcript.scroll_to_widget(body, animate=False, top=True)
+        await pilot.pause(0.1)
+        await pilot.click(body)
+        await pilot.pause(0.2)
+        assert not block.expanded and "print(19)" not in shown(body)
+        assert app.query_one("#prompt").has_focus
+
+
+async def test_a_long_live_session_keeps_a_bounded_window_and_loses_nothing(make_interpreter) -> None:
+    """Past LIVE_ITEMS + FOLD_STEP items the oldest fold into "show earlier" (plain text), never while reading back."""
+    from oi_tui.widgets.chat_messages import EarlierMessages, HistoryItem
+    from oi_tui.widgets.transcript import FOLD_STEP, LIVE_ITEMS
+
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=SIZE) as pilot:
+        transcript = chat(app).transcript
+        for i in range(150):
+            await transcript.add_user(f"message {i}")
+            if i % 10 == 0:
+                await pilot.pause()
+        await pilot.pause(0.1)
+        live = [child for child in transcript.children if not isinstance(child, EarlierMessages)]
+        assert LIVE_ITEMS <= len(live) <= LIVE_ITEMS + FOLD_STEP, "the mounted window stays bounded"
+        assert live[-1].text == "message 149"
+        placeholder = transcript.query_one(EarlierMessages)
+        assert placeholder.count == 150 - len(live)
+
+        transcript.scroll_home(animate=False)  # reading back: nothing above the reader moves
+        await pilot.pause(0.1)
+        before = len(transcript.children)
+        for i in range(150, 150 + FOLD_STEP + 5):
+            await transcript.add_user(f"message {i}")
+        await pilot.pause(0.1)
+        assert len(transcript.children) == before + FOLD_STEP + 5
+
+        placeholder.post_message(EarlierMessages.RevealRequested())
+        await wait_for(pilot, lambda: not transcript.query(EarlierMessages))
+        texts = [child.text for child in transcript.children]
+        assert texts == [f"message {i}" for i in range(150 + FOLD_STEP + 5)], "every message, in order"
+        assert isinstance(transcript.children[0], HistoryItem)
