@@ -22,6 +22,8 @@ from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from . import tls
+
 if TYPE_CHECKING:
     from .llm import Delta, Llm
 
@@ -152,7 +154,7 @@ async def lean_deltas(llm: "Llm", messages: list[dict[str, Any]], tools: list[di
     url, headers, body = _request(llm, messages, tools, api_key)
     timeout = httpx.Timeout(llm.request_timeout, connect=min(llm.request_timeout, 60.0))
     attempts = max(0, int(llm.max_retries or 0)) + 1
-    async with httpx.AsyncClient(timeout=timeout) as client:
+    async with httpx.AsyncClient(timeout=timeout, verify=tls.context()) as client:  # on the relay loop
         for attempt in range(attempts):
             try:
                 async with client.stream("POST", url, headers=headers, json=body) as response:

@@ -12,7 +12,6 @@ or network, which a corporate proxy must not intercept.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import tls
 from .errors import OiError
 
 #: The context window used when a server does not say how large a model's is.
@@ -231,26 +231,12 @@ def share_of(window: int) -> int:
 # ---------------------------------------------------------------- HTTP
 
 
-@functools.cache
-def tls_context() -> Any:
-    """One certificate store for every request here: building it costs ~30 ms, more than a local probe."""
-    import ssl
-
-    return ssl.create_default_context()
-
-
-def _loaded_tls_context() -> Any:
-    import httpx  # noqa: F401  (first import is slow too: done here, off the event loop)
-
-    return tls_context()
-
-
 async def http_client(timeout: float | None, connect: float = PROBE_TIMEOUT) -> Any:
     """An httpx client for the user's own servers: no proxy from the environment, the shared TLS context.
 
     The certificate store (~80 ms of CPU) and httpx are loaded in a thread so a UI loop never waits for them.
     """
-    verify = await asyncio.to_thread(_loaded_tls_context)
+    verify = await asyncio.to_thread(tls.context)  # cached after the first call
     import httpx
 
     limit = httpx.Timeout(timeout, connect=connect if timeout is None else min(timeout, connect))

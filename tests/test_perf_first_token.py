@@ -108,3 +108,22 @@ def test_what_litellm_would_look_up_is_read_from_its_table() -> None:
     for model in ("anthropic/claude-3-5-sonnet", "ollama/llama3", "azure/gpt-4o", "claude-3-opus"):
         other.model = model
         assert llm_lean.openai_compatible(other) is None, model
+
+
+async def test_the_certificate_store_is_built_once_for_all_requests(llm: ScriptedLLM, monkeypatch) -> None:
+    """Building a TLS context costs ~20 ms of CPU: the lean path (and the local-server client) share one."""
+    import httpx
+
+    from oi_core import tls
+
+    built = []
+    real = httpx.create_ssl_context
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda *a, **k: built.append(1) or real(*a, **k))
+    tls.context.cache_clear()
+    client = Llm()
+    client.model, client.api_base, client.api_key, client.max_retries = "openai/bench", llm.url, "sk-test", 0
+    for _ in range(3):
+        llm.queue(SCENARIOS["text"])
+        deltas, error = await _collect(client, client._lean_deltas)
+        assert error is None and deltas
+    assert len(built) == 1
