@@ -1,10 +1,17 @@
-"""Turns the LMC conversation into the OpenAI-style messages a model reads."""
+"""Turns the LMC conversation into the OpenAI-style messages a model reads.
+
+Both steps cost what is new, not how long the conversation has grown: the converted form of the messages up to
+the newest user message is kept per interpreter (`_Converted`) and reused while those messages are the same
+objects with the same content, and trimming walks from the newest message back only as far as the window goes.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 import mimetypes
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +59,27 @@ def code_fence(language: str, code: str) -> str:
     return f"```{language}\n{code}\n```"
 
 
+@dataclass(frozen=True)
+class _Converted:
+    """The converted form of an interpreter's first messages, and the converter's state after them."""
+
+    settings: tuple[Any, ...]
+    sources: tuple[dict[str, Any], ...]  # the LMC messages converted (the very objects)
+    contents: tuple[Any, ...]  # their content when converted (an edit in place is seen)
+    out: tuple[dict[str, Any], ...]  # what they became (never changed afterwards: merging makes a new dict)
+    pending_call: str | None
+    last_code: dict[str, Any] | None
+
+
+_converted: "weakref.WeakKeyDictionary[Any, _Converted]" = weakref.WeakKeyDictionary()
+
+
+def _reusable(cached: _Converted | None, settings: tuple[Any, ...], messages: list[dict[str, Any]]) -> bool:
+    if cached is None or cached.settings != settings or len(messages) < len(cached.sources):
+        return False
+    return all(m is s and m.get("content") is c for m, s, c in zip(messages, cached.sources, cached.contents))
+
+
 def to_llm_messages(interpreter: "OpenInterpreter", system_message: str) -> list[dict[str, Any]]:
     """Build the request messages: system prompt, then the conversation in the model's dialect."""
     from .approval import output_preface  # approval builds on this module
@@ -59,19 +87,31 @@ def to_llm_messages(interpreter: "OpenInterpreter", system_message: str) -> list
     vision = interpreter.llm.uses_vision()
     limit = interpreter.llm.max_output
     messages = interpreter.messages
-    out: list[dict[str, Any]] = [{"role": "system", "content": system_message}]
-    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user" and m.get("type") == "message"), default=-1)
+    settings = (functions, vision, limit, interpreter.code_output_sender, interpreter.code_output_template,
+                interpreter.empty_code_output_template, interpreter.user_message_template,
+                interpreter.always_apply_user_message_template)
+    last_user = next((i for i in range(len(messages) - 1, -1, -1)
+                      if messages[i].get("role") == "user" and messages[i].get("type") == "message"), -1)
     pending_call: str | None = None
     last_code: dict[str, Any] | None = None  # the code block whose output comes next (edits are told with it)
+    out: list[dict[str, Any]] = [{"role": "system", "content": system_message}]
+    start = 0
+    cached = _converted.get(interpreter)
+    if _reusable(cached, settings, messages):
+        assert cached is not None
+        out.extend(cached.out)
+        start, pending_call, last_code = len(cached.sources), cached.pending_call, cached.last_code
+    keep_at = max(last_user, start)  # messages before the newest user message convert the same way next time
 
     def add(role: str, content: Any, **extra: Any) -> None:
         previous = out[-1] if len(out) > 1 else None
         mergeable = previous is not None and previous["role"] == role and role in ("user", "assistant")
         if mergeable and "tool_calls" not in previous and not extra:
             if isinstance(previous["content"], str) and isinstance(content, str):
-                previous["content"] = f"{previous['content']}\n\n{content}" if previous["content"] else content
-                return
-            previous["content"] = _as_parts(previous["content"]) + _as_parts(content)
+                merged: Any = f"{previous['content']}\n\n{content}" if previous["content"] else content
+            else:
+                merged = _as_parts(previous["content"]) + _as_parts(content)
+            out[-1] = {**previous, "content": merged}  # a new dict: the kept form stays as it was
             return
         out.append({"role": role, "content": content, **extra})
 
@@ -81,7 +121,12 @@ def to_llm_messages(interpreter: "OpenInterpreter", system_message: str) -> list
             out.append({"role": "tool", "tool_call_id": pending_call, "name": EXECUTE_TOOL_NAME, "content": result})
             pending_call = None
 
-    for index, message in enumerate(messages):
+    for index in range(start, len(messages)):
+        if index == keep_at and index > start:
+            _converted[interpreter] = _Converted(
+                settings, tuple(messages[:index]), tuple(m.get("content") for m in messages[:index]),
+                tuple(out[1:]), pending_call, last_code)
+        message = messages[index]
         role, kind = message.get("role"), message.get("type")
         content = message.get("content")
         if role == "computer" and kind == "console" and message.get("format", "output") == "output":
@@ -185,36 +230,40 @@ def execute_tool(languages: list[str]) -> dict[str, Any]:
 def trim_to_window(interpreter: "OpenInterpreter", messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """Drop the oldest turns until the request fits the context window (system message and newest kept).
 
-    Returns the messages to send and how many were left out. Turns are counted from the newest back until
-    the window is full, so the cost follows what is sent, not how long the conversation has grown; each
-    message's count is remembered by the llm, so a message is tokenized once.
+    Returns the messages to send and how many were left out. Everything here walks from the newest message
+    back and stops when the window is full, so the cost follows what is sent, not how long the conversation
+    has grown; each message's count is remembered by the llm, so a message is tokenized once.
     """
     llm = interpreter.llm
     window = llm.effective_context_window()
     reserve = int(llm.max_tokens or min(4096, window // 4))
     budget = max(window - reserve, 256)
-    rough = sum(_rough_size(m.get("content")) for m in messages) // 3
-    if rough < budget // 2:
+    rough = 0
+    for message in reversed(messages):
+        rough += _rough_size(message.get("content"))
+        if rough // 3 >= budget // 2:
+            break
+    else:
         return messages, 0  # clearly fits: skip exact counting
-    system, rest = messages[0], messages[1:]
-    groups: list[list[dict[str, Any]]] = []
-    for message in rest:
-        if message["role"] == "tool" and groups:
-            groups[-1].append(message)
-        else:
-            groups.append([message])
+    system = messages[0]
     total = llm.request_tokens([system])
-    first = len(groups)
-    while first > 0:  # the newest turn always goes; older ones while they fit
-        cost = sum(llm.message_tokens(m) for m in groups[first - 1])
-        if first < len(groups) and total + cost > budget:
+    first = len(messages)  # index of the oldest message kept
+    turns = 0
+    end = len(messages)
+    while end > 1:  # a turn: a message and the tool results after it; the newest always goes, older ones while they fit
+        start = end - 1
+        while start > 1 and messages[start]["role"] == "tool":
+            start -= 1
+        cost = sum(llm.message_tokens(m) for m in messages[start:end])
+        if turns and total + cost > budget:
             break
         total += cost
-        first -= 1
-    kept = [m for group in groups[first:] for m in group]
-    if len(groups) - first == 1 and total > budget:
+        turns += 1
+        first = end = start
+    kept = messages[first:]
+    if turns == 1 and total > budget:
         kept = [_shrink(m, budget * 3) for m in kept]
-    return [system] + kept, sum(len(group) for group in groups[:first])
+    return [system] + kept, first - 1
 
 
 def _rough_size(content: Any) -> int:
