@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import llm_lean
 from .llm import EXECUTE_TOOL_NAME
 
 if TYPE_CHECKING:
@@ -72,6 +73,9 @@ class _Converted:
 
 
 _converted: "weakref.WeakKeyDictionary[Any, _Converted]" = weakref.WeakKeyDictionary()
+#: Per interpreter: what the last request's messages counted, by message object (kept forms come back as the
+#: same objects), under the key it was counted with (model; an estimate while litellm is not imported).
+_counted: "weakref.WeakKeyDictionary[Any, tuple[Any, dict[int, tuple[dict[str, Any], int]]]]" = weakref.WeakKeyDictionary()
 
 
 def _reusable(cached: _Converted | None, settings: tuple[Any, ...], messages: list[dict[str, Any]]) -> bool:
@@ -247,6 +251,18 @@ def trim_to_window(interpreter: "OpenInterpreter", messages: list[dict[str, Any]
         return messages, 0  # clearly fits: skip exact counting
     system = messages[0]
     total = llm.request_tokens([system])
+    key = (llm.model, llm_lean.litellm_ready())
+    previous = _counted.get(interpreter)
+    known = previous[1] if previous is not None and previous[0] == key else {}
+    counted: dict[int, tuple[dict[str, Any], int]] = {}
+    _counted[interpreter] = (key, counted)
+
+    def tokens(message: dict[str, Any]) -> int:
+        entry = known.get(id(message))
+        count = entry[1] if entry is not None and entry[0] is message else llm.message_tokens(message)
+        counted[id(message)] = (message, count)
+        return count
+
     first = len(messages)  # index of the oldest message kept
     turns = 0
     end = len(messages)
@@ -254,7 +270,7 @@ def trim_to_window(interpreter: "OpenInterpreter", messages: list[dict[str, Any]
         start = end - 1
         while start > 1 and messages[start]["role"] == "tool":
             start -= 1
-        cost = sum(llm.message_tokens(m) for m in messages[start:end])
+        cost = sum(tokens(m) for m in messages[start:end])
         if turns and total + cost > budget:
             break
         total += cost

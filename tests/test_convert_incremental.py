@@ -148,3 +148,21 @@ def test_trimming_keeps_what_it_kept_before_and_looks_only_at_what_fits(make_int
     if window < 100_000:
         assert left_out > 0
         assert len(looked) <= 2 * len(sent) + 20, "the rough size of the whole conversation was taken"
+
+
+def test_the_next_request_counts_only_its_new_messages(make_interpreter, monkeypatch) -> None:
+    interp = make_interpreter()
+    interp.llm.supports_functions = True
+    interp.llm.context_window = 4000
+    interp.llm.max_tokens = 200
+    rng = random.Random(5)
+    for index in range(300):
+        interp.messages.extend(turn(index, rng))
+    sent, left_out = trim_to_window(interp, to_llm_messages(interp, SYSTEM))
+    assert left_out > 0 and len(sent) > 40
+    counted: list[dict[str, Any]] = []
+    real = interp.llm.message_tokens
+    monkeypatch.setattr(interp.llm, "message_tokens", lambda message: counted.append(message) or real(message))
+    interp.messages.extend(turn(300, random.Random(2)))
+    trim_to_window(interp, to_llm_messages(interp, SYSTEM))
+    assert len(counted) <= 20, f"{len(counted)} messages counted again for one new turn"
