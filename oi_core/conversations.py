@@ -36,6 +36,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import operator
 import os
 import re
 import tempfile
@@ -762,8 +763,9 @@ class ConversationStore:
                 exists = False
             if tail is not None and state is not None and state.conversation_id == conversation_id and state.wrote(tail.header):
                 known = len(state.messages)
-                same = next((k for k, (a, b) in enumerate(zip(messages, state.messages)) if a is not b),
-                            min(len(messages), known))
+                same = min(len(messages), known)  # how many messages are still the very ones saved
+                if not all(map(operator.is_, messages[:same], state.messages[:same])):  # at C speed: the usual case
+                    same = next(k for k, (a, b) in enumerate(zip(messages, state.messages)) if a is not b)
                 if same == known == len(messages):
                     return state
                 if state.ends is not None and tail.offset != (state.ends[-1] if state.ends else len(_OPEN) + 1):

@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import mimetypes
+import operator
 import weakref
+from itertools import repeat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,7 +83,9 @@ _counted: "weakref.WeakKeyDictionary[Any, tuple[Any, dict[int, tuple[dict[str, A
 def _reusable(cached: _Converted | None, settings: tuple[Any, ...], messages: list[dict[str, Any]]) -> bool:
     if cached is None or cached.settings != settings or len(messages) < len(cached.sources):
         return False
-    return all(m is s and m.get("content") is c for m, s, c in zip(messages, cached.sources, cached.contents))
+    head = messages[: len(cached.sources)]  # compared at C speed: this runs for every request
+    return (all(map(operator.is_, head, cached.sources))
+            and all(map(operator.is_, map(dict.get, head, repeat("content")), cached.contents)))
 
 
 def to_llm_messages(interpreter: "OpenInterpreter", system_message: str) -> list[dict[str, Any]]:
