@@ -121,7 +121,8 @@ class CodeBlock(Vertical):
         from rich.console import Group
 
         more = len(lines) - CODE_LINES_SHOWN
-        return Group(syntax, Text(f"… {more} more lines (click or f3 to show all)", style="dim italic"))
+        return Group(syntax, Text(f"… {more} more line{'s' if more != 1 else ''} (click or f3 to show all)",
+                                 style="dim italic"))
 
     @property
     def collapsible(self) -> bool:
