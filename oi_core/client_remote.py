@@ -49,6 +49,22 @@ class AuthRefused(RemoteError):
     """The server refused the key (retrying cannot help)."""
 
 
+def connection_failure(exc: BaseException) -> str:
+    """A connection failure in a few words ("connection refused", "timed out"), without aiohttp's internals."""
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return "timed out"
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(os_error, OSError) and os_error.errno is not None:
+        import os
+
+        return os.strerror(os_error.errno).lower()
+    if isinstance(exc, OSError) and exc.errno is not None:
+        import os
+
+        return os.strerror(exc.errno).lower()
+    return str(exc) or type(exc).__name__
+
+
 def normalize_url(url: str) -> str:
     """`host:port`, `http://…` or `ws://…` -> the WebSocket address `ws://host:port/`."""
     text = url.strip()
@@ -158,7 +174,7 @@ class RemoteClient(CoreClient):
         except aiohttp.WSServerHandshakeError as exc:
             raise RemoteError(f"{self.url} refused the connection ({exc.status}): {exc.message}.") from None
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            raise RemoteError(f"Cannot reach {self.url}: {exc or type(exc).__name__}.") from None
+            raise RemoteError(f"Cannot reach {self.url}: {connection_failure(exc)}.") from None
         auth: dict[str, Any] = {"auth": self.key or "none", "ack": True, "events": True}
         resuming = self.session_id is not None
         if resuming:

@@ -117,7 +117,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         self.on_ready = on_ready
         """Called once the chat screen is up and no setup is needed (e.g. `--local` opens the model picker)."""
         self.startup_warnings = list(startup_warnings or [])
-        self._closed = False
+        self._session_closed = False  # not `_closed`: Textual's MessagePump uses that name for its queue
         self.last_key_time = 0.0
         """When the key being handled (or the last one) was pressed: approval ignores keys typed ahead."""
         if "ESCDELAY" not in os.environ:  # Textual waits this long to tell Esc from a key sequence (100 ms)
@@ -262,9 +262,9 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     async def close_session(self) -> None:
         """Stop what runs and shut the languages down (idempotent)."""
-        if self._closed:
+        if self._session_closed:
             return
-        self._closed = True
+        self._session_closed = True
         try:
             await self.client.close()
         except Exception:

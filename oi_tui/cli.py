@@ -349,8 +349,17 @@ def main(argv: list[str] | None = None) -> int:
         return _show_profiles(sys.stdout)
     if args.local_models:
         return _local_models(sys.stdout)
+    if args.set_key and args.set_key.startswith(("ws://", "wss://")):
+        from oi_tui.remote_cli import set_server_key
+
+        return set_server_key(args.set_key, sys.stdin, sys.stdout, sys.stderr)
     if args.set_key:
         return _set_key(args.set_key, sys.stdin, sys.stdout, sys.stderr)
+    if args.connect:
+        from oi_tui.remote_cli import run_connect
+
+        given = [flag.names[0] for flag in FLAGS if getattr(args, _dest(flag), None) is not None]
+        return run_connect(args, given + (["--profile"] if args.profile else []))
     if args.server:
         from oi_tui.remote_cli import run_server
 

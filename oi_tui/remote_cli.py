@@ -102,4 +102,82 @@ def connect_key(url: str, given: str | None, environ: dict[str, str] | None = No
         return env[SERVER_KEY_ENV]
     from oi_core.secrets import server_entry, stored_api_key
 
-    return stored_api_key(server_entry(url))
+    return stored_api_key(server_entry(url.rstrip("/")))
+
+
+async def check_server(url: str, key: str | None) -> str | None:
+    """One sentence if the server cannot be used with this key (checked before the screen is taken over)."""
+    import aiohttp
+
+    http_url = "http" + url[2:].rstrip("/") + "/settings"
+    headers = {"X-API-KEY": key} if key else {}
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
+            async with http.get(http_url, headers=headers) as response:
+                status = response.status
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        from oi_core.client_remote import connection_failure
+
+        return f"cannot reach {url} ({connection_failure(exc)}); is `oi-tui --server` running there?"
+    if status == 401:
+        return (f"{url} refused the key: pass --key, set {SERVER_KEY_ENV}, or store it with "
+                f"`oi-tui --set-key {url.rstrip('/')}`.")
+    if status != 200:
+        return f"{url} answered HTTP {status} to a settings request; is it an oi-tui server?"
+    return None
+
+
+def run_connect(args: argparse.Namespace, ignored_flags: list[str], err: Any = None) -> int:
+    """The full-screen app on a remote core; returns the exit code."""
+    import asyncio
+
+    from oi_core.client_remote import RemoteClient, RemoteError, normalize_url
+
+    err = err or sys.stderr
+    try:
+        url = normalize_url(args.connect)
+    except RemoteError as exc:
+        print(f"oi-tui: {exc.message}", file=err)
+        return 2
+    if ignored_flags:
+        print(f"oi-tui: {', '.join(ignored_flags)} ignored with --connect: the server's profile and flags decide "
+              "(switch profiles from the palette).", file=err)
+    key = connect_key(url, args.key)
+    problem = asyncio.run(check_server(url, key))
+    if problem:
+        print(f"oi-tui: {problem}", file=err)
+        return 1
+    from oi_tui.terminal_guard import run_guarded
+
+    def run_app() -> int:
+        from oi_tui.app import OiApp
+
+        app = OiApp(client=RemoteClient(url, key), start_in_conversations=bool(args.conversations))
+        app.run()
+        return app.return_code or 0
+
+    return run_guarded(run_app)
+
+
+def set_server_key(url: str, stdin: Any, out: Any, err: Any) -> int:
+    """`oi-tui --set-key ws://HOST:PORT`: keep a server's key in the keyring for --connect."""
+    from oi_core.client_remote import RemoteError, normalize_url
+    from oi_core.errors import OiError
+    from oi_core.secrets import store_server_key
+
+    try:
+        url = normalize_url(url)
+        if stdin.isatty():
+            import getpass
+
+            key = getpass.getpass(f"Key for {url} (input hidden): ")
+        else:
+            key = stdin.readline()
+        print(store_server_key(url, key, session_fallback=False), file=out)
+    except (EOFError, KeyboardInterrupt):
+        print("oi-tui: no key entered; nothing was stored.", file=err)
+        return 1
+    except (OiError, RemoteError) as exc:
+        print(f"oi-tui: {exc.message}", file=err)
+        return 1
+    return 0

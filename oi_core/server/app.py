@@ -104,6 +104,8 @@ class Server:
         self.app.router.add_post("/openai/chat/completions", self.openai.chat_completions)
         self.app.router.add_post("/openai/v1/chat/completions", self.openai.chat_completions)
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self.stopping = False  # set by stop(): no new connection or session is accepted any more
         self.port: int | None = None
         self._stopped: asyncio.Event | None = None
 
@@ -124,14 +126,18 @@ class Server:
         self.template.llm.warm_up()  # import litellm once, in the background
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        site = self._site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.config.port
 
     async def stop(self) -> None:
-        """Close every session (turns stopped, kernels ended, conversations saved), then stop listening."""
+        """Stop listening, then close every session (turns stopped, kernels ended, conversations saved)."""
+        self.stopping = True
+        if self._site is not None:
+            await self._site.stop()  # a client reconnecting now is refused, never attached to a closing session
+            self._site = None
         for session in list(self.sessions.values()):
             if session.ws is not None and not session.ws.closed:
                 await session.ws.close(code=1001, message=b"server shutting down")
@@ -283,6 +289,8 @@ class Server:
     # ------------------------------------------------------------ WebSocket
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
+        if self.stopping:
+            return json_error(503, "The server is shutting down.", "unavailable")
         reason = browser_refusal(request, self.config)
         if reason:
             return json_error(403, reason, "forbidden")
