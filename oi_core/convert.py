@@ -12,7 +12,7 @@ import json
 import mimetypes
 import operator
 import weakref
-from itertools import repeat
+from itertools import islice, repeat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,9 +75,6 @@ class _Converted:
 
 
 _converted: "weakref.WeakKeyDictionary[Any, _Converted]" = weakref.WeakKeyDictionary()
-#: Per interpreter: what the last request's messages counted, by message object (kept forms come back as the
-#: same objects), under the key it was counted with (model; an estimate while litellm is not imported).
-_counted: "weakref.WeakKeyDictionary[Any, tuple[Any, dict[int, tuple[dict[str, Any], int]]]]" = weakref.WeakKeyDictionary()
 
 
 def _reusable(cached: _Converted | None, settings: tuple[Any, ...], messages: list[dict[str, Any]]) -> bool:
@@ -132,7 +129,7 @@ def to_llm_messages(interpreter: "OpenInterpreter", system_message: str) -> list
     for index in range(start, len(messages)):
         if index == keep_at and index > start:
             _converted[interpreter] = _Converted(
-                settings, tuple(messages[:index]), tuple(m.get("content") for m in messages[:index]),
+                settings, tuple(messages[:index]), tuple(map(dict.get, messages[:index], repeat("content"))),
                 tuple(out[1:]), pending_call, last_code)
         message = messages[index]
         role, kind = message.get("role"), message.get("type")
@@ -235,55 +232,102 @@ def execute_tool(languages: list[str]) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Trimmed:
+    """The last request trimmed for an interpreter, which the next one starts from."""
+
+    key: tuple[Any, ...]  # model, whether litellm counts (else estimates), budget
+    request: list[dict[str, Any]]  # the messages it was given
+    rough: int  # rough size of request[1:]
+    first: int | None  # index of the oldest message kept (None: not counted, it clearly fitted)
+    kept: int  # tokens of request[first:]
+
+
+_trimmed: "weakref.WeakKeyDictionary[Any, _Trimmed]" = weakref.WeakKeyDictionary()
+#: Per interpreter: tokens by message object (kept converted forms come back as the same objects).
+_counted: "weakref.WeakKeyDictionary[Any, tuple[Any, dict[int, tuple[dict[str, Any], int]]]]" = weakref.WeakKeyDictionary()
+
+
+def _stable(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> int:
+    """How many leading messages of `new` are the very objects at the same places in `old` (the system one aside)."""
+    end = min(len(old), len(new))
+    while end > 1 and old[end - 1] is not new[end - 1]:  # the end was converted again: usually a few messages
+        end -= 1
+    if all(map(operator.is_, islice(old, 1, end), islice(new, 1, end))):
+        return end
+    return next(i for i in range(1, end) if old[i] is not new[i])  # an older message was replaced
+
+
 def trim_to_window(interpreter: "OpenInterpreter", messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """Drop the oldest turns until the request fits the context window (system message and newest kept).
 
-    Returns the messages to send and how many were left out. Everything here walks from the newest message
-    back and stops when the window is full, so the cost follows what is sent, not how long the conversation
-    has grown; each message's count is remembered by the llm, so a message is tokenized once.
+    Returns the messages to send and how many were left out: the longest run of whole turns (a message and
+    the tool results after it) from the newest back that fits, at least the newest. The sizes and the place
+    of the cut are kept from the last request, so a request costs what changed at its end, not how long the
+    conversation has grown; each message is counted once.
     """
     llm = interpreter.llm
     window = llm.effective_context_window()
     reserve = int(llm.max_tokens or min(4096, window // 4))
     budget = max(window - reserve, 256)
-    rough = 0
-    for message in reversed(messages):
-        rough += _rough_size(message.get("content"))
-        if rough // 3 >= budget // 2:
-            break
-    else:
-        return messages, 0  # clearly fits: skip exact counting
-    system = messages[0]
-    total = llm.request_tokens([system])
-    key = (llm.model, llm_lean.litellm_ready())
-    previous = _counted.get(interpreter)
-    known = previous[1] if previous is not None and previous[0] == key else {}
-    counted: dict[int, tuple[dict[str, Any], int]] = {}
-    _counted[interpreter] = (key, counted)
+    key = (llm.model, llm_lean.litellm_ready(), budget)
+    last = _trimmed.get(interpreter)
+    known = _counted.get(interpreter)
+    counts = known[1] if known is not None and known[0] == key[:2] and len(known[1]) < 2 * len(messages) + 64 else {}
+    _counted[interpreter] = (key[:2], counts)
 
     def tokens(message: dict[str, Any]) -> int:
-        entry = known.get(id(message))
-        count = entry[1] if entry is not None and entry[0] is message else llm.message_tokens(message)
-        counted[id(message)] = (message, count)
+        entry = counts.get(id(message))
+        if entry is not None and entry[0] is message:
+            return entry[1]
+        count = llm.message_tokens(message)
+        counts[id(message)] = (message, count)
         return count
 
-    first = len(messages)  # index of the oldest message kept
-    turns = 0
+    def rough_of(part: list[dict[str, Any]]) -> int:
+        return sum(_rough_size(m.get("content")) for m in part)
+
     end = len(messages)
-    while end > 1:  # a turn: a message and the tool results after it; the newest always goes, older ones while they fit
-        start = end - 1
+    stable = _stable(last.request, messages) if last is not None and last.key == key else 0
+    if last is not None and stable:  # start from the last request: take off its end, add this one's
+        rough = last.rough - rough_of(last.request[stable:]) + rough_of(messages[stable:])
+    else:
+        rough = rough_of(messages[1:])
+    if last is not None and stable and last.first is not None and last.first < stable:
+        first = last.first
+        kept = last.kept - sum(map(tokens, last.request[stable:])) + sum(map(tokens, messages[stable:]))
+    else:
+        first, kept = end, 0  # nothing kept yet: the newest turn first
+    if (rough + _rough_size(messages[0].get("content"))) // 3 < budget // 2:
+        _trimmed[interpreter] = _Trimmed(key, messages, rough, None, 0)
+        return messages, 0  # clearly fits: skip exact counting
+    system = messages[0]
+    total = llm.request_tokens([system]) + kept
+    while first > 1:  # older turns while they fit (the newest always)
+        start = first - 1
         while start > 1 and messages[start]["role"] == "tool":
             start -= 1
-        cost = sum(tokens(m) for m in messages[start:end])
-        if turns and total + cost > budget:
+        cost = sum(map(tokens, messages[start:first]))
+        if first < end and total + cost > budget:
             break
         total += cost
-        turns += 1
-        first = end = start
-    kept = messages[first:]
-    if turns == 1 and total > budget:
-        kept = [_shrink(m, budget * 3) for m in kept]
-    return [system] + kept, first - 1
+        kept += cost
+        first = start
+    while total > budget:  # the window shrank or the newest turns grew: drop the oldest kept turns
+        after = first + 1
+        while after < end and messages[after]["role"] == "tool":
+            after += 1
+        if after >= end:
+            break  # the newest turn alone: it goes, cut short below
+        cost = sum(map(tokens, messages[first:after]))
+        total -= cost
+        kept -= cost
+        first = after
+    _trimmed[interpreter] = _Trimmed(key, messages, rough, first, kept)
+    sent = messages[first:]
+    if total > budget:
+        sent = [_shrink(m, budget * 3) for m in sent]
+    return [system] + sent, first - 1
 
 
 def _rough_size(content: Any) -> int:

@@ -163,6 +163,46 @@ def test_the_next_request_counts_only_its_new_messages(make_interpreter, monkeyp
     counted: list[dict[str, Any]] = []
     real = interp.llm.message_tokens
     monkeypatch.setattr(interp.llm, "message_tokens", lambda message: counted.append(message) or real(message))
+    looked: list[int] = []
+    rough = convert._rough_size
+    monkeypatch.setattr(convert, "_rough_size", lambda content: looked.append(1) or rough(content))
     interp.messages.extend(turn(300, random.Random(2)))
     trim_to_window(interp, to_llm_messages(interp, SYSTEM))
     assert len(counted) <= 20, f"{len(counted)} messages counted again for one new turn"
+    assert len(looked) <= 20, f"the size of {len(looked)} messages taken again for one new turn"
+
+
+def test_request_after_request_the_cut_is_where_trimming_from_scratch_puts_it(make_interpreter) -> None:
+    interp = make_interpreter()
+    interp.llm.supports_functions = True
+    interp.llm.context_window = 3000
+    interp.llm.max_tokens = 200
+    rng = random.Random(11)
+    for index in range(320):
+        interp.messages.extend(turn(index, rng))
+        if index == 100:
+            interp.llm.context_window = 6000  # a bigger window: older turns come back
+        if index == 150:
+            interp.llm.context_window = 1500  # a smaller one
+        if index == 200:  # a kept message replaced by a longer one
+            interp.messages[-12] = {**interp.messages[-12], "content": "long " * 400}
+        if index == 220:  # the newest turn alone is over the window
+            interp.messages.append({"role": "user", "type": "message", "content": "huge " * 3000})
+        if index == 240:  # rewound
+            del interp.messages[len(interp.messages) // 2:]
+        if index == 260:
+            interp.llm.model = "openai/another-model"
+        request = to_llm_messages(interp, SYSTEM)
+        assert trim_to_window(interp, request) == old_trim(interp, request), f"turn {index}"
+
+
+def test_the_newest_turn_goes_even_alone_over_the_window_cut_short(make_interpreter) -> None:
+    interp = make_interpreter()
+    interp.llm.context_window = 1000
+    interp.llm.max_tokens = 200
+    interp.messages = [{"role": "user", "type": "message", "content": "old " * 50},
+                       {"role": "user", "type": "message", "content": "huge " * 3000}]
+    request = to_llm_messages(interp, SYSTEM)
+    sent, left_out = trim_to_window(interp, request)
+    assert (sent, left_out) == old_trim(interp, request)
+    assert left_out == 0 and len(sent) == 2 and sent[1]["content"].startswith("[earlier part cut")
