@@ -302,6 +302,7 @@ def test_inline_image_from_real_run(snap_compare, make_interpreter, llm):
         for _ in range(5):
             await pilot.pause(0.05)
         chat(app).flush_buffers()
+        app.clear_notifications()  # the start-up notices time out: a slow run would not show them
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
