@@ -177,6 +177,7 @@ class Shadow:
         self._children: dict[str, Shadow] = {}
         self._tracked: set[str] | None = None  # paths in the shadow index, kept in step with it
         self._stats: dict[str, tuple[int, ...]] | None = None  # path -> stat at the last snapshot (None: ask git)
+        self._too_big = False  # over STAT_CHECK_LIMIT (or a folder unreadable) once: git checks, as before
 
     def child(self, folder: str) -> "Shadow":
         """The shadow repository of a nested git repository (kept, so its caches last like ours)."""
@@ -303,10 +304,11 @@ class Shadow:
         """The stat of every file and folder of the snapshot just taken, or None when `unchanged` cannot rely on it."""
         assert self._tracked is not None
         paths = [*self._tracked, *large]
-        if len(paths) >= STAT_CHECK_LIMIT:
+        if self._too_big or len(paths) >= STAT_CHECK_LIMIT:
             return None
         folders = _folders(str(self.root), STAT_CHECK_LIMIT - len(paths))
         if folders is None:
+            self._too_big = True  # (ignored build folders, say): not walked again for each snapshot
             return None
         prefix = str(self.root) + os.sep
         cutoff = started_ns - RACY_NS
@@ -519,7 +521,8 @@ def _signature(info: os.stat_result) -> tuple[int, ...]:
 
 
 def _folders(root: str, limit: int) -> list[str] | None:
-    """Every folder under `root` a snapshot can hold files in, as "" and "a/b/" (None: more than `limit`)."""
+    """Every folder under `root` a snapshot can hold files in, as "" and "a/b/" (None: more than `limit`, or
+    one could not be read)."""
     found = [""]
     pending = [""]
     while pending:

@@ -77,6 +77,18 @@ def test_files_written_just_before_a_snapshot_are_checked_by_git_next_time(proje
     assert git_runs, "a stat of files this recent is not trusted"
 
 
+def test_a_project_over_the_limit_is_checked_by_git_every_time(project, tmp_path, quick_racy, monkeypatch,
+                                                                git_runs) -> None:
+    monkeypatch.setattr(checkpoint_git, "STAT_CHECK_LIMIT", 5)
+    make_files(project)
+    quick_racy()
+    shadow = shadow_of(project, tmp_path)
+    first = shadow.snapshot()
+    del git_runs[:]
+    assert shadow.snapshot() is first
+    assert git_runs, "too many files and folders for a stat of each: git looks"
+
+
 def _rewrite_same_size_same_mtime(root: Path) -> str:
     path = root / "src" / "b.py"
     info = os.stat(path)
@@ -149,6 +161,9 @@ async def test_turns_whose_code_changes_no_file_start_no_git_and_undo_still_cove
     llm.queue(fenced("python", "print(sum(range(5)))"), "Ten.")
     await driver.turn("first")  # the first checkpoint asks git once
     del git_runs[:]
+    llm.queue("Nothing to run for that.")
+    await driver.turn("just talk")
+    assert git_runs == [], "a turn that ran no code took no checkpoint"
     llm.queue(fenced("python", "print(sum(range(6)))"), "Fifteen.")
     await driver.turn("second")
     assert "15" in str(interp.messages[-2].get("content"))
