@@ -39,6 +39,18 @@ def expected_reply(asked: str) -> str:
     return " ".join(f"{asked}/{i}" for i in range(12))
 
 
+def settled_rss(process: psutil.Process, timeout: float = 90) -> int:
+    """The process's resident size once it has stopped growing (2 s within 1 MB), e.g. after a background import."""
+    deadline = time.monotonic() + timeout
+    last = process.memory_info().rss
+    while True:
+        time.sleep(2)
+        now = process.memory_info().rss
+        if abs(now - last) < 2**20 or time.monotonic() > deadline:
+            return now
+        last = now
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -65,8 +77,10 @@ async def in_process_turns(url: str, turns: int) -> list[float]:
     """The floor: the same turns through the core's Session in this process, no network in between."""
     from oi_core import OpenInterpreter
     from oi_core.events import TurnFinished
+    from oi_core.llm import import_litellm
     from oi_core.session import Session
 
+    import_litellm()  # the server has imported it in the background by now: compare the same model path
     interp = OpenInterpreter()
     interp.llm.model, interp.llm.api_base, interp.llm.api_key = "openai/test-model", url, "test-key"
     interp.llm.supports_functions = False
@@ -113,8 +127,7 @@ def test_twenty_clients_twenty_five_turns(tmp_path):
             return [t for client in results for t in client]
 
         asyncio.run(round_of(5))  # warm-up: imports, caches and pools reach their working size
-        time.sleep(1)
-        warm_rss = process.memory_info().rss
+        warm_rss = settled_rss(process)  # litellm is imported in the background: wait until that has landed
         started = time.perf_counter()
         loaded = asyncio.run(round_of(TURNS))
         elapsed = time.perf_counter() - started
