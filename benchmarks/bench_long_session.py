@@ -6,17 +6,23 @@ the code runs in the real kernel, and the model answers in a sentence. That is f
 hundred messages on (the case that used to be quadratic).
 
 For every turn we measure the wall time of `interpreter.chat()` and the time spent running the code. The
-floor is litellm's own time for the same requests: right after each turn, the requests the scripted server
-received during it are replayed through `litellm.acompletion` alone, against the same server with the same
-replies (interleaved, so both see the same machine load). Our overhead per turn = turn - code run - floor.
+floor is the LLM library's own time for the same requests: right after each turn, the requests the scripted
+server received during it are replayed against the same server with the same replies (interleaved, so both
+see the same machine load) through the library our path used for them: litellm alone, or, while the core
+streams without litellm (oi_core.llm_lean, which the Python API does until litellm is imported), httpx alone
+reading the same event stream with one kept client. Our overhead per turn = turn - code run - floor. The
+litellm-alone time is printed too, for comparison with a client built on litellm.
 
 The parts of our time are measured inside the real functions, each next to its own floor from the same turn:
   build the request  - floor: serialising the request bodies that were sent (json.dumps), which any client does;
   autosave           - floor: appending the turn's new messages to a file as JSON lines and fsync'ing it once;
   checkpoints        - floor: two stat passes over the project's files and folders (before and after the run),
                        the least a check that nothing changed can do;
-  LLM client setup   - floor 0: litellm keeps its HTTP clients (oi_core.llm_lean makes one per request).
-The session runs in a fresh project folder of --files files (checkpoints cover it), with its own state folder.
+  LLM client setup   - floor 0: a kept client costs nothing per request (httpx.AsyncClient built during the turn;
+                       oi_core.llm_lean used to build one per request with its own TLS context, ~22 ms each).
+Autosave writes in a thread beside the turn (only its last write and fsync are waited for), so the parts do not
+add up to the overhead. The session runs in a fresh project folder of --files files (checkpoints cover it), with
+its own state folder.
 
 Run: python benchmarks/bench_long_session.py [--messages 1000] [--window 16000] [--files 300]
 """
@@ -124,7 +130,7 @@ def request_floor(requests: list[dict[str, Any]]) -> float:
 
 
 def run_session(server: ScriptedLLM, target: int, window: int, folder: str, project: Path) -> list[dict[str, Any]]:
-    from oi_core import OpenInterpreter
+    from oi_core import OpenInterpreter, llm_lean
 
     interp = OpenInterpreter()
     interp.llm.model, interp.llm.api_base, interp.llm.api_key = "openai/bench", server.url, "x"
@@ -159,19 +165,24 @@ def run_session(server: ScriptedLLM, target: int, window: int, folder: str, proj
             before_runs = len(run_seconds)
             parts_before = dict(PARTS)
             start = time.perf_counter()
+            lean = llm_lean.use_lean(interp.llm)
             interp.chat(f"Step {turn}: sum a short range in Python and tell me the result.", display=False)
             wall = time.perf_counter() - start
             parts = {k: v - parts_before.get(k, 0.0) for k, v in PARTS.items()}
             requests = server.requests[first_request:]
-            floor = floor_loop.run(litellm_alone(server, requests, turn))
+            with_litellm = floor_loop.run(litellm_alone(server, requests, turn))
+            with_httpx = floor_loop.run(httpx_alone(server, requests, turn))
+            floor = with_httpx if lean else with_litellm
             floors = {"build the request": request_floor(requests),
                       "autosave": autosave_floor(appended, interp.messages[size:]),
                       "checkpoints": stat_floor(project) + stat_floor(project), "LLM client setup": 0.0}
             turns.append({"size": size, "wall": wall, "run": sum(run_seconds[before_runs:]), "floor": floor,
-                          "parts": parts, "floors": floors})
+                          "litellm": with_litellm, "lean": lean, "parts": parts, "floors": floors})
             turn += 1
     finally:
         interp.terminate()
+        for client in _HTTP.values():
+            floor_loop.run(client.aclose())
         floor_loop.close()
     return turns
 
@@ -191,8 +202,33 @@ async def litellm_alone(server: ScriptedLLM, requests: list[dict[str, Any]], tur
     return time.perf_counter() - start
 
 
+_HTTP: dict[int, Any] = {}  # one kept httpx client per floor loop
+
+
+async def httpx_alone(server: ScriptedLLM, requests: list[dict[str, Any]], turn: int) -> float:
+    """httpx alone (one kept client), the same requests, the same replies: the floor while the core streams lean."""
+    import httpx
+
+    loop = asyncio.get_running_loop()
+    client = _HTTP.get(id(loop))
+    if client is None:
+        client = _HTTP[id(loop)] = httpx.AsyncClient(timeout=60)
+    server.queue(*replies(turn))
+    start = time.perf_counter()
+    for body in requests:
+        async with client.stream("POST", f"{server.url}/chat/completions", json=body,
+                                 headers={"Authorization": "Bearer x"}) as response:
+            async for _ in response.aiter_lines():
+                pass
+    return time.perf_counter() - start
+
+
 def report(turns: list[dict[str, Any]]) -> None:
-    print(f"{'messages':>9} {'turn (median)':>14} {'code run':>9} {'litellm floor':>14} {'our overhead':>13}")
+    lean = sum(t["lean"] for t in turns)
+    print(f"the core streamed {lean} of {len(turns)} turns without litellm (floor: httpx alone), "
+          f"{len(turns) - lean} through litellm (floor: litellm alone)")
+    print(f"{'messages':>9} {'turn (median)':>14} {'code run':>9} {'floor':>9} {'our overhead':>13} "
+          f"{'(litellm alone)':>16}")
     for at in REPORT_AT:
         near = [t for t in turns if abs(t["size"] - at) <= 40]
         if not near:
@@ -201,11 +237,12 @@ def report(turns: list[dict[str, Any]]) -> None:
         run = statistics.median(t["run"] for t in near)
         floor = statistics.median(t["floor"] for t in near)
         ours = statistics.median(t["wall"] - t["run"] - t["floor"] for t in near)
+        litellm = statistics.median(t["litellm"] for t in near)
         parts = "  ".join(f"{label} {statistics.median(t['parts'][label] for t in near) * 1000:.1f} "
                           f"(floor {statistics.median(t['floors'][label] for t in near) * 1000:.1f})"
                           for label in PARTS)
-        print(f"{at:>9,} {wall * 1000:>12.1f}ms {run * 1000:>7.1f}ms {floor * 1000:>12.1f}ms {ours * 1000:>11.1f}ms"
-              f"   of which (ms): {parts}")
+        print(f"{at:>9,} {wall * 1000:>12.1f}ms {run * 1000:>7.1f}ms {floor * 1000:>7.1f}ms {ours * 1000:>11.1f}ms"
+              f" {litellm * 1000:>14.1f}ms   of which (ms): {parts}")
     print("target: our overhead <= 20 ms per turn at 1,000 messages, flat as the conversation grows")
     print("(autosave runs in a thread; chat() returns once the turn is saved, so it counts here)")
 
