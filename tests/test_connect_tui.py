@@ -179,6 +179,10 @@ async def test_a_dropped_connection_is_shown_retried_and_loses_nothing_typed(mak
 async def test_wrong_key_leaves_with_one_sentence(make_interpreter):
     with ServerThread(make_interpreter(), api_key=KEY) as served:
         app = OiApp(client=RemoteClient(served.ws_url, "not-the-key-00"))
+        said: list[str] = []
+        leave = app.exit
+        app.exit = lambda *args, **kwargs: (said.append(str(kwargs.get("message"))), leave(*args, **kwargs))
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: app.return_code == 1, timeout=30)
     assert app.return_code == 1
+    assert len(said) == 1 and "refused the connection" in said[0] and "Traceback" not in said[0]
