@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from collections.abc import Iterator
@@ -102,3 +103,53 @@ def no_kernel_warm_up(monkeypatch):
 
 
 __all__ = ["Reply", "ScriptedLLM"]
+
+
+# ---------------------------------------------------------------- the UI thread never stalls (issue 15)
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "allow_stalls(reason): this Pilot test may hold the UI loop longer than tests/loop_stalls.py allows "
+        "(say why; the default is to fail on any stall)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def ui_stall_guard(request, monkeypatch):
+    """Every Pilot test fails if, once the app is up, one event-loop callback stalls the UI (loop_stalls.py).
+
+    Opt out with `@pytest.mark.allow_stalls("why")`; a test can also wrap a step it makes heavy on purpose
+    in `with ui_stall_guard.pause():`.
+    """
+    from contextlib import asynccontextmanager
+
+    from textual.app import App
+
+    from tests.loop_stalls import StallGuard
+
+    guard = StallGuard()
+    if request.node.get_closest_marker("allow_stalls") is not None:
+        yield guard
+        return
+    original = App.run_test
+
+    @asynccontextmanager
+    async def guarded_run_test(self, *args, **kwargs):
+        async with original(self, *args, **kwargs) as pilot:
+            await pilot.pause()  # start-up (first compose, CSS) is not what the guard is about
+            guard.start(exempt_task=asyncio.current_task())
+            try:
+                yield pilot
+            finally:
+                guard.stop()
+        if os.environ.get("OI_STALL_LOG"):
+            guard.log_to(os.environ["OI_STALL_LOG"], request.node.nodeid)
+        if guard.stalls:
+            raise AssertionError(f"the UI loop stalled ({len(guard.stalls)}x; tests/loop_stalls.py):\n"
+                                 + guard.report())
+
+    monkeypatch.setattr(App, "run_test", guarded_run_test)
+    yield guard
+    guard.stop()
