@@ -1,4 +1,8 @@
-"""The real commands: `oi-tui --server` in one process, `oi-tui --connect` in a tmux terminal attached to it."""
+"""The real commands: `oi-tui --server` in one process, `oi-tui --connect` in a tmux terminal attached to it.
+
+The client's key comes from the keyring, stored by `oi-tui --set-key ws://HOST:PORT`; --key and the
+environment are used by the refusal test.
+"""
 
 from __future__ import annotations
 
@@ -94,10 +98,13 @@ def test_connect_in_a_real_terminal_approves_a_block_that_runs_on_the_server(tmp
                              chunk_size=3, chunk_delay=0.005), "It printed remote-ok-42.")
     server = RealServer(tmp_path, scripted_llm)
     socket_name = f"oi-s2-{os.getpid()}-{tmp_path.name[-10:]}"
-    client_env = isolated_env(tmp_path / "client", INTERPRETER_API_KEY=KEY)
+    client_env = isolated_env(tmp_path / "client", PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring")
     env_args = [arg for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "OI_TUI_THEME",
-                                 "LITELLM_LOCAL_MODEL_COST_MAP", "INTERPRETER_API_KEY")
+                                 "LITELLM_LOCAL_MODEL_COST_MAP", "PYTHON_KEYRING_BACKEND")
                 for arg in ("-e", f"{name}={client_env[name]}")]
+    stored = subprocess.run([sys.executable, "-m", "oi_tui.cli", "--set-key", server.url], input=KEY + "\n",
+                            cwd=ROOT, env=client_env, capture_output=True, text=True, timeout=90)
+    assert stored.returncode == 0 and KEY not in stored.stdout + stored.stderr, stored.stderr
     try:
         tmux(socket_name, "new-session", "-d", "-s", "connect", "-x", "120", "-y", "35", *env_args,
              f"{sys.executable} -m oi_tui.cli --connect {server.url}", cwd=ROOT, check=True)
