@@ -26,7 +26,7 @@ from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from oi_core.client import CoreClient
-from oi_core.events import MessagesReplaced, SettingChanged, SettingsApplied
+from oi_core.events import InfoShown, MessagesReplaced, SettingChanged, SettingsApplied
 from oi_core.secrets import redact
 from oi_core.sanitize import terminal_safe
 
@@ -154,8 +154,9 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         """Auto-run, safe mode without semgrep, allow rules: said once at start, as every front end does."""
         from oi_core.approval import startup_notices
 
-        for notice in await asyncio.to_thread(startup_notices, self.interpreter):  # may look for semgrep on disk
-            self.notify(notice, title="Approval", severity="warning", timeout=8, markup=False)
+        notices = await asyncio.to_thread(startup_notices, self.interpreter)  # may look for semgrep on disk
+        if notices:  # in the conversation (a toast would cover the prompt), the status line keeps it visible
+            self.client.bus.publish(InfoShown("\n".join(notices)))
 
     def _start_gc_policy(self) -> None:
         """No full garbage collection while the user types or a reply streams (see gc_policy)."""

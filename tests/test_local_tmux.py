@@ -68,8 +68,13 @@ def test_local_picks_a_model_and_runs_a_turn_offline(tmp_path):
         assert f"Ollama (127.0.0.1:{server.port})" in screen and "qwen2.5-coder:7b" in screen
         assert "context 8,192" in screen
         keys(session, "C-s")  # use it; "Save as profile" is ticked
-        wait_for_text(session, "ready", timeout=30)
-        keys(session, "count in the shell", "Enter")
+        deadline = time.monotonic() + 30  # the picker has gone and the chat screen is ready for typing
+        while "Local models" in capture(session) or "● ready" not in capture(session):
+            assert time.monotonic() < deadline, capture(session)
+            time.sleep(0.2)
+        keys(session, "count in the shell")
+        wait_for_text(session, "count in the shell", timeout=30)  # in the prompt, not in a closing screen
+        keys(session, "Enter")
         screen = wait_for_text(session, "It printed local-ok-5.", timeout=90)
         assert "local-ok-5" in screen.replace("It printed local-ok-5.", "")
         wait_for_text(session, "● ready", timeout=30)

@@ -32,12 +32,14 @@ async def test_auto_run_state_survives_a_narrow_terminal(make_interpreter, width
 
 
 async def test_auto_run_is_said_once_at_start(make_interpreter):
+    from oi_tui.widgets.chat_messages import NoticeMessage
+
     app = OiApp(make_interpreter(auto_run=True))
-    async with app.run_test(size=(100, 30), notifications=True) as pilot:
-        said = lambda: [n.message for n in app._notifications if n.title == "Approval"]  # noqa: E731
+    async with app.run_test(size=(100, 30)) as pilot:
+        said = lambda: [n.text for n in app.screen.query(NoticeMessage)]  # noqa: E731
         await wait_for(pilot, lambda: said())
         assert said() == ["Auto-run is on: code the model writes runs without asking you first."]
     quiet = OiApp(make_interpreter())
-    async with quiet.run_test(size=(100, 30), notifications=True) as pilot:
+    async with quiet.run_test(size=(100, 30)) as pilot:
         await pilot.pause(0.5)
-        assert not [n for n in quiet._notifications if n.title == "Approval"]
+        assert not quiet.screen.query(NoticeMessage)
