@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import sys
+import time
 from typing import Any
 
 from .errors import ComputerError, NoDisplayError, PermissionDeniedError
@@ -214,15 +215,21 @@ def _reconnect_x(display: str | None) -> None:
     if backend is None:
         _PG_DISPLAY = display
         return
-    try:
-        from Xlib.display import Display as XDisplay
+    from Xlib.display import Display as XDisplay
+    from Xlib.error import ConnectionClosedError
 
-        fresh = XDisplay(display)
-    except Exception as exc:
-        raise NoDisplayError(
-            f"Lost the connection to the X display (DISPLAY={display}) and could not connect again: "
-            f"{str(exc).strip() or type(exc).__name__}."
-        ) from exc
+    for attempt in range(3):
+        try:
+            fresh = XDisplay(display)
+            break
+        except Exception as exc:
+            if isinstance(exc, ConnectionClosedError) and attempt < 2:  # a server still starting up reset it
+                time.sleep(0.3)
+                continue
+            raise NoDisplayError(
+                f"Lost the connection to the X display (DISPLAY={display}) and could not connect again: "
+                f"{str(exc).strip() or type(exc).__name__}."
+            ) from exc
     stale, backend._display = getattr(backend, "_display", None), fresh
     _PG_DISPLAY = display
     if stale is not None:
