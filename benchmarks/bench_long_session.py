@@ -20,8 +20,8 @@ The parts of our time are measured inside the real functions, each next to its o
                        the least a check that nothing changed can do;
   LLM client setup   - floor 0: a kept client costs nothing per request (httpx.AsyncClient built during the turn;
                        oi_core.llm_lean used to build one per request with its own TLS context, ~22 ms each).
-Autosave writes in a thread beside the turn (only its last write and fsync are waited for), so the parts do not
-add up to the overhead. The session runs in a fresh project folder of --files files (checkpoints cover it), with
+Autosave writes in a thread beside the turn (only its last write and fsync are waited for), and what a run changed
+is recorded beside the next request, so the parts do not add up to the overhead. The session runs in a fresh project folder of --files files (checkpoints cover it), with
 its own state folder.
 
 Run: python benchmarks/bench_long_session.py [--messages 1000] [--window 16000] [--files 300]
@@ -64,9 +64,9 @@ def measure_parts() -> None:
     targets = [("build the request", respond.Responder, "_request"), ("autosave", conversations, "autosave"),
                ("autosave", conversations, "make_durable"),  # the writes, and the fsync once per turn
                ("LLM client setup", httpx.AsyncClient, "__init__")]  # only ours counts: floors run after the turn
-    if hasattr(checkpoints, "RunCheckpoints"):
+    if hasattr(checkpoints, "RunCheckpoints"):  # the record after a run is worked out beside the next request
         targets += [("checkpoints", checkpoints.RunCheckpoints, "before_run"),
-                    ("checkpoints", checkpoints.RunCheckpoints, "after_run")]
+                    ("checkpoints", checkpoints.RunCheckpoints, "_record")]
     for label, owner, name in targets:
         real = getattr(owner, name, None)
         if real is None:  # an older core without this part

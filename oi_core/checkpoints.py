@@ -253,6 +253,7 @@ class RunCheckpoints:
         """
         if not self.enabled:
             return code
+        await self.settle()  # the last run's files are recorded before anything else is
         root = self.root()
         run_id = "r-" + uuid.uuid4().hex[:12]
 
@@ -285,15 +286,25 @@ class RunCheckpoints:
         self._pending[index] = _Pending(run_id, root, before, error, outside)
         return code
 
-    async def after_run(self, index: int) -> None:
-        """Record what the run at `index` changed (store it on the code message, publish RunFilesChanged)."""
+    async def after_run(self, index: int, wait: bool = True) -> None:
+        """Record what the run at `index` changed (store it on the code message, publish RunFilesChanged).
+
+        With `wait=False` the recording goes on beside what follows (the next request to the model); the
+        next `before_run`, undo, rewind and the end of the turn wait for it (`settle`).
+        """
         pending = self._pending.pop(index, None)
         if pending is None:
             return
         task = asyncio.ensure_future(self._record(index, pending))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        await asyncio.shield(task)
+        if wait:
+            await asyncio.shield(task)
+
+    @property
+    def recording(self) -> bool:
+        """A finished run's changes are still being worked out."""
+        return bool(self._tasks)
 
     async def settle(self) -> None:
         """Wait until every finished run's changes are recorded."""

@@ -356,6 +356,8 @@ class OpenInterpreter(SettingsObject):
             responder.reason = "error"
             raise
         finally:
+            if self.run_checkpoints.recording:  # the turn's runs are recorded when it ends
+                await asyncio.shield(self.run_checkpoints.settle())
             self._set_status("idle")
             self._sync_soon()  # the turn's messages reach the disk now (chat() waits for it)
             self.bus.publish(TurnFinished(responder.reason))

@@ -403,7 +403,7 @@ class Responder:
             if failed:
                 message["status"] = "error"
             interp._append(message)
-            await interp.run_checkpoints.after_run(index)  # what the run changed on disk
+            await interp.run_checkpoints.after_run(index, wait=False)  # what it changed: recorded beside the next request
         yield {"role": "computer", "type": "console", "format": "active_line", "content": None}
         yield {"role": "computer", "type": "console", "end": True, **({"status": "error"} if failed else {})}
 
