@@ -186,3 +186,38 @@ async def test_wrong_key_leaves_with_one_sentence(make_interpreter):
             await wait_for(pilot, lambda: app.return_code == 1, timeout=30)
     assert app.return_code == 1
     assert len(said) == 1 and "refused the connection" in said[0] and "Traceback" not in said[0]
+
+
+async def test_changes_diff_and_undo_of_a_run_on_the_server(make_interpreter, llm, tmp_path, monkeypatch):
+    from oi_tui.screens.confirm import ConfirmScreen
+    from oi_tui.screens.diff import DiffScreen
+    from oi_tui.widgets.run_changes import RunChanges
+    from textual.widgets import OptionList
+
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)  # the server's sessions run here (same process)
+    (project / "notes.txt").write_text("first line\n")
+    llm.queue(Reply(text="```shell\necho made > made.txt && echo more >> notes.txt\n```\n"), "Done.")
+    with ServerThread(make_interpreter(), api_key=KEY) as served:
+        app = OiApp(client=RemoteClient(served.ws_url, KEY))
+        async with app.run_test(size=SIZE) as pilot:
+            await connected(pilot)
+            await send(pilot, "change my files")
+            await wait_for_approval(pilot)
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: app.query(RunChanges) and not app.busy, timeout=60)
+            assert (project / "made.txt").exists()
+            await pilot.press("f4")  # what the run changed, read from the server
+            await wait_for(pilot, lambda: isinstance(app.screen, DiffScreen))
+            diff = app.screen
+            await wait_for(pilot, lambda: diff.query_one(OptionList).option_count == 2, timeout=30)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, DiffScreen))
+            await pilot.press("f8")  # undo, on the server's files
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert "made.txt" in app.screen.question
+            await pilot.pause(0.5)  # the dialog ignores keys typed in its first moment
+            await pilot.press("y")
+            await wait_for(pilot, lambda: not (project / "made.txt").exists(), timeout=30)
+            assert (project / "notes.txt").read_text() == "first line\n"
