@@ -164,20 +164,26 @@ def run_session(server: ScriptedLLM, target: int, window: int, folder: str, proj
             server.queue(*replies(turn))
             before_runs = len(run_seconds)
             parts_before = dict(PARTS)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             lean = llm_lean.use_lean(interp.llm)
             interp.chat(f"Step {turn}: sum a short range in Python and tell me the result.", display=False)
-            wall = time.perf_counter() - start
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
             parts = {k: v - parts_before.get(k, 0.0) for k, v in PARTS.items()}
             requests = server.requests[first_request:]
+            floor_cpu = time.process_time()
             with_litellm = floor_loop.run(litellm_alone(server, requests, turn))
+            floor_cpu = time.process_time() - floor_cpu
+            httpx_cpu = time.process_time()
             with_httpx = floor_loop.run(httpx_alone(server, requests, turn))
+            httpx_cpu = time.process_time() - httpx_cpu
             floor = with_httpx if lean else with_litellm
+            floor_cpu = httpx_cpu if lean else floor_cpu
             floors = {"build the request": request_floor(requests),
                       "autosave": autosave_floor(appended, interp.messages[size:]),
                       "checkpoints": stat_floor(project) + stat_floor(project), "LLM client setup": 0.0}
             turns.append({"size": size, "wall": wall, "run": sum(run_seconds[before_runs:]), "floor": floor,
-                          "litellm": with_litellm, "lean": lean, "parts": parts, "floors": floors})
+                          "litellm": with_litellm, "lean": lean, "parts": parts, "floors": floors,
+                          "cpu": cpu, "floor_cpu": floor_cpu})
             turn += 1
     finally:
         interp.terminate()
@@ -228,7 +234,7 @@ def report(turns: list[dict[str, Any]]) -> None:
     print(f"the core streamed {lean} of {len(turns)} turns without litellm (floor: httpx alone), "
           f"{len(turns) - lean} through litellm (floor: litellm alone)")
     print(f"{'messages':>9} {'turn (median)':>14} {'code run':>9} {'floor':>9} {'our overhead':>13} "
-          f"{'(litellm alone)':>16}")
+          f"{'our CPU':>8} {'(litellm alone)':>16}")
     for at in REPORT_AT:
         near = [t for t in turns if abs(t["size"] - at) <= 40]
         if not near:
@@ -238,13 +244,16 @@ def report(turns: list[dict[str, Any]]) -> None:
         floor = statistics.median(t["floor"] for t in near)
         ours = statistics.median(t["wall"] - t["run"] - t["floor"] for t in near)
         litellm = statistics.median(t["litellm"] for t in near)
+        ours_cpu = statistics.median(t["cpu"] - t["floor_cpu"] for t in near)
         parts = "  ".join(f"{label} {statistics.median(t['parts'][label] for t in near) * 1000:.1f} "
                           f"(floor {statistics.median(t['floors'][label] for t in near) * 1000:.1f})"
                           for label in PARTS)
         print(f"{at:>9,} {wall * 1000:>12.1f}ms {run * 1000:>7.1f}ms {floor * 1000:>7.1f}ms {ours * 1000:>11.1f}ms"
-              f" {litellm * 1000:>14.1f}ms   of which (ms): {parts}")
+              f" {ours_cpu * 1000:>6.1f}ms {litellm * 1000:>14.1f}ms   of which (ms): {parts}")
     print("target: our overhead <= 20 ms per turn at 1,000 messages, flat as the conversation grows")
     print("(autosave runs in a thread; chat() returns once the turn is saved, so it counts here)")
+    print("our CPU: this process's CPU time during the turn minus during the floor's replay; the scripted server's")
+    print("threads count in both, the kernel's client side (jupyter_client, in this process) only in the turn")
 
 
 def main() -> None:
