@@ -812,7 +812,8 @@ class ChatScreen(Screen):
             transcript.scroll_home(animate=False)
         else:
             transcript.anchor()  # scrolls to the end and follows new text
-        self.refresh_bindings()
+        # the footer follows through the scroll_y watcher, only when following changes (a footer refresh
+        # recomposes its keys: far dearer than the scroll itself)
 
     def action_toggle_code(self) -> None:
         """Expand (or fold) the code block in view that has hidden lines; the lowest one on screen."""
