@@ -243,6 +243,7 @@ class OpenInterpreter(SettingsObject):
                     self._report_save_failure(exc)
         finally:
             self._autosave_wake = None
+            self._sync_wanted = False  # a wish left by a flush that came after the last fsync is not the next turn's
 
     def _report_save_failure(self, exc: Exception) -> None:
         from .conversations import ConversationRelocated
