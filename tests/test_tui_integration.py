@@ -16,7 +16,7 @@ from textual.widgets import Input, TextArea
 from oi_core.conversations import ConversationStore
 from oi_tui.app import OiApp
 from oi_tui.screens.navigator import NavigatorScreen
-from oi_tui.widgets.chat_messages import AssistantMessage, EarlierMessages, UserMessage
+from oi_tui.widgets.chat_messages import AssistantMessage, EarlierMessages, NoticeMessage, UserMessage
 from oi_tui.widgets.code_block import CodeBlock
 from oi_tui.widgets.status_line import StatusLine
 from tests.tui_support import chat, on_chat, send, wait_for
@@ -289,6 +289,8 @@ def test_inline_image_from_real_run(snap_compare, make_interpreter, llm):
         app.animation_level = "none"
         for widget in app.query(TextArea):
             widget.cursor_blink = False
+        # the start-up notice (a worker) comes first in the conversation however slowly it is found
+        await wait_for(pilot, lambda: any("Auto-run is on" in notice.text for notice in app.query(NoticeMessage)))
         await send(pilot, "draw")
         await wait_for(pilot, lambda: app.query(".code-image"), timeout=60)
         await wait_for(pilot, lambda: chat(app).status == "idle"
@@ -302,7 +304,6 @@ def test_inline_image_from_real_run(snap_compare, make_interpreter, llm):
         for _ in range(5):
             await pilot.pause(0.05)
         chat(app).flush_buffers()
-        app.clear_notifications()  # the start-up notices time out: a slow run would not show them
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
