@@ -502,14 +502,11 @@ class ConversationStore:
         self._lock = threading.RLock()
         self._lock_depth = 0
         self._search_cache: dict[str, tuple[int, int, str]] = {}
+        self._is_default: bool | None = None  # whether this is the default folder (looked up once)
 
     @classmethod
     def for_interpreter(cls, interpreter: Any) -> "ConversationStore":
-        folder = getattr(interpreter, "conversation_history_path", None)
-        filename = getattr(interpreter, "conversation_filename", None)
-        if filename and os.path.isabs(os.path.expanduser(filename)):
-            folder = os.path.dirname(os.path.expanduser(filename))
-        return cls(folder)
+        return cls(_folder_of(interpreter))
 
     # ------------------------------------------------------------ paths
 
@@ -517,13 +514,17 @@ class ConversationStore:
         if not self.path.is_dir():
             self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(self.path, 0o700)
-        elif self.path == default_conversations_dir():
+        elif self._is_default or (self._is_default is None and self._check_default()):
             try:
                 if self.path.stat().st_mode & 0o077:
                     os.chmod(self.path, 0o700)
             except OSError:
                 pass
         return self.path
+
+    def _check_default(self) -> bool:
+        self._is_default = self.path == default_conversations_dir()
+        return self._is_default
 
     def file_for(self, conversation_id: str) -> Path:
         return self.path / f"{check_id(conversation_id)}.json"
@@ -970,9 +971,19 @@ _stores_lock = threading.Lock()
 _synced: "weakref.WeakKeyDictionary[Any, SyncState]" = weakref.WeakKeyDictionary()
 
 
+def _folder_of(interpreter: Any) -> str | None:
+    """The folder the interpreter's conversations are saved in, as set (None: the default folder)."""
+    folder = getattr(interpreter, "conversation_history_path", None)
+    filename = getattr(interpreter, "conversation_filename", None)
+    if filename and os.path.isabs(os.path.expanduser(filename)):
+        folder = os.path.dirname(os.path.expanduser(filename))
+    return folder
+
+
 def store_for(interpreter: Any) -> ConversationStore:
-    """The shared store for the interpreter's conversation folder."""
-    return _shared_store(ConversationStore.for_interpreter(interpreter).path)
+    """The shared store for the interpreter's conversation folder (looked up per message: no new store each time)."""
+    folder = _folder_of(interpreter)
+    return _shared_store(Path(folder).expanduser() if folder else default_conversations_dir())
 
 
 def _shared_store(folder: Path) -> ConversationStore:
