@@ -83,8 +83,8 @@ def test_real_command_shows_changes_undoes_and_rewinds(llm, tmp_path):
         time.sleep(0.5)  # the dialog ignores keys typed in its first 0.3 s
         tmux("send-keys", "-t", session, "y")
         wait_until(lambda: not (project / "made.txt").exists(), "undo did not remove made.txt")
+        wait_screen("Undid the last run")  # new files go first, changed ones are written back after
         assert (project / "keep.txt").read_text() == "original\n"
-        wait_screen("Undid the last run")
 
         tmux("send-keys", "-t", session, "make a second file", "Enter")
         wait_screen("Run this shell code?")
