@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import LlmError, ProviderError, describe_llm_error, dropped_mid_reply, empty_reply, not_a_stream
 from . import llm_lean
-from .llm_relay import relay
+from .llm_relay import relay, relay_loop
 from .settings import SettingsObject
 from .surrogates import SurrogateJoiner, scrub
 
@@ -175,6 +175,8 @@ class Llm(SettingsObject):
     def _warm(self) -> None:
         """Import litellm, then load what the first turn's accounting needs (the tokenizer ~0.5 s, the price table)."""
         llm_lean.lean_import_warm()  # a message sent before litellm is imported streams without it (llm_lean)
+        relay_loop()  # the thread every stream is read on
+        llm_lean.wait_until_idle()  # an early first turn streams alone: the import would halve its share of the GIL
         import_litellm()
         try:
             self.message_tokens({"role": "user", "content": "warm up"})

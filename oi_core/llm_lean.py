@@ -16,9 +16,9 @@ import asyncio
 import importlib.util
 import json
 import os
-import sys
 import threading
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -146,6 +146,17 @@ def _request(llm: "Llm", messages: list[dict[str, Any]], tools: list[dict[str, A
 async def lean_deltas(llm: "Llm", messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
                       api_key: str | None = None) -> AsyncIterator["Delta"]:
     """Stream one completion as Deltas; raises what litellm's path raises for the same failures."""
+    _stream_started()
+    try:
+        async with aclosing(_stream(llm, messages, tools, api_key)) as stream:  # the client closes here, at once
+            async for delta in stream:
+                yield delta
+    finally:
+        _stream_ended()
+
+
+async def _stream(llm: "Llm", messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+                  api_key: str | None) -> AsyncIterator["Delta"]:
     import httpx
 
     from .errors import LlmError, dropped_mid_reply, empty_reply, not_a_stream
@@ -219,6 +230,47 @@ async def _events(response: Any) -> AsyncIterator[str]:
 
 
 def lean_import_warm() -> None:
-    """Import what the lean path needs (httpx, ~0.1 s) before litellm's long import starts."""
-    if "httpx" not in sys.modules:
-        import httpx  # noqa: F401
+    """Load all a first lean request would load before litellm's long import starts.
+
+    httpx, the HTTP stacks it imports on first use (httpcore, h11, h2), anyio's asyncio backend and the
+    TLS store: a request that loads them while litellm imports waits on the import locks and the GIL
+    (measured: ~0.4 s of a first token 1 s after launch).
+    """
+    import anyio._backends._asyncio  # noqa: F401  (loaded when the first connection opens)
+    import httpcore  # noqa: F401
+    import httpx  # noqa: F401
+
+    try:
+        tls.context()
+    except Exception:  # e.g. SSL_CERT_FILE names no file: the first request says so, litellm still warms up
+        pass
+
+
+#: Lean streams running now; litellm's background import waits for them to end (`wait_until_idle`).
+_streams_running = 0
+_streams_changed = threading.Condition()
+#: The longest the background import waits for lean streams (a leaked count cannot hold it for ever).
+IMPORT_WAIT_LIMIT = 60.0
+
+
+def _stream_started() -> None:
+    global _streams_running
+    with _streams_changed:
+        _streams_running += 1
+
+
+def _stream_ended() -> None:
+    global _streams_running
+    with _streams_changed:
+        _streams_running -= 1
+        _streams_changed.notify_all()
+
+
+def wait_until_idle(limit: float = IMPORT_WAIT_LIMIT) -> bool:
+    """Block (a background thread) until no lean stream runs; True if none did within `limit` seconds.
+
+    litellm's import holds the GIL for seconds; run beside a first request it doubled that request's time
+    to the first token, so it starts once the early turn's stream is over.
+    """
+    with _streams_changed:
+        return _streams_changed.wait_for(lambda: _streams_running <= 0, timeout=limit)

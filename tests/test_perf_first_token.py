@@ -127,3 +127,61 @@ async def test_the_certificate_store_is_built_once_for_all_requests(llm: Scripte
         deltas, error = await _collect(client, client._lean_deltas)
         assert error is None and deltas
     assert len(built) == 1
+
+
+def _run_script(body: str) -> list[str]:
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(body)], capture_output=True, text=True, timeout=180,
+                         env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
+def test_the_warm_up_loads_all_a_first_lean_request_needs(llm: ScriptedLLM) -> None:
+    """A request sent during the warm-up would wait for these imports behind litellm's (the GIL, import locks)."""
+    llm.queue(Reply(text="hello", chunk_size=2))
+    new_modules, tls_builds = _run_script(f"""
+        import asyncio, sys
+        import httpx
+        from oi_core import llm_lean
+        from oi_core.llm import Llm
+
+        llm_lean.lean_import_warm()
+        built = []
+        real = httpx.create_ssl_context
+        httpx.create_ssl_context = lambda *a, **k: built.append(1) or real(*a, **k)
+        before = set(sys.modules)
+        llm = Llm()
+        llm.model, llm.api_base, llm.api_key = "openai/bench", {llm.url!r}, "k"
+
+        async def main():
+            return [d async for d in llm_lean.lean_deltas(llm, [{{"role": "user", "content": "hi"}}], None, "k")]
+        assert asyncio.run(main())
+        print(len([m for m in set(sys.modules) - before if not m.startswith("oi_core")]), len(built))
+    """)
+    assert new_modules == "0", "a first lean request still imports modules the warm-up could have loaded"
+    assert tls_builds == "0", "the TLS store is built by the warm-up, not by the first request"
+
+
+def test_litellm_import_waits_for_an_early_lean_stream_to_end(llm: ScriptedLLM) -> None:
+    """litellm's import (seconds of GIL) would halve an early first turn's share of the CPU: it starts after it."""
+    llm.queue(Reply(text="x" * 40, chunk_size=2, chunk_delay=0.1))  # ~2 s of streaming
+    during, after, ready = _run_script(f"""
+        import asyncio, sys, time
+        from oi_core import llm_lean
+        from oi_core.llm import Llm
+
+        async def main():
+            llm = Llm()
+            llm.model, llm.api_base, llm.api_key = "openai/bench", {llm.url!r}, "k"
+            warm = None
+            during = False
+            async for delta in llm.stream([{{"role": "user", "content": "hi"}}]):
+                if warm is None:
+                    warm = llm.warm_up()  # the app's warm-up, while the first reply streams
+                during = during or "litellm" in sys.modules
+            await asyncio.to_thread(warm.join, 150)
+            print(during, "litellm" in sys.modules, llm_lean.litellm_ready())
+        asyncio.run(main())
+    """)
+    assert during == "False", "litellm's import started while the early lean stream was running"
+    assert after == "True" and ready == "True", "litellm is imported once the stream is over"
