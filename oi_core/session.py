@@ -43,6 +43,7 @@ class Session:
         self.turn: asyncio.Task[None] | None = None
         self._warm_up: asyncio.Task[None] | None = None
         self._warm_scan: asyncio.Task[None] | None = None
+        self._warm_checkpoint: asyncio.Task[None] | None = None
         self._approvals: dict[str, tuple[asyncio.Future[Decision], PendingCode]] = {}
         self._inputs: dict[str, asyncio.Future[str]] = {}
         self._unsubscribe = [
@@ -73,6 +74,7 @@ class Session:
         self._warm_up = loop.create_task(self._start_kernel())  # held: the loop keeps only a weak reference
         if safe_mode_of(self.interpreter) != "off":
             self._warm_scan = loop.create_task(self._warm_scanner())
+        self._warm_checkpoint = loop.create_task(self._take_first_checkpoint())
 
     async def _start_kernel(self) -> None:
         try:
@@ -91,10 +93,19 @@ class Session:
         except Exception as exc:
             log.warning("semgrep warm-up failed: %s", exc)
 
+    async def _take_first_checkpoint(self) -> None:
+        """A large project's first snapshot takes seconds: now, not when the first run is approved."""
+        try:
+            await self.interpreter.run_checkpoints.warm_up()
+        except Exception as exc:
+            log.warning("checkpoint warm-up failed: %s", exc)
+
     async def close(self) -> None:
         """Stop whatever runs and shut the languages down (no orphan processes)."""
         if self._warm_scan is not None and not self._warm_scan.done():
             self._warm_scan.cancel()  # kills semgrep
+        if self._warm_checkpoint is not None and not self._warm_checkpoint.done():
+            self._warm_checkpoint.cancel()
         await self.stop()
         for unsubscribe in self._unsubscribe:
             unsubscribe()

@@ -3,6 +3,7 @@ and every kind of change is still seen: the real `git`, real files, a real kerne
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import time
@@ -180,3 +181,30 @@ async def test_turns_whose_code_changes_no_file_start_no_git_and_undo_still_cove
     result = await interp.aundo()
     assert (project / "data.txt").read_text() == "12345\n", result.describe()
     await driver.close()
+
+
+async def test_the_first_snapshot_is_taken_at_start_so_the_first_run_does_not_wait(
+        project, make_interpreter, quick_racy, git_runs) -> None:
+    """Session.warm_up takes the project's first (hashing) snapshot; the first approved run then needs no git."""
+    from oi_core.session import Session
+
+    make_files(project)
+    quick_racy()
+    interp = make_interpreter()
+    session = Session(interp)
+    started = asyncio.Event()
+    real = interp.run_checkpoints.warm_up
+
+    async def warm_up_now() -> None:
+        await real(delay=0)
+        started.set()
+
+    interp.run_checkpoints.warm_up = warm_up_now
+    session._start_kernel = lambda: asyncio.sleep(0)  # no kernel needed here
+    session.warm_up()
+    await asyncio.wait_for(started.wait(), 60)
+    assert git_runs, "the warm-up snapshot asked git"
+    del git_runs[:]
+    assert await interp.run_checkpoints.before_run(0, "shell", "echo hi", None) == "echo hi"
+    assert git_runs == [], "the first run's checkpoint reused the warm-up snapshot"
+    await session.close()
