@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import llm_lean
-from .llm import EXECUTE_TOOL_NAME
+from .llm import EXECUTE_TOOL_NAME, rough_size
 
 if TYPE_CHECKING:
     from .open_interpreter import OpenInterpreter
@@ -332,7 +332,7 @@ def trim_to_window(interpreter: "OpenInterpreter", messages: list[dict[str, Any]
 
 def _rough_size(content: Any) -> int:
     if isinstance(content, str):
-        return len(content)
+        return rough_size(content)
     return 0 if content is None else len(json.dumps(content))
 
 

@@ -133,6 +133,16 @@ def delta_from_chunk(chunk: Any) -> Delta:
     return out
 
 
+def rough_size(text: str) -> int:
+    """A text's size for token estimates, in UTF-8 bytes: a CJK character (about a token) counts 3, not 1."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def rough_tokens(content: Any, tool_calls: Any = None) -> int:
+    """A generous token estimate without a tokenizer (English runs ~4 bytes a token, CJK ~3)."""
+    return (rough_size(str(content or "")) + rough_size(str(tool_calls or ""))) // 3 + 4
+
+
 class Llm(SettingsObject):
     """`interpreter.llm`: which model, how to reach it, and what it can do."""
 
@@ -257,13 +267,13 @@ class Llm(SettingsObject):
         counts = self.__dict__.setdefault("_token_counts", {})
         count = counts.get(key)
         if count is None and llm_lean.use_lean(self):  # litellm still importing: a generous estimate, not kept
-            return (len(str(content or "")) + len(str(tool_calls or ""))) // 3 + 4
+            return rough_tokens(content, tool_calls)
         if count is None:
             try:
                 count = max(0, int(import_litellm().token_counter(model=self.model, messages=[message]))
                             - REPLY_PRIMING_TOKENS)
             except Exception:
-                count = (len(str(content or "")) + len(str(tool_calls or ""))) // 3 + 4
+                count = rough_tokens(content, tool_calls)
             if len(counts) >= TOKEN_COUNT_CACHE:
                 counts.clear()
             counts[key] = count

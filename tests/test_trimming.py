@@ -106,3 +106,31 @@ def test_trimming_work_follows_what_is_sent_not_the_conversation_length(make_int
     interp.chat("newest question", display=False)
     sent = len(llm.requests[-1]["messages"])
     assert len(looked_at) <= sent + 5, f"looked at {len(looked_at)} messages to send {sent}"
+
+
+def test_a_conversation_in_chinese_is_trimmed_to_the_window(make_interpreter, llm) -> None:
+    """Rough sizes count UTF-8 bytes: 2,400 CJK characters (~2,400 tokens) never pass as clearly fitting 1,800."""
+    interp = make_interpreter()
+    interp.llm.context_window = 2000
+    interp.llm.max_tokens = 200
+    interp.messages = [{"role": "user" if i % 2 == 0 else "assistant", "type": "message",
+                        "content": "这是一个关于上下文窗口的很长的句子" * 7 + str(i)} for i in range(20)]
+    llm.queue("好")
+    interp.chat("最新的问题", display=False)
+    sent = llm.requests[-1]["messages"]
+    assert sent[-1]["content"] == "最新的问题"
+    assert len(sent) < 21, "nothing was trimmed: the history was taken as clearly fitting"
+    from oi_core.llm import import_litellm
+
+    assert import_litellm().token_counter(model="openai/test-model", messages=sent) <= 2000 - 200
+
+
+def test_rough_sizes_never_take_cjk_text_for_a_third_of_its_tokens() -> None:
+    from oi_core.convert import _rough_size
+    from oi_core.llm import import_litellm, rough_tokens
+
+    text = "这是一个关于上下文窗口的很长的句子" * 20  # 340 characters
+    real = import_litellm().token_counter(model="openai/test-model", messages=[{"role": "user", "content": text}])
+    assert rough_tokens(text) >= real * 0.8, (rough_tokens(text), real)  # chars // 3 gave 117 for ~400
+    assert _rough_size(text) == len(text.encode("utf-8"))
+    assert rough_tokens("plain English words here " * 20) >= 100  # ~4 bytes a token: still generous
