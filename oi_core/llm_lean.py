@@ -17,6 +17,7 @@ import importlib.util
 import json
 import os
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from functools import lru_cache
@@ -249,8 +250,11 @@ def lean_import_warm() -> None:
 #: Lean streams running now; litellm's background import waits for them to end (`wait_until_idle`).
 _streams_running = 0
 _streams_changed = threading.Condition()
+_last_stream_end = float("-inf")  # time.monotonic() when the last one ended
 #: The longest the background import waits for lean streams (a leaked count cannot hold it for ever).
 IMPORT_WAIT_LIMIT = 60.0
+#: How long after the last lean stream ended the import still waits (the turn's end, e.g. a stop, is drawn).
+QUIET_AFTER_STREAM = 1.0
 
 
 def _stream_started() -> None:
@@ -260,17 +264,29 @@ def _stream_started() -> None:
 
 
 def _stream_ended() -> None:
-    global _streams_running
+    global _streams_running, _last_stream_end
     with _streams_changed:
         _streams_running -= 1
+        _last_stream_end = time.monotonic()
         _streams_changed.notify_all()
 
 
-def wait_until_idle(limit: float = IMPORT_WAIT_LIMIT) -> bool:
-    """Block (a background thread) until no lean stream runs; True if none did within `limit` seconds.
+def wait_until_idle(limit: float = IMPORT_WAIT_LIMIT, quiet: float = QUIET_AFTER_STREAM) -> bool:
+    """Block (a background thread) until no lean stream has run for `quiet` s; False if `limit` s pass first.
 
     litellm's import holds the GIL for seconds; run beside a first request it doubled that request's time
-    to the first token, so it starts once the early turn's stream is over.
+    to the first token, so it starts once the early turn's stream is over (and its end drawn).
     """
+    deadline = time.monotonic() + limit
     with _streams_changed:
-        return _streams_changed.wait_for(lambda: _streams_running <= 0, timeout=limit)
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            if _streams_running > 0:
+                _streams_changed.wait(deadline - now)
+                continue
+            settled = _last_stream_end + quiet
+            if now >= settled:
+                return True
+            _streams_changed.wait(min(settled, deadline) - now)

@@ -127,6 +127,14 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     # ------------------------------------------------------------ lifecycle
 
+    def get_driver_class(self) -> type[Any]:
+        """Textual's driver; in a Linux or macOS terminal, the one that hands a lone Esc on when it is due."""
+        driver = super().get_driver_class()
+        if driver.__module__ == "textual.drivers.linux_driver":  # Esc came up to 0.1 s late (escape_driver)
+            from .escape_driver import PromptEscapeDriver
+
+            return PromptEscapeDriver
+        return driver
 
     def on_mount(self) -> None:
         if self.client.remote:  # connected by the command line already; this binds it to the app's loop

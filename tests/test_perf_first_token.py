@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -185,3 +186,19 @@ def test_litellm_import_waits_for_an_early_lean_stream_to_end(llm: ScriptedLLM) 
     """)
     assert during == "False", "litellm's import started while the early lean stream was running"
     assert after == "True" and ready == "True", "litellm is imported once the stream is over"
+
+
+async def test_the_import_also_waits_a_quiet_moment_after_the_stream(llm: ScriptedLLM) -> None:
+    """A stop (Esc) ends the stream: the import starting right then delayed the frame that says "ready"."""
+    import time
+
+    from oi_core import llm_lean
+
+    llm.queue(SCENARIOS["text"])
+    client = Llm()
+    client.model, client.api_base, client.api_key = "openai/bench", llm.url, "sk-test"
+    deltas, error = await _collect(client, client._lean_deltas)
+    assert error is None and deltas
+    started = time.monotonic()
+    assert await asyncio.to_thread(llm_lean.wait_until_idle, 10.0, 0.6)
+    assert time.monotonic() - started >= 0.4, "the import would start the moment the stream ended"

@@ -466,8 +466,8 @@ class ChatScreen(Screen):
         self._last_sent = None
         self._approved = None
         self.refresh_bindings()
-        if event.reason == "stopped":
-            self.app.notify("Stopped.", timeout=3)
+        if event.reason == "stopped":  # after the frame that says "ready": mounting the toast delays that frame
+            self.call_after_refresh(self.app.notify, "Stopped.", timeout=3)
         if self.focused is None or not isinstance(self.focused, PromptInput):
             self.query_one(PromptInput).focus()
         self._drain_soon()
