@@ -72,7 +72,10 @@ class ScriptedLLM:
                     reply = server.replies.popleft() if server.replies else server.default
                 server._serve(self, body, reply)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # many clients at once (the load test): the default backlog of 5 overflows
+
+        self._httpd = Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="scripted-llm", daemon=True)

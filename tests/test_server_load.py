@@ -67,7 +67,8 @@ async def run_client(http: aiohttp.ClientSession, url: str, number: int, turns: 
         frames = await client.until_complete(timeout=120)
         took.append(time.perf_counter() - started)
         text = "".join(f["content"] for f in frames if f.get("type") == "message" and isinstance(f.get("content"), str))
-        assert text == expected_reply(asked), f"client {number} turn {turn}: {text!r}"
+        others = [f for f in frames if f.get("type") != "message"][:6]
+        assert text == expected_reply(asked), f"client {number} turn {turn}: {text!r}; other frames: {others}"
     assert client.seen_ids == list(range(1, len(client.seen_ids) + 1)), f"client {number}: ids not contiguous"
     await client.close()
     return took
