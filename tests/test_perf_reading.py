@@ -149,3 +149,16 @@ async def test_a_long_live_session_keeps_a_bounded_window_and_loses_nothing(make
         texts = [child.text for child in transcript.children]
         assert texts == [f"message {i}" for i in range(150 + FOLD_STEP + 5)], "every message, in order"
         assert isinstance(transcript.children[0], HistoryItem)
+
+
+def test_a_fold_always_hides_at_least_two_lines() -> None:
+    """One hidden line behind a one-line hint saves nothing: a block one line over the limit shows whole."""
+    from oi_tui.widgets.code_block import CODE_LINES_SHOWN, OUTPUT_LINES_SHOWN
+
+    def block(code_lines: int, output_lines: int) -> CodeBlock:
+        made = CodeBlock("python", "\n".join(f"print({i})" for i in range(code_lines)))
+        made.output = "".join(f"line {i}\n" for i in range(output_lines))
+        return made
+
+    assert not block(CODE_LINES_SHOWN + 1, OUTPUT_LINES_SHOWN + 1).collapsible
+    assert block(CODE_LINES_SHOWN + 2, 0).collapsible and block(0, OUTPUT_LINES_SHOWN + 2).collapsible

@@ -18,6 +18,8 @@ from oi_core.sanitize import clean_output, terminal_safe, visible_controls
 
 CODE_LINES_SHOWN = 8
 OUTPUT_LINES_SHOWN = 12
+#: A fold hides at least this many lines (the hint takes a line of its own: folding one line would save nothing).
+FOLD_AT_LEAST = 2
 
 #: "halfcell" (default) or "unicode"; both render the same in every terminal (tests force one).
 IMAGE_RENDERER_ENV = "OI_TUI_IMAGE_RENDERER"
@@ -112,7 +114,7 @@ class CodeBlock(Vertical):
 
     def _code_renderable(self) -> Syntax | Text:
         lines = visible_controls(self.code).rstrip("\n").split("\n")
-        collapsed = not self.expanded and len(lines) > CODE_LINES_SHOWN
+        collapsed = not self.expanded and len(lines) >= CODE_LINES_SHOWN + FOLD_AT_LEAST
         shown = "\n".join(lines[:CODE_LINES_SHOWN] if collapsed else lines)
         lexer = {"shell": "bash", "sh": "bash"}.get(self.language, self.language)
         syntax = Syntax(shown, lexer, theme="ansi_dark", background_color="default", word_wrap=True)
@@ -121,15 +123,15 @@ class CodeBlock(Vertical):
         from rich.console import Group
 
         more = len(lines) - CODE_LINES_SHOWN
-        return Group(syntax, Text(f"… {more} more line{'s' if more != 1 else ''} (click or f3 to show all)",
-                                 style="dim italic"))
+        return Group(syntax, Text(f"… {more} more lines (click or f3 to show all)", style="dim italic"))
 
     @property
     def collapsible(self) -> bool:
         """Some code or output is hidden (or shown only because the block is expanded)."""
         code_lines = visible_controls(self.code).rstrip("\n").count("\n") + 1
         output_lines = clean_output(self.output).rstrip("\n").count("\n") + 1
-        return code_lines > CODE_LINES_SHOWN or output_lines > OUTPUT_LINES_SHOWN
+        return (code_lines >= CODE_LINES_SHOWN + FOLD_AT_LEAST
+                or output_lines >= OUTPUT_LINES_SHOWN + FOLD_AT_LEAST)
 
     def toggle_expanded(self) -> None:
         """Show all the code and output, or go back to the compact view."""
@@ -175,7 +177,7 @@ class CodeBlock(Vertical):
 
     def _output_renderable(self) -> Text:
         lines = clean_output(self.output).rstrip("\n").split("\n")
-        if self.expanded or len(lines) <= OUTPUT_LINES_SHOWN:
+        if self.expanded or len(lines) < OUTPUT_LINES_SHOWN + FOLD_AT_LEAST:
             return Text("\n".join(lines))
         hidden = len(lines) - OUTPUT_LINES_SHOWN
         return Text.assemble((f"… {hidden} earlier lines (click or f3 to show all)\n", "dim italic"),
