@@ -769,6 +769,8 @@ class ChatScreen(Screen):
             return pending is not None and not editing and isinstance(self.focused, PromptInput)
         if action == "stop":
             return self.busy and pending is None
+        if action == "toggle_code":  # only while some block has lines to show or fold
+            return any(block.collapsible for block in self.transcript.query(CodeBlock))
         if action == "scroll_transcript":
             if not self._reading_keys_apply():
                 return False

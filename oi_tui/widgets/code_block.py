@@ -93,6 +93,7 @@ class CodeBlock(Vertical):
         self.allowed_by = ""
         self.language_guessed = False
         """The fence named no language and `language` is the core's guess."""
+        self._fold_seen: tuple[str, str, bool] | None = None  # (code, output, collapsible) last worked out
         self.expanded = False
         """All the code and all the kept output are shown (a click on the block, or f3, toggles it)."""
 
@@ -127,11 +128,15 @@ class CodeBlock(Vertical):
 
     @property
     def collapsible(self) -> bool:
-        """Some code or output is hidden (or shown only because the block is expanded)."""
+        """Some code or output is hidden (or shown only because the block is expanded); worked out once per change."""
+        seen = self._fold_seen
+        if seen is not None and seen[0] is self.code and seen[1] is self.output:
+            return seen[2]
         code_lines = visible_controls(self.code).rstrip("\n").count("\n") + 1
         output_lines = clean_output(self.output).rstrip("\n").count("\n") + 1
-        return (code_lines >= CODE_LINES_SHOWN + FOLD_AT_LEAST
-                or output_lines >= OUTPUT_LINES_SHOWN + FOLD_AT_LEAST)
+        foldable = code_lines >= CODE_LINES_SHOWN + FOLD_AT_LEAST or output_lines >= OUTPUT_LINES_SHOWN + FOLD_AT_LEAST
+        self._fold_seen = (self.code, self.output, foldable)
+        return foldable
 
     def toggle_expanded(self) -> None:
         """Show all the code and output, or go back to the compact view."""
