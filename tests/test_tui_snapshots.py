@@ -30,6 +30,15 @@ async def settle(pilot) -> None:
         await pilot.pause(0.05)
     app.screen.flush_buffers()
     await pilot.pause()
+    transcript = app.screen.transcript  # a reply renders block by block: wait until its height has settled
+    seen, same = None, 0
+    for _ in range(60):
+        await pilot.pause(0.05)
+        now = (transcript.virtual_size, transcript.scroll_y, transcript.max_scroll_y)
+        same = same + 1 if now == seen else 0
+        seen = now
+        if same >= 4:
+            break
 
 
 def chunk(**fields):
