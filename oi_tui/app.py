@@ -22,7 +22,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import SimpleCommand
 from textual.screen import Screen
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from oi_core.client import CoreClient
@@ -49,7 +49,16 @@ log = logging.getLogger("oi_tui.app")
 #: and let the key go on to the screen, so they keep Textual's path.
 _INPUT_EDIT_ACTIONS = {
     binding.action if isinstance(binding, Binding) else binding[1] for binding in Input.__dict__["BINDINGS"]
-}
+} - {"copy"}
+
+#: The same for a TextArea (the prompt, the code editor): its cursor moves along a line, deletes, selection,
+#: undo. Not up/down (the prompt's own key handler walks its history with them) and not "copy" in either set:
+#: with nothing selected it declines (SkipAction) so ctrl+c goes on to stop a turn, and only Textual's own
+#: path passes a declined key on.
+_TEXT_AREA_EDIT_ACTIONS = {
+    binding.action if isinstance(binding, Binding) else binding[1] for binding in TextArea.__dict__["BINDINGS"]
+} - {"copy", "cursor_up", "cursor_up(True)", "cursor_down", "cursor_down(True)", "cursor_page_up",
+     "cursor_page_down"}
 
 #: Seconds a lone Esc waits for the rest of a possible key sequence (Textual: 100 ms; ESCDELAY overrides).
 #: Sequences from a terminal arrive in one read; half the default makes Esc (stop, don't run) snappier.
@@ -305,15 +314,23 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         Textual inserts a typed character when the field handles the key, but runs the field's bindings
         only once the key has bubbled up to the app; while the loop is busy a later character can overtake
         an earlier backspace (the palette read "cswt" for "convers⌫⌫⌫⌫⌫⌫⌫switch prof⌫…them"). Queuing the
-        action on the field keeps the order. Only for Inputs, whose own key handler takes printable keys only.
+        action on the field keeps the order. The same holds for a TextArea (the prompt: "abcdef" then two
+        Lefts then "X" typed while a reply streamed put the X at the end). Their own key handlers take
+        printable keys only, so every other key is one of their bindings or not theirs at all.
         """
         focused = self.focused
-        if event.is_printable or not isinstance(focused, Input):
+        if event.is_printable:
+            return False
+        if isinstance(focused, Input):
+            edit_actions = _INPUT_EDIT_ACTIONS
+        elif isinstance(focused, TextArea):
+            edit_actions = _TEXT_AREA_EDIT_ACTIONS
+        else:
             return False
         active = self.screen.active_bindings.get(event.key)
         if active is None or active.node is not focused or active.binding.priority or not active.enabled:
             return False
-        if active.binding.action not in _INPUT_EDIT_ACTIONS:  # e.g. "down" (scroll): may fall through to the screen
+        if active.binding.action not in edit_actions:  # e.g. "down" (scroll): may fall through to the screen
             return False
         focused.call_later(self.run_action, active.binding.action, focused)
         return True

@@ -80,3 +80,19 @@ def test_full_collections_wait_for_a_quiet_idle_moment(monkeypatch) -> None:
     assert not policy.tick() and not collected, "a key was just pressed"
     last_key[0] = time.monotonic() - gc_policy.QUIET - 1
     assert policy.tick() and len(collected) == 1 and policy.collections == 1
+
+
+async def test_prompt_keeps_cursor_keys_in_typing_order(make_interpreter) -> None:
+    """Typed while the loop is busy (a reply streaming): "abcdef", two Lefts, "X" must read "abcdXef"."""
+    from oi_tui.widgets.prompt_input import PromptInput
+
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=(120, 35)) as pilot:
+        prompt = app.query_one(PromptInput)
+        prompt.focus()
+        await pilot.pause()
+        for key in [*"abcdef", "left", "left", "X", "backspace", "end", "Y"]:  # all queued before any is handled
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await wait_for(pilot, lambda: prompt.text == "abcdefY", timeout=10)
+        await pilot.pause(0.3)
+        assert prompt.text == "abcdefY"
