@@ -53,6 +53,17 @@ async def say_yes(pilot) -> None:
     await pilot.press("y")
 
 
+async def reopen(pilot, interp) -> None:
+    """Save, start a new conversation, then resume the one just left (its transcript is built from disk)."""
+    app = pilot.app
+    conversation = interp.conversation_id
+    await interp.flush_autosave()
+    await pilot.press("ctrl+n")
+    await wait_for(pilot, lambda: not app.query(RunChanges))
+    app.resume_conversation(conversation)
+    await wait_for(pilot, lambda: len(app.query(RunChanges)) == 1)
+
+
 def line_text(line: RunChanges) -> str:
     return str(line.render())
 
@@ -183,12 +194,7 @@ async def test_resumed_conversation_shows_each_runs_line(project, make_interpret
     app = OiApp(interp)
     async with app.run_test(size=SIZE) as pilot:
         await run_turn(pilot, "make r")
-        conversation = interp.conversation_id
-        await interp.flush_autosave()
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: not app.query(RunChanges))
-        app.resume_conversation(conversation)
-        await wait_for(pilot, lambda: len(app.query(RunChanges)) == 1)
+        await reopen(pilot, interp)
         assert "+1 ~0 -0 files" in line_text(app.query_one(RunChanges))
 
 
@@ -243,12 +249,7 @@ async def test_an_undo_is_still_said_after_resuming(project, make_interpreter, l
         await wait_for(pilot, lambda: not (project / "u.txt").exists())
         await wait_for(pilot, lambda: any(m.get("role") == "computer" and m.get("type") == "message"
                                           for m in interp.messages))
-        conversation = interp.conversation_id
-        await interp.flush_autosave()
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: not app.query(RunChanges))
-        app.resume_conversation(conversation)
-        await wait_for(pilot, lambda: len(app.query(RunChanges)) == 1)
+        await reopen(pilot, interp)
         notices = [str(n.render()) for n in app.query("NoticeMessage")]
         assert any("undid" in text.lower() for text in notices), notices
         assert not any(text.startswith("[oi-tui]") for text in notices)

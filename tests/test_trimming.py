@@ -15,6 +15,14 @@ def long_history(count: int) -> list[dict]:
     ]
 
 
+def small_window(make_interpreter):
+    """An interpreter whose model has a 2,000-token window and replies of at most 200."""
+    interp = make_interpreter()
+    interp.llm.context_window = 2000
+    interp.llm.max_tokens = 200
+    return interp
+
+
 @pytest.fixture
 def counted(monkeypatch):
     """Calls of litellm's token counter (each one tokenizes what it is given)."""
@@ -33,9 +41,7 @@ def counted(monkeypatch):
 
 
 def test_trimming_counts_each_message_once(make_interpreter, llm, counted) -> None:
-    interp = make_interpreter()
-    interp.llm.context_window = 2000
-    interp.llm.max_tokens = 200
+    interp = small_window(make_interpreter)
     interp.messages = long_history(400)
     llm.queue("ok")
     interp.chat("newest question", display=False)
@@ -50,9 +56,7 @@ def test_trimming_counts_each_message_once(make_interpreter, llm, counted) -> No
 
 
 def test_trimming_is_announced_once_per_conversation(make_interpreter, llm) -> None:
-    interp = make_interpreter()
-    interp.llm.context_window = 2000
-    interp.llm.max_tokens = 200
+    interp = small_window(make_interpreter)
     shown: list[InfoShown] = []
     interp.bus.on(InfoShown, shown.append)
     llm.queue("short")
@@ -77,9 +81,7 @@ async def test_trimming_notice_appears_once_in_the_transcript(make_interpreter, 
     from oi_tui.widgets.chat_messages import AssistantMessage, NoticeMessage
     from tests.tui_support import chat, send, wait_for
 
-    interp = make_interpreter()
-    interp.llm.context_window = 2000
-    interp.llm.max_tokens = 200
+    interp = small_window(make_interpreter)
     interp.messages = long_history(100)
     llm.queue(Reply(text="first reply"), Reply(text="second reply"))
     app = OiApp(interp)
@@ -98,9 +100,7 @@ def test_trimming_work_follows_what_is_sent_not_the_conversation_length(make_int
     looked_at: list[int] = []
     real = Llm.message_tokens
     monkeypatch.setattr(Llm, "message_tokens", lambda self, message: looked_at.append(1) or real(self, message))
-    interp = make_interpreter()
-    interp.llm.context_window = 2000
-    interp.llm.max_tokens = 200
+    interp = small_window(make_interpreter)
     interp.messages = long_history(3000)
     llm.queue("ok")
     interp.chat("newest question", display=False)
@@ -109,10 +109,12 @@ def test_trimming_work_follows_what_is_sent_not_the_conversation_length(make_int
 
 
 def test_a_conversation_in_chinese_is_trimmed_to_the_window(make_interpreter, llm) -> None:
-    """Rough sizes count UTF-8 bytes: 2,400 CJK characters (~2,400 tokens) never pass as clearly fitting 1,800."""
-    interp = make_interpreter()
-    interp.llm.context_window = 2000
-    interp.llm.max_tokens = 200
+    """Rough sizes count UTF-8 bytes: 2,400 CJK characters (~2,800 tokens) never pass as clearly fitting 1,800.
+
+    Counted in characters (2,400 // 3 = 800, under half the window) they were sent whole, over the window.
+    """
+    interp = small_window(make_interpreter)
+    interp.system_message = "Be brief."  # a long system message alone would already force exact counting
     interp.messages = [{"role": "user" if i % 2 == 0 else "assistant", "type": "message",
                         "content": "这是一个关于上下文窗口的很长的句子" * 7 + str(i)} for i in range(20)]
     llm.queue("好")
