@@ -45,20 +45,25 @@ except ImportError:  # pragma: no cover
 
 log = logging.getLogger("oi_tui.app")
 
-#: What an Input's own keys do (editing, cursor, submit); other bindings it inherits (scrolling) can decline
-#: and let the key go on to the screen, so they keep Textual's path.
-_INPUT_EDIT_ACTIONS = {
-    binding.action if isinstance(binding, Binding) else binding[1] for binding in Input.__dict__["BINDINGS"]
-} - {"copy"}
 
-#: The same for a TextArea (the prompt, the code editor): its cursor moves along a line, deletes, selection,
-#: undo. Not up/down (the prompt's own key handler walks its history with them) and not "copy" in either set:
-#: with nothing selected it declines (SkipAction) so ctrl+c goes on to stop a turn, and only Textual's own
-#: path passes a declined key on.
-_TEXT_AREA_EDIT_ACTIONS = {
-    binding.action if isinstance(binding, Binding) else binding[1] for binding in TextArea.__dict__["BINDINGS"]
-} - {"copy", "cursor_up", "cursor_up(True)", "cursor_down", "cursor_down(True)", "cursor_page_up",
-     "cursor_page_down"}
+def _own_edit_actions(widget: type, *left_to_textual: str) -> frozenset[str]:
+    """The actions of a text widget's own bindings (editing, cursor, submit), run in its queue in typing order.
+
+    Other bindings it inherits (scrolling) can decline and let the key go on to the screen, so they keep
+    Textual's path, as do `left_to_textual`: "copy" declines (SkipAction) with nothing selected so ctrl+c goes on
+    to stop a turn, and the prompt's own key handler walks its history with up/down.
+    """
+    bindings = widget.__dict__["BINDINGS"]
+    actions = {binding.action if isinstance(binding, Binding) else binding[1] for binding in bindings}
+    return frozenset(actions - {"copy", *left_to_textual})
+
+
+#: Which focused text widgets keep their keys in typing order, and with which of their actions.
+_IN_ORDER_ACTIONS = (
+    (Input, _own_edit_actions(Input)),
+    (TextArea, _own_edit_actions(TextArea, "cursor_up", "cursor_up(True)", "cursor_down", "cursor_down(True)",
+                                 "cursor_page_up", "cursor_page_down")),
+)
 
 #: Seconds a lone Esc waits for the rest of a possible key sequence (Textual: 100 ms; ESCDELAY overrides).
 #: Sequences from a terminal arrive in one read; half the default makes Esc (stop, don't run) snappier.
@@ -319,13 +324,8 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         printable keys only, so every other key is one of their bindings or not theirs at all.
         """
         focused = self.focused
-        if event.is_printable:
-            return False
-        if isinstance(focused, Input):
-            edit_actions = _INPUT_EDIT_ACTIONS
-        elif isinstance(focused, TextArea):
-            edit_actions = _TEXT_AREA_EDIT_ACTIONS
-        else:
+        edit_actions = next((actions for kind, actions in _IN_ORDER_ACTIONS if isinstance(focused, kind)), None)
+        if event.is_printable or edit_actions is None:
             return False
         active = self.screen.active_bindings.get(event.key)
         if active is None or active.node is not focused or active.binding.priority or not active.enabled:
