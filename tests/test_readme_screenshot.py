@@ -15,6 +15,7 @@ import pytest
 from textual.widgets import Input, TextArea
 
 from oi_tui.app import OiApp
+from oi_tui.widgets.prompt_input import PromptInput
 from tests.tui_support import chat, send, wait_for, wait_for_approval
 
 pytestmark = pytest.mark.usefixtures("no_kernel_warm_up")
@@ -58,7 +59,9 @@ async def test_the_readme_shows_the_main_screen_mid_approval(make_interpreter, l
         app.animation_level = "none"
         for widget in [*app.query(TextArea), *app.query(Input)]:
             widget.cursor_blink = False
-        await wait_for(pilot, lambda: not app.busy or chat(app).pending is not None)
+        prompt = app.query_one(PromptInput)
+        await wait_for(pilot, lambda: prompt.text == "and then delete the biggest one")
+        assert chat(app).pending is not None, "typing in the prompt approved nothing"
         await pilot.pause(0.5)
         svg = app.export_screenshot(title="oi-tui")
     shown = svg_text(svg)
