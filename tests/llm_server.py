@@ -16,6 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many clients at once (the load test): the default backlog of 5 overflows
+
+
 @dataclass
 class Reply:
     """One scripted answer to one request."""
@@ -72,10 +76,7 @@ class ScriptedLLM:
                     reply = server.replies.popleft() if server.replies else server.default
                 server._serve(self, body, reply)
 
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 128  # many clients at once (the load test): the default backlog of 5 overflows
-
-        self._httpd = Server(("127.0.0.1", 0), Handler)
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="scripted-llm", daemon=True)
