@@ -97,3 +97,20 @@ async def test_an_editor_that_fails_to_start_still_restores_the_screen(make_inte
         await pilot.pause()
         assert ended == ["normally"]
         assert any("Could not open true" in n and "Permission denied" in n for n in notes(app))
+
+
+async def test_switching_profile_while_a_turn_runs_is_refused(make_interpreter):
+    """A profile resets settings: under a running turn it is refused with one sentence, and nothing changes."""
+    interp = make_interpreter()
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await send(pilot, "%% sleep 30")
+        await wait_for(pilot, lambda: chat(app).busy and app.busy)
+        before = (interp.profile, interp.llm.model)
+        app.switch_profile("fast")
+        await wait_for(pilot, lambda: any("Stop the current turn before you switch profiles." in n for n in notes(app)))
+        assert (interp.profile, interp.llm.model) == before
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.busy, timeout=30)
+        app.switch_profile("fast")
+        await wait_for(pilot, lambda: interp.profile == "fast")

@@ -234,6 +234,7 @@ class CoreCalls:
         from ..events import SettingsApplied
         from ..profiles import apply_profile
 
+        self._idle("switch profiles")  # a profile resets settings: never under a running turn
         interp = self.interpreter
         guarded = {path: interp.get_setting(path) for path in APPROVAL_SETTINGS
                    if self.policy.refusal(path) is not None}
