@@ -574,8 +574,18 @@ def load_with_fallback(name: str | None, *, route_pinned: bool = False) -> tuple
     return ProfileResult(DEFAULT_PROFILE, None), messages
 
 
+def read_profile_for(
+    interpreter: Any, name: str | None, overrides: dict[str, Any] | None = None
+) -> tuple[Any, list[str]]:
+    """Read and check profile `name` as `apply_profile` will use it: the disk and YAML part, fit for a thread."""
+    sticky = {} if overrides is not None else dict(getattr(interpreter, "session_overrides", None) or {})
+    pinned = {"llm.model", "llm.api_base"} & set({**sticky, **(overrides or {})})
+    return load_with_fallback(name, route_pinned=bool(pinned))
+
+
 def apply_profile(
-    interpreter: Any, name: str | None = None, *, overrides: dict[str, Any] | None = None, reset: bool = True
+    interpreter: Any, name: str | None = None, *, overrides: dict[str, Any] | None = None, reset: bool = True,
+    read: tuple[Any, list[str]] | None = None,
 ) -> list[str]:
     """Switch `interpreter` to a profile (default when None) while keeping the conversation.
 
@@ -584,7 +594,8 @@ def apply_profile(
     remembered: a later switch without overrides keeps them for every setting the new profile leaves out. Returns messages for the user
     (problems and fallbacks); an empty list means it loaded cleanly. ``interpreter.profile`` names the
     profile in effect afterwards. Raises ProfileError, changing nothing, when a local or offline profile
-    cannot be used (see `load_with_fallback`).
+    cannot be used (see `load_with_fallback`). `read` is what `read_profile_for` returned, when the caller
+    read the file off its event loop.
     """
     from .events import SettingsApplied
     from .settings import apply_setting
@@ -593,8 +604,7 @@ def apply_profile(
     sticky: dict[str, Any] = {}
     if overrides is None:
         sticky = dict(getattr(interpreter, "session_overrides", None) or {})
-    pinned = {"llm.model", "llm.api_base"} & set({**sticky, **(overrides or {})})
-    result, messages = load_with_fallback(name, route_pinned=bool(pinned))  # may refuse: nothing changed yet
+    result, messages = read if read is not None else read_profile_for(interpreter, name, overrides)  # may refuse
     if overrides is not None:
         interpreter.session_overrides = dict(overrides)
     before = {key: _copy(value) for key, value in _snapshot(interpreter).items()}
@@ -770,6 +780,7 @@ __all__ = [
     "ProfileInfo",
     "ProfileResult",
     "apply_profile",
+    "read_profile_for",
     "expand_modes",
     "list_profiles",
     "load_profile",

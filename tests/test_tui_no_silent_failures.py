@@ -99,8 +99,19 @@ async def test_an_editor_that_fails_to_start_still_restores_the_screen(make_inte
         assert any("Could not open true" in n and "Permission denied" in n for n in notes(app))
 
 
-async def test_switching_profile_while_a_turn_runs_is_refused(make_interpreter):
-    """A profile resets settings: under a running turn it is refused with one sentence, and nothing changes."""
+async def test_switching_profile_while_a_turn_runs_is_refused(make_interpreter, monkeypatch):
+    """A profile resets settings: under a running turn it is refused with one sentence, and nothing changes.
+
+    Once the turn has ended the switch works, and its file is read off the UI loop.
+    """
+    import threading
+
+    from oi_core import profiles
+
+    read_in: list[str] = []
+    real = profiles.load_with_fallback
+    monkeypatch.setattr(profiles, "load_with_fallback",
+                        lambda *a, **k: read_in.append(threading.current_thread().name) or real(*a, **k))
     interp = make_interpreter()
     app = OiApp(interp)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -114,3 +125,4 @@ async def test_switching_profile_while_a_turn_runs_is_refused(make_interpreter):
         await wait_for(pilot, lambda: not app.busy, timeout=30)
         app.switch_profile("fast")
         await wait_for(pilot, lambda: interp.profile == "fast")
+    assert read_in and threading.main_thread().name not in read_in

@@ -232,14 +232,15 @@ class CoreCalls:
     async def profiles_switch(self, name: str) -> list[str]:
         """Apply a profile; settings this client may not change keep their values (and it is told so)."""
         from ..events import SettingsApplied
-        from ..profiles import apply_profile
+        from ..profiles import apply_profile, read_profile_for
 
         self._idle("switch profiles")  # a profile resets settings: never under a running turn
         interp = self.interpreter
         guarded = {path: interp.get_setting(path) for path in APPROVAL_SETTINGS
                    if self.policy.refusal(path) is not None}
         try:
-            problems = list(apply_profile(interp, str(name)))
+            read = await asyncio.to_thread(read_profile_for, interp, str(name))  # disk and YAML off the loop
+            problems = list(apply_profile(interp, str(name), read=read))
         except OiError as exc:
             raise _fail(exc, f"switch to {name}") from None
         except OSError as exc:
