@@ -282,8 +282,9 @@ def parse_yaml_profile(text: str, path: Path | None = None, name: str | None = N
     import yaml
 
     where = str(path) if path else "<profile>"
-    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loader = loader_class(text)
+    from .yaml_load import SafeLoader
+
+    loader = SafeLoader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

@@ -19,6 +19,8 @@ from typing import Any
 import platformdirs
 import yaml
 
+from oi_core.yaml_load import safe_load
+
 APP_NAME = "oi-tui"
 
 _BINDING_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -86,7 +88,7 @@ def load_keymap(path: Path | None = None, known_ids: Iterable[str] | None = None
     except (OSError, UnicodeDecodeError) as exc:
         return {}, [f"Cannot read keymap {path}: {exc}"]
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
