@@ -34,13 +34,9 @@ from . import logfile, shutdown
 from .checkpoint_actions import CheckpointActions
 from .screens.chat import ChatScreen
 from .screens.confirm import ConfirmScreen
+from .themes import choose_theme, remember_theme_changes
 
-try:  # written by another engineer; the app works without it
-    from .commands import OiCommands
-
-    _EXTRA_COMMANDS = {OiCommands}
-except ImportError:  # pragma: no cover
-    _EXTRA_COMMANDS = set()
+from .commands import OiCommands
 
 
 log = logging.getLogger("oi_tui.app")
@@ -99,7 +95,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     TITLE = "oi-tui"
     CSS_PATH = Path(__file__).with_suffix(".tcss")
-    COMMANDS = App.COMMANDS | _EXTRA_COMMANDS
+    COMMANDS = App.COMMANDS | {OiCommands}
     MODES = {"chat": ChatScreen}
     DEFAULT_MODE = "chat"
     BINDINGS = [
@@ -134,6 +130,8 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         self._session_closed = False  # not `_closed`: Textual's MessagePump uses that name for its queue
         self.last_key_time = 0.0
         """When the key being handled (or the last one) was pressed: approval ignores keys typed ahead."""
+        self.theme_problems = choose_theme(self)
+        """Broken theme files or a saved theme that is gone: told once the app runs."""
         if "ESCDELAY" not in os.environ:  # Textual waits this long to tell Esc from a key sequence (100 ms)
             from textual import constants
 
@@ -156,7 +154,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         else:
             self.client.attach()  # type: ignore[attr-defined]  # the in-process Session needs the running loop
         shutdown.for_app(self)  # SIGTERM/SIGHUP: stop, end kernels and shells, save, exit
-        self._install_themes()
+        self._remember_themes()
         self._apply_keymap()
         for warning in self.startup_warnings:
             self.notify(warning, title="Startup", severity="warning", timeout=10)
@@ -219,16 +217,11 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         if not needed and self.on_ready is not None:
             self.on_ready(self)
 
-    def _install_themes(self) -> None:
-        """Register our themes first, then pick the theme (OI_TUI_THEME pins one; install_themes reads it)."""
-        try:
-            from .themes import install_themes
-        except ImportError:
-            pinned = os.environ.get("OI_TUI_THEME")
-            if pinned and pinned in self.available_themes:
-                self.theme = pinned
-            return
-        install_themes(self)
+    def _remember_themes(self) -> None:
+        """Save later theme choices, and tell what was wrong with the theme files (chosen in __init__)."""
+        remember_theme_changes(self)
+        for problem in self.theme_problems:
+            self.notify(problem, title="Themes", severity="warning", timeout=8)
 
     def binding_ids(self) -> set[str]:
         """Ids of every binding a keymap may override: the app's, the chat screen's and its widgets'."""
@@ -248,10 +241,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
             (".screens.allow_rules", ("AllowRulesScreen",)),
             (".widgets.conversation_dialogs", ("ConversationPromptDialog",)),
         ):
-            try:
-                imported = importlib.import_module(module, __package__)
-            except ImportError:
-                continue
+            imported = importlib.import_module(module, __package__)
             owners.extend(getattr(imported, name) for name in names if hasattr(imported, name))
         ids: set[str] = set()
         for owner in owners:
@@ -263,21 +253,21 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         return ids
 
     def _apply_keymap(self) -> None:
-        try:
-            from .keymap import load_keymap
-        except ImportError:
+        """The user's keymap.yaml, checked against every binding id (only when there is one: the ids cost imports)."""
+        from .keymap import keymap_path, load_keymap
+
+        path = keymap_path()
+        if not path.exists():
             return
-        keymap, problems = load_keymap(known_ids=self.binding_ids())
+        keymap, problems = load_keymap(path, known_ids=self.binding_ids())
         if keymap:
             self.update_keymap(keymap)
         for problem in problems:
             self.notify(problem, title="Keymap", severity="warning", timeout=8)
 
     def _needs_setup(self) -> bool:
-        try:
-            from .screens.setup import needs_setup
-        except ImportError:
-            return False
+        from .screens.setup import needs_setup
+
         try:
             return bool(needs_setup(self.interpreter))
         except Exception:
@@ -430,12 +420,9 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     def action_open_conversations(self) -> None:
         """Browse saved conversations (ctrl+o); the picked one is resumed in the chat screen."""
-        try:
-            from .client_store import ClientConversationStore
-            from .screens.navigator import NavigatorScreen
-        except ImportError:
-            self.notify("The conversation navigator is not available in this build.", severity="warning")
-            return
+        from .client_store import ClientConversationStore
+        from .screens.navigator import NavigatorScreen
+
         if any(isinstance(screen, NavigatorScreen) for screen in self.screen_stack):
             return
         store = ClientConversationStore(self.client, asyncio.get_running_loop())
@@ -521,10 +508,8 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         self.notify(f"Saved {path}", title="Exported")
 
     def action_set_api_key(self) -> None:
-        try:
-            from .screens.setup import SetupScreen, apply_setup
-        except ImportError:
-            return
+        from .screens.setup import SetupScreen, apply_setup
+
         if self.client.remote:
             self.notify("API keys live on the server: run `oi-tui --set-key PROVIDER` on that machine.",
                         title="Model", timeout=8)

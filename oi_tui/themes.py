@@ -29,6 +29,8 @@ from textual.color import Color, ColorParseError
 from textual.theme import Theme
 from textual.widgets.text_area import TextAreaTheme
 
+from oi_core.yaml_load import safe_load
+
 if TYPE_CHECKING:
     from textual.app import App
     from textual.widgets import TextArea
@@ -173,7 +175,7 @@ def load_theme_file(path: Path) -> tuple[Theme, list[str]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ThemeFileError(f"cannot read it: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -375,15 +377,12 @@ PIN_ENV = "OI_TUI_THEME"
 """Environment variable that pins a theme for one run (tests, demos); a pinned theme is not saved."""
 
 
-def install_themes(
-    app: App[Any], default: str = DEFAULT_THEME, *, notify: bool = True, pinned: str | None = None
-) -> list[str]:
-    """Register every theme file, switch to the saved theme, and remember future theme changes.
+def choose_theme(app: App[Any], default: str = DEFAULT_THEME, *, pinned: str | None = None) -> list[str]:
+    """Register every theme file and switch to the saved (or pinned) theme; readable problems are returned.
 
-    Call once, from `on_mount` (or later). Problems (broken theme files, a saved theme that no
-    longer exists) are shown as notifications when `notify` is true, and returned either way.
-    `pinned` (default: the OI_TUI_THEME environment variable) selects a theme for this run only:
-    the saved choice is neither read nor overwritten.
+    Safe in the app's `__init__`: choosing there, before any stylesheet is parsed, spares the first frame a
+    second full CSS pass. `pinned` (default: the OI_TUI_THEME environment variable) selects a theme for this
+    run only: the saved choice is neither read nor overwritten.
     """
     themes, problems = load_themes()
     for theme in themes:
@@ -396,36 +395,51 @@ def install_themes(
         else:
             problems.append(f"Theme {pinned!r} ({PIN_ENV}) is not available; using {default!r}.")
             app.theme = default if default in app.available_themes else FALLBACK_THEME
-        if notify:
-            for problem in problems:
-                app.notify(problem, title="Themes", severity="warning", timeout=8)
         return problems
 
-    wanted = saved_theme() or default
+    saved = saved_theme()
+    wanted = saved or default
     if wanted not in app.available_themes:
         fallback = default if default in app.available_themes else FALLBACK_THEME
-        if saved_theme() is not None:
+        if saved is not None:
             problems.append(f"Saved theme {wanted!r} is not available; using {fallback!r}.")
         else:
             problems.append(f"Theme {wanted!r} is not available; using {fallback!r}.")
         wanted = fallback
-    # Applying the theme here publishes on theme_changed_signal a moment later; that echo is not a choice.
-    echo: list[str] = []
-    if app.theme != wanted:
-        app.theme = wanted
-        echo.append(wanted)
+    app.theme = wanted
+    return problems
+
+
+def remember_theme_changes(app: App[Any], *, pinned: str | None = None) -> None:
+    """From now on, save each theme the user picks (not for a pinned run). Call once the app runs."""
+    pinned = pinned if pinned is not None else (os.environ.get(PIN_ENV) or None)
+    if pinned is not None:
+        return
+    # Applying the chosen theme publishes on theme_changed_signal a moment later; that echo is not a choice.
+    shown = [app.theme]
 
     def remember(theme: Theme) -> None:
-        if echo:
-            applied = echo.pop()
-            if theme.name == applied:
-                return
+        if theme.name == shown[0]:
+            return
+        shown[0] = theme.name
         try:
             save_theme(theme.name)
         except OSError as exc:
             app.notify(f"Could not save the theme choice: {exc}", severity="warning")
 
     app.theme_changed_signal.subscribe(app, remember)
+
+
+def install_themes(
+    app: App[Any], default: str = DEFAULT_THEME, *, notify: bool = True, pinned: str | None = None
+) -> list[str]:
+    """`choose_theme` then `remember_theme_changes`, for an app that is already running (e.g. from `on_mount`).
+
+    Problems (broken theme files, a saved theme that no longer exists) are shown as notifications when
+    `notify` is true, and returned either way.
+    """
+    problems = choose_theme(app, default, pinned=pinned)
+    remember_theme_changes(app, pinned=pinned)
     if notify:
         for problem in problems:
             app.notify(problem, title="Themes", severity="warning", timeout=8)
@@ -437,9 +451,11 @@ __all__ = [
     "PIN_ENV",
     "ThemeFileError",
     "apply_text_area_theme",
+    "choose_theme",
     "install_themes",
     "load_theme_file",
     "load_themes",
+    "remember_theme_changes",
     "save_theme",
     "saved_theme",
     "text_area_theme_for",

@@ -265,3 +265,28 @@ class ThemeSample(App[None]):
 @pytest.mark.parametrize("theme_name", OUR_THEMES)
 def test_theme_snapshot(snap_compare, theme_name: str) -> None:
     assert snap_compare(ThemeSample(theme_name), terminal_size=(60, 20))
+
+
+async def test_oi_tui_chooses_its_theme_before_the_first_css_pass(make_interpreter, monkeypatch) -> None:
+    """Choosing the theme once the app runs costs the first frame a second full CSS pass (reparse + restyle)."""
+    from oi_tui.app import OiApp
+
+    monkeypatch.delenv("OI_TUI_THEME", raising=False)
+    themes.save_theme("oi-paper")
+    app = OiApp(make_interpreter())
+    assert app.theme == "oi-paper"  # chosen in __init__, before Textual parses any stylesheet
+    passes: list[bool] = []
+    original = App.refresh_css
+
+    def counted(self: App, animate: bool = True) -> None:
+        passes.append(self.screen_stack != [] and self.screen.is_mounted)
+        original(self, animate)
+
+    monkeypatch.setattr(App, "refresh_css", counted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.theme == "oi-paper"
+        assert not any(passes), "a full CSS pass ran after the chat screen was built"
+        app.theme = "oi-moss"  # a later choice is still saved
+        await pilot.pause()
+        assert themes.saved_theme() == "oi-moss"
