@@ -41,12 +41,9 @@ def build_system_message(interpreter: "OpenInterpreter") -> str:
         facts.append(f"Not installed here (do not use): {', '.join(missing)}.")
     parts.append("\n".join(facts))
     if interpreter.os or interpreter.computer.import_computer_api:
-        try:
-            from .computer.api_docs import describe_computer_api
+        from .computer.api_docs import describe_computer_api
 
-            parts.append(describe_computer_api(interpreter.computer))
-        except ImportError:
-            pass
+        parts.append(describe_computer_api(interpreter.computer))
     return "\n\n".join(p for p in parts if p)
 
 
