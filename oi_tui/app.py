@@ -266,12 +266,10 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
             self.notify(problem, title="Keymap", severity="warning", timeout=8)
 
     def _needs_setup(self) -> bool:
+        """needs_setup reads a broken keyring as "no key"; any other failure is told as a worker failure."""
         from .screens.setup import needs_setup
 
-        try:
-            return bool(needs_setup(self.interpreter))
-        except Exception:
-            return False
+        return bool(needs_setup(self.interpreter))
 
     async def close_session(self) -> None:
         """Stop what runs and shut the languages down (idempotent)."""
