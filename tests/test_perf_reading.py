@@ -162,3 +162,68 @@ def test_a_fold_always_hides_at_least_two_lines() -> None:
 
     assert not block(CODE_LINES_SHOWN + 1, OUTPUT_LINES_SHOWN + 1).collapsible
     assert block(CODE_LINES_SHOWN + 2, 0).collapsible and block(0, OUTPUT_LINES_SHOWN + 2).collapsible
+
+
+async def test_page_up_brings_older_messages_of_a_resumed_conversation_a_page_at_a_time(make_interpreter) -> None:
+    """At the top of what is mounted, PgUp mounts about a page of older messages above; what was read stays in view."""
+    from oi_tui.widgets.chat_messages import EarlierMessages
+
+    messages = []
+    for i in range(200):
+        messages.append({"role": "user", "type": "message", "content": f"question {i}"})
+        messages.append({"role": "assistant", "type": "message", "content": f"answer {i} " + "lorem ipsum " * 15})
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=SIZE) as pilot:
+        transcript = chat(app).transcript
+        await transcript.show_messages(messages)
+        await pilot.pause(0.2)
+        hidden = transcript.query_one(EarlierMessages).count
+        mounted = len(transcript.children) - 1
+        assert hidden + mounted == 400
+        for _ in range(10):  # to the top of the mounted part
+            await pilot.press("pageup")
+        await pilot.pause(0.1)
+        assert transcript.scroll_y == 0
+
+        for _ in range(6):
+            was_on_top = transcript.children[1]  # the oldest mounted message, just under "show earlier"
+            await pilot.press("pageup")
+            await pilot.pause(0.1)
+            left = transcript.query_one(EarlierMessages).count
+            assert 0 < hidden - left <= SIZE[1], "about a page of messages, not all of them"
+            hidden = left
+            assert transcript.scroll_y == 0, "the new page is shown from its top: nothing jumps"
+            assert transcript.region.overlaps(was_on_top.region), "what was read stays in view, right below"
+            assert app.query_one("#prompt").has_focus
+
+        texts = [child.text for child in transcript.children[1:]]
+        expected = [m["content"] for m in messages][-len(texts):]
+        assert texts == expected, "in order, nothing lost or repeated"
+
+        await pilot.press("ctrl+home")  # the start of the conversation: every older message
+        await wait_for(pilot, lambda: not transcript.query(EarlierMessages))
+        await pilot.pause(0.1)
+        assert [child.text for child in transcript.children] == [m["content"] for m in messages]
+        assert transcript.scroll_y == 0
+
+
+async def test_show_earlier_counts_what_it_will_show(make_interpreter) -> None:
+    """Images have no light form: "Show N earlier messages" counts only what revealing brings back."""
+    from oi_tui.widgets.chat_messages import EarlierMessages, HistoryItem
+
+    messages = []
+    for i in range(60):
+        messages.append({"role": "user", "type": "message", "content": f"question {i}"})
+        messages.append({"role": "computer", "type": "image", "format": "base64.png", "content": "iVBORw0KGgo="})
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=SIZE) as pilot:
+        transcript = chat(app).transcript
+        await transcript.show_messages(messages)
+        await pilot.pause(0.1)
+        placeholder = transcript.query_one(EarlierMessages)
+        older = len(messages) - (len(transcript.children) - 1)
+        promised, light_before = placeholder.count, len(transcript.query(HistoryItem))
+        placeholder.post_message(EarlierMessages.RevealRequested())
+        await wait_for(pilot, lambda: not transcript.query(EarlierMessages))
+        assert len(transcript.query(HistoryItem)) - light_before == promised
+        assert promised < older

@@ -801,15 +801,23 @@ class ChatScreen(Screen):
         transcript = self.transcript
         return transcript.scroll_y >= transcript.max_scroll_y - 1
 
-    def action_scroll_transcript(self, where: str, yields_to_prompt_text: bool = False) -> None:
-        """PgUp/PgDn page the conversation, Home/End (empty prompt) or ctrl+Home/End go to its start or newest."""
+    async def action_scroll_transcript(self, where: str, yields_to_prompt_text: bool = False) -> None:
+        """PgUp/PgDn page the conversation, Home/End (empty prompt) or ctrl+Home/End go to its start or newest.
+
+        Older messages behind "show earlier" come into view as the reader pages up to them (a page at a time)
+        or goes to the start (all of them).
+        """
         transcript = self.transcript
-        if where == "page_up":
+        if where == "page_up" and transcript.scroll_y <= 0 and transcript.has_earlier:
+            await transcript.reveal_page()
+        elif where == "page_up":
             transcript.scroll_page_up(animate=False)
         elif where == "page_down":
             transcript.scroll_page_down(animate=False)
             if transcript.scroll_target_y >= transcript.max_scroll_y:
                 transcript.anchor()  # back at the bottom: follow new text again
+        elif where == "top" and transcript.has_earlier:
+            await transcript.reveal_all()
         elif where == "top":
             transcript.scroll_home(animate=False)
         else:

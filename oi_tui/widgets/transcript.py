@@ -34,6 +34,11 @@ def _text_of(message: dict[str, Any]) -> str:
     return "" if content is None else str(content)
 
 
+def _has_light_form(message: dict[str, Any]) -> bool:
+    """Messages, code and output come back as text behind "show earlier"; images and the rest do not."""
+    return message.get("type") in ("message", "code") or message.get("format") == "output"
+
+
 #: Added to a failure marker when the failed message was taken back out of the conversation.
 WITHDRAWN_NOTE = "Your message was not kept (the model never saw it); it is back in the prompt: press Enter to send it again."
 
@@ -101,7 +106,7 @@ class Transcript(VerticalScroll, can_focus=False):
         fold = items[: len(items) - LIVE_ITEMS]
         for widget in fold:
             self._folded.extend(_summaries(widget))
-        hidden = len(self._earlier) + len(self._folded)
+        hidden = sum(1 for message in self._earlier if _has_light_form(message)) + len(self._folded)
         placeholder = self.query(EarlierMessages)
         with self.app.batch_update():
             if placeholder:
@@ -152,7 +157,7 @@ class Transcript(VerticalScroll, can_focus=False):
         self._earlier = messages[:split]
         widgets: list[Widget] = []
         if self._earlier:
-            widgets.append(EarlierMessages(len(self._earlier)))
+            widgets.append(EarlierMessages(sum(1 for message in self._earlier if _has_light_form(message))))
         widgets.extend(self._full_widgets(messages[split:]))
         with self.app.batch_update():
             await self.mount_all(widgets)
@@ -190,14 +195,28 @@ class Transcript(VerticalScroll, can_focus=False):
                 widgets.append(HistoryItem("computer", f"[image: {message.get('format')}]"))
         return widgets
 
+    @property
+    def has_earlier(self) -> bool:
+        """Older messages wait behind "show earlier"."""
+        return bool(self.query(EarlierMessages))
+
+    def _hidden(self) -> list[tuple[str, str]]:
+        """Everything behind the placeholder as (role, text), oldest first; from now on kept in that form."""
+        if self._earlier:
+            self._folded = [(str(m.get("role")), _text_of(m)) for m in self._earlier if _has_light_form(m)] + self._folded
+            self._earlier = []
+        return self._folded
+
     @on(EarlierMessages.RevealRequested)
     async def reveal_earlier(self, event: EarlierMessages.RevealRequested) -> None:
-        """Mount the older messages in their light form, in place of the placeholder."""
         event.stop()
+        await self.reveal_all()
+
+    async def reveal_all(self) -> None:
+        """Mount every older message in its light form, in place of the placeholder, and go to the start."""
         placeholder = self.query(EarlierMessages).first()
-        earlier = [(str(m.get("role")), _text_of(m)) for m in self._earlier
-                   if m.get("type") in ("message", "code") or m.get("format") == "output"] + self._folded
-        self._earlier, self._folded = [], []
+        earlier = self._hidden()
+        self._folded = []
         self.release_anchor()
         with self.app.batch_update():
             for start in range(0, len(earlier), REVEAL_BATCH):  # batches: the loop is never held for long
@@ -205,3 +224,38 @@ class Transcript(VerticalScroll, can_focus=False):
                 await self.mount_all([HistoryItem(role, text) for role, text in batch], before=placeholder)
             await placeholder.remove()
         self.scroll_home(animate=False)
+
+    async def reveal_page(self) -> None:
+        """PgUp at the top: about a page of older messages appears above, in its light form.
+
+        Only as many messages as fit the page are mounted (cheap), and the view stays at the top, so the first
+        frame already shows the new page with what was on screen right below it: nothing jumps.
+        """
+        placeholder = self.query(EarlierMessages).first()
+        hidden = self._hidden()
+        page = self.scrollable_content_region.height
+        width = self.scrollable_content_region.width
+        take, rows = 0, 2  # the placeholder's line and margin stay on top
+        while take < len(hidden):
+            role, text = hidden[-1 - take]
+            need = HistoryItem.estimated_rows(role, text, width)
+            if take and rows + need > page:
+                break
+            rows, take = rows + need, take + 1
+        split = len(hidden) - take
+        batch, self._folded = hidden[split:], hidden[:split]
+        self.release_anchor()
+        height_before = self.virtual_size.height
+        with self.app.batch_update():
+            await self.mount_all([HistoryItem(role, text) for role, text in batch], after=placeholder)
+            if self._folded:
+                placeholder.set_count(len(self._folded))
+            else:
+                await placeholder.remove()
+        self.call_after_refresh(self._show_page_above, height_before, page)
+
+    def _show_page_above(self, height_before: int, page: int) -> None:
+        """When one message alone is taller than the page, show its end, just above what was read."""
+        added = self.virtual_size.height - height_before
+        if added > page:
+            self.scroll_to(y=added - page, animate=False, immediate=True)
