@@ -317,8 +317,9 @@ class Bench:
             rss = settled_rss_mb(t)
             echo, lost = key_echo(t, 40, line_of=prompt_text)
             t.keys("C-u")
-            scroll = self._scroll_times(t, "PageUp", 20)
-            scroll += self._scroll_times(t, "PageDown", 20)
+            up, up_still = self._scroll_times(t, "PageUp", 30)  # past the mounted part: pages of older messages
+            down, down_still = self._scroll_times(t, "PageDown", 30)
+            scroll = up + down
             rss_after = settled_rss_mb(t)
         RESULTS.update({"resume_s": resume, "resume_floor_s": load_floor, "session_rss_mb": rss,
                         "session_rss_after_mb": rss_after, "fresh_rss_mb": fresh_rss,
@@ -328,12 +329,16 @@ class Bench:
             f"fresh app {fresh_rss:.0f} MB", "flat after warm-up (RSS read once it stops growing)")
         row("  key echo (p50 / p99 / max)", self._echo(echo) + f", lost {lost}",
             f"idle p50 {percentile(idle, 50) * 1000:.0f} ms", "p99 ≤ 50 ms")
+        RESULTS["session_scroll_still"] = [up_still, down_still]
         row("  PageUp/PageDown scroll (p50 / p99 / max)", self._echo(scroll) if scroll else "PageUp does nothing",
             "", "p99 ≤ 50 ms")
+        row("  presses that moved nothing (PageUp / PageDown)", f"{up_still} / {down_still} of 30",
+            "", "PageUp 0 (older messages come a page at a time)")
 
     @staticmethod
-    def _scroll_times(t: Terminal, key: str, count: int) -> list[float]:
-        times = []
+    def _scroll_times(t: Terminal, key: str, count: int) -> tuple[list[float], int]:
+        """Seconds from each press to the moved view, and how many presses moved nothing (at an end)."""
+        times, still = [], 0
         for _ in range(count):
             before = conversation_rows(t.screen())
             started = time.perf_counter()
@@ -342,9 +347,9 @@ class Bench:
                 t.wait_for(lambda s, b=before: conversation_rows(s) != b, timeout=2, poll=0.001)
                 times.append(time.perf_counter() - started)
             except TimeoutError:  # at the top or bottom already
-                pass
+                still += 1
             time.sleep(0.05)
-        return times
+        return times, still
 
     @staticmethod
     def _load_time(env: dict[str, str]) -> float:
