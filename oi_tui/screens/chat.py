@@ -148,6 +148,7 @@ class ChatScreen(Screen):
         self._reply_timer: Timer | None = None
         self._reply_flushed_at = 0.0
         self._was_following = True
+        self._had_more_to_read = False  # the conversation was taller than its pane (or had older messages)
         self._prompt_empty = True
         self._drain_timer: Timer | None = None
         self._last_sent: tuple[str, Widget | None] | None = None  # until its turn ends: re-queued if "busy"
@@ -194,6 +195,7 @@ class ChatScreen(Screen):
         self._flush_timer = self.set_interval(FLUSH_INTERVAL, self.flush_buffers, pause=True)
         self._reply_timer = self.set_interval(REPLY_FLUSH_INTERVAL, self._flush_reply, pause=True)
         self.watch(self.transcript, "scroll_y", lambda _old, _new: self._transcript_scrolled(), init=False)
+        self.watch(self.transcript, "virtual_size", lambda _old, _new: self._transcript_grew(), init=False)
         self._show_settings_now()
         prompt = self.query_one(PromptInput)
         prompt.take_back_queued = self.queued.pop_last
@@ -778,7 +780,7 @@ class ChatScreen(Screen):
                 return False  # home/end with text in the prompt: the prompt's own line start/end
             if parameters and parameters[0] == "newest":
                 return not self._was_following  # as of the last scroll, not a layout caught half-way
-            return True
+            return self._had_more_to_read  # PgUp/PgDn, Home: only once there is something to scroll to
         return True
 
     def action_focus_card(self) -> None:
@@ -837,6 +839,13 @@ class ChatScreen(Screen):
         block.toggle_expanded()
         if not visible:
             self.transcript.scroll_to_widget(block, animate=False)
+
+    def _transcript_grew(self) -> None:
+        """The footer offers PgUp/PgDn from the moment the conversation no longer fits its pane."""
+        more = self.transcript.max_scroll_y > 0 or self.transcript.has_earlier
+        if more != self._had_more_to_read:
+            self._had_more_to_read = more
+            self.refresh_bindings()
 
     def _transcript_scrolled(self) -> None:
         """The footer's "End Newest" shows only while the view is away from the newest message."""
