@@ -27,6 +27,8 @@ async def test_page_keys_scroll_the_transcript_from_the_prompt(make_interpreter,
     app = OiApp(make_interpreter())
     async with app.run_test(size=SIZE) as pilot:
         screen = chat(app)
+        await pilot.pause(0.1)
+        assert "PgUp/PgDn" not in footer_text(app), "nothing to scroll yet: the footer does not offer it"
         await send(pilot, "write a lot")
         await wait_for(pilot, lambda: screen.status == "idle" and not screen.transcript.query("StreamedText"))
         await pilot.pause(0.2)
