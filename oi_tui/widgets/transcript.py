@@ -197,8 +197,8 @@ class Transcript(VerticalScroll, can_focus=False):
 
     @property
     def has_earlier(self) -> bool:
-        """Older messages wait behind "show earlier"."""
-        return bool(self.query(EarlierMessages))
+        """Older messages wait behind "show earlier" (its placeholder is always the first child: no DOM walk)."""
+        return bool(self.children) and isinstance(self.children[0], EarlierMessages)
 
     def _hidden(self) -> list[tuple[str, str]]:
         """Everything behind the placeholder as (role, text), oldest first; from now on kept in that form."""
