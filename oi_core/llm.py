@@ -325,21 +325,29 @@ class Llm(SettingsObject):
     async def _deltas(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
     ) -> AsyncIterator[Delta]:
-        """The provider's stream as Deltas (custom completions function or litellm)."""
+        """The provider's stream as Deltas (custom completions function, httpx or litellm)."""
         if self.completions is not None:
             async for delta in self._stream_custom(messages, tools):
                 yield delta
             return
-        # litellm parses each chunk for ~1 ms: on its own loop (oi_core.llm_relay), never the caller's (the TUI's)
-        source = self._lean_deltas if llm_lean.use_lean(self) else self._litellm_deltas
-        async with aclosing(relay(lambda: source(messages, tools))) as deltas:
+        # parsing runs on its own loop (oi_core.llm_relay), never the caller's (the TUI's)
+        async with aclosing(relay(lambda: self._provider_deltas(messages, tools))) as deltas:
+            async for delta in deltas:
+                yield delta
+
+    async def _provider_deltas(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> AsyncIterator[Delta]:
+        """httpx or litellm, chosen on the relay loop (the choice may read litellm's model table from disk)."""
+        source = self._lean_deltas if llm_lean.streams_lean(self) else self._litellm_deltas
+        async with aclosing(source(messages, tools)) as deltas:
             async for delta in deltas:
                 yield delta
 
     async def _lean_deltas(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
     ) -> AsyncIterator[Delta]:
-        """The first turns, while litellm is still importing: oi_core.llm_lean, failures worded as litellm's."""
+        """oi_core.llm_lean (see streams_lean for when), failures worded as litellm's."""
         api_key = await asyncio.to_thread(self.resolved_api_key)  # the keyring may block on D-Bus
         if not api_key and not self.api_base:  # litellm's own check names the missing variable
             async for delta in self._litellm_deltas(messages, tools):

@@ -7,7 +7,9 @@ here with httpx instead: the same request body litellm sends, each server-sent e
 `Delta` (llm.delta_from_chunk), and every failure raised as an exception that `errors.describe_llm_error`
 turns into the same sentence as litellm's. What litellm would look up before the request (function
 calling, vision, context window, price) is read from the model table litellm ships, without importing it.
-Once litellm is imported, it is used for everything again.
+Once litellm is imported, it is used for everything again, except streaming from a server the user named
+for a model litellm does not know: litellm would pass that request through unchanged, at ~30x the CPU per
+chunk (`streams_lean`).
 """
 
 from __future__ import annotations
@@ -57,6 +59,22 @@ def openai_compatible(llm: "Llm") -> str | None:
 def use_lean(llm: "Llm") -> bool:
     """Stream without litellm: it is not imported yet and the model needs nothing only litellm knows."""
     return not litellm_ready() and openai_compatible(llm) is not None
+
+
+def passed_through(llm: "Llm") -> bool:
+    """litellm would send this request unchanged: a model it has no entry for, on an OpenAI-compatible server
+    the user named (LM Studio, llama.cpp, vLLM, a proxy...). Known models keep litellm, which knows their quirks."""
+    return bool(llm.api_base) and openai_compatible(llm) is not None and model_info(llm) is None
+
+
+def streams_lean(llm: "Llm") -> bool:
+    """Stream with httpx rather than litellm: while litellm imports, and whenever it would add nothing.
+
+    litellm spends ~1 ms of CPU on each chunk (httpx and a JSON parse: ~0.03 ms) on a thread that shares the
+    interpreter lock with the UI: at 1,000 chunks/s that held key echo up to ~200 ms (bench_e2e). Reads the
+    model table on first use: call it off the UI loop.
+    """
+    return use_lean(llm) or passed_through(llm)
 
 
 # ---------------------------------------------------------------- what litellm would look up

@@ -202,3 +202,27 @@ async def test_the_import_also_waits_a_quiet_moment_after_the_stream(llm: Script
     started = time.monotonic()
     assert await asyncio.to_thread(llm_lean.wait_until_idle, 10.0, 0.6)
     assert time.monotonic() - started >= 0.4, "the import would start the moment the stream ended"
+
+
+async def test_a_server_the_user_named_streams_without_litellm_even_once_it_is_imported(llm: ScriptedLLM) -> None:
+    """litellm would pass such a request through unchanged at ~30x the CPU per chunk; a model it knows keeps it."""
+    from oi_core import llm_lean
+    from oi_core.llm import import_litellm
+
+    await asyncio.to_thread(import_litellm)
+    assert llm_lean.litellm_ready()
+    agents = {}
+    for model in ("openai/my-local-model", "openai/gpt-4o"):
+        client = Llm()
+        client.model, client.api_base, client.api_key, client.max_retries = model, llm.url, "sk-test", 0
+        llm.queue(SCENARIOS["text"])
+        deltas = []
+        async for delta in client.stream([{"role": "user", "content": "x"}]):
+            deltas.append(delta)
+        assert "".join(d.content or "" for d in deltas) == "Hello **world**, this streams in pieces."
+        agents[model] = llm.requests[-1]["_headers"].get("user-agent", "")
+    assert "httpx" in agents["openai/my-local-model"], agents
+    assert "OpenAI" in agents["openai/gpt-4o"], agents
+    no_base = Llm()
+    no_base.model = "openai/my-local-model"
+    assert not llm_lean.streams_lean(no_base), "without a server of the user's, litellm decides"
