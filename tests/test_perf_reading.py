@@ -229,3 +229,13 @@ async def test_show_earlier_counts_what_it_will_show(make_interpreter) -> None:
         await wait_for(pilot, lambda: not transcript.query(EarlierMessages))
         assert len(transcript.query(HistoryItem)) - light_before == promised
         assert promised < older
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_an_empty_conversation_offers_no_scrolling(make_interpreter, size) -> None:
+    """The first layout sees the pane at size 0 for a moment: the footer must follow the settled layout."""
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause(0.3)
+        assert chat(app).transcript.max_scroll_y == 0
+        assert "PgUp/PgDn" not in footer_text(app)

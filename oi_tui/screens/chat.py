@@ -149,6 +149,7 @@ class ChatScreen(Screen):
         self._reply_flushed_at = 0.0
         self._was_following = True
         self._had_more_to_read = False  # the conversation was taller than its pane (or had older messages)
+        self._more_check_due = False
         self._prompt_empty = True
         self._drain_timer: Timer | None = None
         self._last_sent: tuple[str, Widget | None] | None = None  # until its turn ends: re-queued if "busy"
@@ -841,7 +842,19 @@ class ChatScreen(Screen):
             self.transcript.scroll_to_widget(block, animate=False)
 
     def _transcript_grew(self) -> None:
-        """The footer offers PgUp/PgDn from the moment the conversation no longer fits its pane."""
+        """The footer offers PgUp/PgDn from the moment the conversation no longer fits its pane.
+
+        Checked once the layout that follows is done: before it, the pane's own size may still be 0.
+        """
+        if not self._more_check_due:
+            self._more_check_due = True
+            self.call_after_refresh(self._check_more_to_read)
+
+    def on_resize(self) -> None:
+        self._transcript_grew()  # a smaller terminal (or pane) can make the same conversation scroll
+
+    def _check_more_to_read(self) -> None:
+        self._more_check_due = False
         more = self.transcript.max_scroll_y > 0 or self.transcript.has_earlier
         if more != self._had_more_to_read:
             self._had_more_to_read = more
