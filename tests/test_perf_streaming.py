@@ -215,3 +215,33 @@ async def test_the_bridge_merges_while_the_ui_is_busy_instead_of_queueing() -> N
     assert text == "".join(f"{i} " for i in range(3000))
     assert len(bursts) < 200, "one burst per UI turn, not one per event"
     assert len(received) < 500, "text merged while waiting (3,000 chunks, 30 line marks)"
+
+
+async def test_a_fast_stream_renders_the_blocks_of_one_flush_in_one_append(monkeypatch) -> None:
+    """Dozens of paragraphs can finish between two flushes: one Markdown parse and mount for them, not one each."""
+    from textual.app import App
+    from textual.containers import VerticalScroll
+    from textual.widgets import Markdown
+
+    from oi_tui.widgets.chat_messages import AssistantMessage
+
+    appends: list[str] = []
+    real_append = Markdown.append
+    monkeypatch.setattr(Markdown, "append", lambda self, text: appends.append(text) or real_append(self, text))
+
+    class Host(App[None]):
+        def compose(self):
+            with VerticalScroll():
+                yield AssistantMessage()
+
+    paragraphs = [f"Paragraph {i}: some *words* here." for i in range(50)]
+    async with Host().run_test(size=(80, 24)) as pilot:
+        reply = pilot.app.query_one(AssistantMessage)
+        await reply.write("\n\n".join(paragraphs) + "\n\n")
+        await reply.flush()
+        await reply.finish()
+        await pilot.pause()
+        assert len(appends) <= -(-50 // AssistantMessage.LIVE_BLOCKS) + 1, appends  # + the last block, at finish
+        parts = [getattr(part, "text", None) or getattr(part, "source", "") for part in reply.children]
+        shown = "\n\n".join(part.strip() for part in parts if part.strip())
+        assert shown == "\n\n".join(paragraphs), "every paragraph, once, in order"

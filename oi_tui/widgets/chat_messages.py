@@ -160,8 +160,7 @@ class AssistantMessage(Widget):
         self._unflushed.clear()
         async with self._rendering:
             with self.app.batch_update():  # one frame for the whole flush, however many widgets change
-                for block in self._splitter.feed(text):
-                    await self._add_block(block)
+                await self._add_blocks(self._splitter.feed(text))
                 await self._show_tail()
                 self._seal_hidden()
 
@@ -181,7 +180,7 @@ class AssistantMessage(Widget):
                 self._tail = None
             else:
                 if last:
-                    await self._add_block(last)
+                    await self._add_blocks([last])
                 if self._tail is not None:
                     await self._tail.remove()
                     self._tail = None
@@ -193,20 +192,34 @@ class AssistantMessage(Widget):
         self._stopped = True
         self._unflushed.clear()
 
-    async def _add_block(self, block: str) -> None:
-        if len(block) > BIG_BLOCK:  # shown as it streamed (plain), or as an aligned table
-            self._roll_over()
-            part = StreamedText(aligned_table(block) if is_table(block) else block)
-            await self.mount(part, before=self._tail)
+    async def _add_blocks(self, blocks: list[str]) -> None:
+        """Finished blocks, in order: runs of normal ones go to the live Markdown in one append (one parse,
+        one mount: a fast stream finishes dozens of blocks between two flushes), oversized ones as plain text."""
+        run: list[str] = []
+        for block in blocks:
+            if len(block) > BIG_BLOCK:  # shown as it streamed (plain), or as an aligned table
+                await self._append_run(run)
+                run = []
+                self._roll_over()
+                part = StreamedText(aligned_table(block) if is_table(block) else block)
+                await self.mount(part, before=self._tail)
+                continue
+            run.append(block)
+            if self._live_blocks + len(run) >= self.LIVE_BLOCKS:
+                await self._append_run(run)
+                run = []
+                self._roll_over()
+        await self._append_run(run)
+
+    async def _append_run(self, run: list[str]) -> None:
+        if not run:
             return
         if self._live is None:
             self._live = Markdown("", parser_factory=reply_parser)
             self._live_blocks = 0
             await self.mount(self._live, before=self._tail)
-        await self._live.append(block)
-        self._live_blocks += 1
-        if self._live_blocks >= self.LIVE_BLOCKS:
-            self._roll_over()
+        await self._live.append("".join(run))
+        self._live_blocks += len(run)
 
     def _roll_over(self) -> None:
         if self._live is not None:
