@@ -300,20 +300,15 @@ def _explicit_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def _start_tui(interpreter: Any, start_in_conversations: bool, warnings: list[str],
                args: argparse.Namespace | None = None) -> int:
-    from oi_tui.terminal_guard import run_guarded
-
-    def run_app() -> int:
-        from oi_tui.app import OiApp
-
-        app = OiApp(interpreter, start_in_conversations=start_in_conversations, startup_warnings=list(warnings),
-                    on_ready=_local_start(args, interpreter))
-        app.run()
-        return app.return_code or 0
+    """Run the app here (main() has already forked the terminal guard, before the heavy imports)."""
+    from oi_tui.app import OiApp
 
     global _tui_ran
-    code = run_guarded(run_app)
+    app = OiApp(interpreter, start_in_conversations=start_in_conversations, startup_warnings=list(warnings),
+                on_ready=_local_start(args, interpreter))
+    app.run()
     _tui_ran = True
-    return code
+    return app.return_code or 0
 
 
 _tui_ran = False
@@ -341,8 +336,6 @@ def _is_terminal(stream: Any) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from oi_core.errors import OiError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.profiles:
@@ -364,6 +357,22 @@ def main(argv: list[str] | None = None) -> int:
         from oi_tui.remote_cli import run_server
 
         return run_server(args, lambda: make_interpreter(args))
+    if args.plain:
+        return _run(args)
+    # The terminal guard forks while this process is still small: forked later, with Textual and the core
+    # imported, the app paid for every page it then wrote (copy-on-write), 10-80 ms of the launch.
+    from oi_tui.terminal_guard import run_guarded
+
+    global _tui_ran
+    code = run_guarded(lambda: _run(args))
+    _tui_ran = True
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Plain mode or the TUI, once the interpreter is configured (in the guarded child, for the TUI)."""
+    from oi_core.errors import OiError
+
     try:
         interpreter, warnings = make_interpreter(args)
     except OiError as exc:  # e.g. a local/offline profile that cannot be used: never fall back to a hosted model

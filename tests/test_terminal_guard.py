@@ -53,6 +53,10 @@ def test_segfault_restores_terminal_and_explains(tmp_path):
         processes = app_processes(marker)
         children = [p for p in processes if p.ppid() in {q.pid for q in processes}]
         assert len(children) == 1, f"expected the app to run in one child process: {processes}"
+        guard = psutil.Process(children[0].ppid())
+        loaded = Path(f"/proc/{guard.pid}/maps").read_text()
+        assert "_yaml" not in loaded and "jiter" not in loaded, (
+            "the guard forked after the core was imported: the app then pays copy-on-write for every page it writes")
         children[0].send_signal(signal.SIGSEGV)
         screen = wait_for_text(session, "terminal has been restored", timeout=15)
         assert "SIGSEGV" in screen
