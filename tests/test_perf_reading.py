@@ -239,3 +239,26 @@ async def test_an_empty_conversation_offers_no_scrolling(make_interpreter, size)
         await pilot.pause(0.3)
         assert chat(app).transcript.max_scroll_y == 0
         assert "PgUp/PgDn" not in footer_text(app)
+
+
+async def test_page_keys_work_as_soon_as_the_pane_gets_too_small(make_interpreter, llm) -> None:
+    """The conversation can stop fitting without growing: the approval card or a taller prompt shrinks the pane."""
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=SIZE) as pilot:
+        transcript = chat(app).transcript
+        for i in range(40):  # notes until the conversation no longer fits, then one fewer: it just fits
+            last = await transcript.add_notice(f"line {i}")
+            await pilot.pause()
+            if transcript.max_scroll_y > 0:
+                break
+        await last.remove()
+        await pilot.pause(0.2)
+        assert transcript.max_scroll_y == 0 and "PgUp/PgDn" not in footer_text(app)
+        await pilot.press(*"first line", "ctrl+j", *"second", "ctrl+j", *"third", "ctrl+j", *"fourth")
+        await wait_for(pilot, lambda: transcript.max_scroll_y > 0)
+        await pilot.pause(0.1)
+        assert "PgUp/PgDn" in footer_text(app), "the footer follows the smaller pane"
+        before = transcript.scroll_y
+        await pilot.press("pageup")
+        await pilot.pause(0.1)
+        assert transcript.scroll_y < before, "PgUp works in the smaller pane"
