@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import functools
 import itertools
 import json
 import operator
@@ -497,12 +498,11 @@ class ConversationStore:
     """All conversations in one folder. Safe to share between threads; writers in several processes take turns."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path).expanduser() if path else default_conversations_dir()
+        self.path = _folder_path(path)
         self.problems: list[ConversationProblem] = []
         self._lock = threading.RLock()
         self._lock_depth = 0
         self._search_cache: dict[str, tuple[int, int, str]] = {}
-        self._is_default: bool | None = None  # whether this is the default folder (looked up once)
 
     @classmethod
     def for_interpreter(cls, interpreter: Any) -> "ConversationStore":
@@ -514,7 +514,7 @@ class ConversationStore:
         if not self.path.is_dir():
             self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(self.path, 0o700)
-        elif self._is_default or (self._is_default is None and self._check_default()):
+        elif self._in_default_folder:
             try:
                 if self.path.stat().st_mode & 0o077:
                     os.chmod(self.path, 0o700)
@@ -522,9 +522,10 @@ class ConversationStore:
                 pass
         return self.path
 
-    def _check_default(self) -> bool:
-        self._is_default = self.path == default_conversations_dir()
-        return self._is_default
+    @functools.cached_property
+    def _in_default_folder(self) -> bool:
+        """Looked up once: the folder is checked on every save."""
+        return self.path == default_conversations_dir()
 
     def file_for(self, conversation_id: str) -> Path:
         return self.path / f"{check_id(conversation_id)}.json"
@@ -971,6 +972,11 @@ _stores_lock = threading.Lock()
 _synced: "weakref.WeakKeyDictionary[Any, SyncState]" = weakref.WeakKeyDictionary()
 
 
+def _folder_path(folder: str | os.PathLike[str] | None) -> Path:
+    """A conversation folder as given (None: the default folder)."""
+    return Path(folder).expanduser() if folder else default_conversations_dir()
+
+
 def _folder_of(interpreter: Any) -> str | None:
     """The folder the interpreter's conversations are saved in, as set (None: the default folder)."""
     folder = getattr(interpreter, "conversation_history_path", None)
@@ -982,8 +988,7 @@ def _folder_of(interpreter: Any) -> str | None:
 
 def store_for(interpreter: Any) -> ConversationStore:
     """The shared store for the interpreter's conversation folder (looked up per message: no new store each time)."""
-    folder = _folder_of(interpreter)
-    return _shared_store(Path(folder).expanduser() if folder else default_conversations_dir())
+    return _shared_store(_folder_path(_folder_of(interpreter)))
 
 
 def _shared_store(folder: Path) -> ConversationStore:
