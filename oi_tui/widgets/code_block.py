@@ -21,6 +21,11 @@ OUTPUT_LINES_SHOWN = 12
 #: A fold hides at least this many lines (the hint takes a line of its own: folding one line would save nothing).
 FOLD_AT_LEAST = 2
 
+
+def _folds(lines: int, shown: int) -> bool:
+    """`lines` lines are folded to `shown` (the one rule for code and output)."""
+    return lines >= shown + FOLD_AT_LEAST
+
 #: "halfcell" (default) or "unicode"; both render the same in every terminal (tests force one).
 IMAGE_RENDERER_ENV = "OI_TUI_IMAGE_RENDERER"
 
@@ -115,7 +120,7 @@ class CodeBlock(Vertical):
 
     def _code_renderable(self) -> Syntax | Text:
         lines = visible_controls(self.code).rstrip("\n").split("\n")
-        collapsed = not self.expanded and len(lines) >= CODE_LINES_SHOWN + FOLD_AT_LEAST
+        collapsed = not self.expanded and _folds(len(lines), CODE_LINES_SHOWN)
         shown = "\n".join(lines[:CODE_LINES_SHOWN] if collapsed else lines)
         lexer = {"shell": "bash", "sh": "bash"}.get(self.language, self.language)
         syntax = Syntax(shown, lexer, theme="ansi_dark", background_color="default", word_wrap=True)
@@ -134,7 +139,7 @@ class CodeBlock(Vertical):
             return seen[2]
         code_lines = visible_controls(self.code).rstrip("\n").count("\n") + 1
         output_lines = clean_output(self.output).rstrip("\n").count("\n") + 1
-        foldable = code_lines >= CODE_LINES_SHOWN + FOLD_AT_LEAST or output_lines >= OUTPUT_LINES_SHOWN + FOLD_AT_LEAST
+        foldable = _folds(code_lines, CODE_LINES_SHOWN) or _folds(output_lines, OUTPUT_LINES_SHOWN)
         self._fold_seen = (self.code, self.output, foldable)
         return foldable
 
@@ -182,7 +187,7 @@ class CodeBlock(Vertical):
 
     def _output_renderable(self) -> Text:
         lines = clean_output(self.output).rstrip("\n").split("\n")
-        if self.expanded or len(lines) < OUTPUT_LINES_SHOWN + FOLD_AT_LEAST:
+        if self.expanded or not _folds(len(lines), OUTPUT_LINES_SHOWN):
             return Text("\n".join(lines))
         hidden = len(lines) - OUTPUT_LINES_SHOWN
         return Text.assemble((f"… {hidden} earlier lines (click or f3 to show all)\n", "dim italic"),
