@@ -575,12 +575,16 @@ def load_with_fallback(name: str | None, *, route_pinned: bool = False) -> tuple
     return ProfileResult(DEFAULT_PROFILE, None), messages
 
 
+def _sticky(interpreter: Any, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Start-up flags still in force: a switch without overrides keeps them."""
+    return {} if overrides is not None else dict(getattr(interpreter, "session_overrides", None) or {})
+
+
 def read_profile_for(
     interpreter: Any, name: str | None, overrides: dict[str, Any] | None = None
 ) -> tuple[Any, list[str]]:
     """Read and check profile `name` as `apply_profile` will use it: the disk and YAML part, fit for a thread."""
-    sticky = {} if overrides is not None else dict(getattr(interpreter, "session_overrides", None) or {})
-    pinned = {"llm.model", "llm.api_base"} & set({**sticky, **(overrides or {})})
+    pinned = {"llm.model", "llm.api_base"} & set({**_sticky(interpreter, overrides), **(overrides or {})})
     return load_with_fallback(name, route_pinned=bool(pinned))
 
 
@@ -602,9 +606,7 @@ def apply_profile(
     from .settings import apply_setting
 
     # Flags given at start-up stay in force for settings a later profile does not mention.
-    sticky: dict[str, Any] = {}
-    if overrides is None:
-        sticky = dict(getattr(interpreter, "session_overrides", None) or {})
+    sticky = _sticky(interpreter, overrides)
     result, messages = read if read is not None else read_profile_for(interpreter, name, overrides)  # may refuse
     if overrides is not None:
         interpreter.session_overrides = dict(overrides)
