@@ -330,17 +330,14 @@ class Llm(SettingsObject):
             async for delta in self._stream_custom(messages, tools):
                 yield delta
             return
-        # parsing runs on its own loop (oi_core.llm_relay), never the caller's (the TUI's)
-        async with aclosing(relay(lambda: self._provider_deltas(messages, tools))) as deltas:
-            async for delta in deltas:
-                yield delta
 
-    async def _provider_deltas(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
-    ) -> AsyncIterator[Delta]:
-        """httpx or litellm, chosen on the relay loop (the choice may read litellm's model table from disk)."""
-        source = self._lean_deltas if llm_lean.streams_lean(self) else self._litellm_deltas
-        async with aclosing(source(messages, tools)) as deltas:
+        def provider_stream() -> AsyncIterator[Delta]:
+            """httpx or litellm; called on the relay loop, as the choice may read litellm's model table from disk."""
+            source = self._lean_deltas if llm_lean.streams_lean(self) else self._litellm_deltas
+            return source(messages, tools)
+
+        # parsing runs on its own loop (oi_core.llm_relay), never the caller's (the TUI's)
+        async with aclosing(relay(provider_stream)) as deltas:
             async for delta in deltas:
                 yield delta
 
