@@ -219,9 +219,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     def _remember_themes(self) -> None:
         """Save later theme choices, and tell what was wrong with the theme files (chosen in __init__)."""
-        remember_theme_changes(self)
-        for problem in self.theme_problems:
-            self.notify(problem, title="Themes", severity="warning", timeout=8)
+        remember_theme_changes(self, self.theme_problems)
 
     def binding_ids(self) -> set[str]:
         """Ids of every binding a keymap may override: the app's, the chat screen's and its widgets'."""

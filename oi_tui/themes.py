@@ -410,8 +410,11 @@ def choose_theme(app: App[Any], default: str = DEFAULT_THEME, *, pinned: str | N
     return problems
 
 
-def remember_theme_changes(app: App[Any], *, pinned: str | None = None) -> None:
-    """From now on, save each theme the user picks (not for a pinned run). Call once the app runs."""
+def remember_theme_changes(app: App[Any], problems: Iterable[str] = (), *, pinned: str | None = None) -> None:
+    """Tell `problems` (what `choose_theme` returned) and, from now on, save each theme the user picks (not for
+    a pinned run). Call once the app runs."""
+    for problem in problems:
+        app.notify(problem, title="Themes", severity="warning", timeout=8)
     pinned = pinned if pinned is not None else (os.environ.get(PIN_ENV) or None)
     if pinned is not None:
         return
@@ -430,29 +433,12 @@ def remember_theme_changes(app: App[Any], *, pinned: str | None = None) -> None:
     app.theme_changed_signal.subscribe(app, remember)
 
 
-def install_themes(
-    app: App[Any], default: str = DEFAULT_THEME, *, notify: bool = True, pinned: str | None = None
-) -> list[str]:
-    """`choose_theme` then `remember_theme_changes`, for an app that is already running (e.g. from `on_mount`).
-
-    Problems (broken theme files, a saved theme that no longer exists) are shown as notifications when
-    `notify` is true, and returned either way.
-    """
-    problems = choose_theme(app, default, pinned=pinned)
-    remember_theme_changes(app, pinned=pinned)
-    if notify:
-        for problem in problems:
-            app.notify(problem, title="Themes", severity="warning", timeout=8)
-    return problems
-
-
 __all__ = [
     "DEFAULT_THEME",
     "PIN_ENV",
     "ThemeFileError",
     "apply_text_area_theme",
     "choose_theme",
-    "install_themes",
     "load_theme_file",
     "load_themes",
     "remember_theme_changes",

@@ -164,7 +164,8 @@ class ThemedApp(App[None]):
         yield TextArea("x = 1\n", language="python", id="editor")
 
     def on_mount(self) -> None:
-        self.problems = themes.install_themes(self)
+        self.problems = themes.choose_theme(self)  # what OiApp does in __init__ and on_mount
+        themes.remember_theme_changes(self, self.problems)
         themes.apply_text_area_theme(self.query_one(TextArea), self.current_theme)
 
 
