@@ -154,7 +154,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         else:
             self.client.attach()  # type: ignore[attr-defined]  # the in-process Session needs the running loop
         shutdown.for_app(self)  # SIGTERM/SIGHUP: stop, end kernels and shells, save, exit
-        self._remember_themes()
+        remember_theme_changes(self, self.theme_problems)  # the theme itself was chosen in __init__
         self._apply_keymap()
         for warning in self.startup_warnings:
             self.notify(warning, title="Startup", severity="warning", timeout=10)
@@ -216,10 +216,6 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
             self.action_open_conversations()
         if not needed and self.on_ready is not None:
             self.on_ready(self)
-
-    def _remember_themes(self) -> None:
-        """Save later theme choices, and tell what was wrong with the theme files (chosen in __init__)."""
-        remember_theme_changes(self, self.theme_problems)
 
     def binding_ids(self) -> set[str]:
         """Ids of every binding a keymap may override: the app's, the chat screen's and its widgets'."""
