@@ -773,7 +773,7 @@ class ChatScreen(Screen):
         if action == "stop":
             return self.busy and pending is None
         if action == "toggle_code":  # only while some block has lines to show or fold
-            return any(block.collapsible for block in self.transcript.query(CodeBlock))
+            return any(block.collapsible for block in self.transcript.query_children(CodeBlock))
         if action == "scroll_transcript":
             if not self._reading_keys_apply():
                 return False
@@ -830,7 +830,7 @@ class ChatScreen(Screen):
 
     def action_toggle_code(self) -> None:
         """Expand (or fold) the code block in view that has hidden lines; the lowest one on screen."""
-        blocks = [block for block in self.transcript.query(CodeBlock) if block.collapsible]
+        blocks = [block for block in self.transcript.query_children(CodeBlock) if block.collapsible]
         if not blocks:
             self.app.notify("No code block has hidden lines.", timeout=3)
             return
