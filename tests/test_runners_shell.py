@@ -214,3 +214,13 @@ def test_terminate_ends_every_job_of_the_shell():
         c.terminate()
         c._loop_thread().stop()
     assert not wait_gone("1003.25") and not wait_gone("1003.5")
+
+
+def test_back_to_back_reads_each_ask_with_their_own_prompt(computer):
+    """Each answer wakes the next `read` at once: its prompt and secrecy are not lost to the previous answer."""
+    n = 12
+    io = PromptIO([f"v{i}" for i in range(n)])
+    code = "".join(f'read -r{"s" if i % 2 else ""}p "Q{i}: " a{i}\n' for i in range(n)) + 'echo "got $a0 $a11"'
+    out = text(merge_outputs(chunks(computer, code, io)))
+    assert io.asked == [(f"Q{i}:", bool(i % 2)) for i in range(n)]
+    assert out.endswith("got v0 v11\n")

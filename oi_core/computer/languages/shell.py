@@ -6,7 +6,7 @@ line changes on a private pipe (fd 3) together with the final exit status, so no
 the user's code or output. Stop sends SIGINT to bash's process group; an INT trap makes the sourced
 code return, leaving the shell alive; then whatever the run started that is still running (background
 jobs, `nohup`) is ended. The code's stdin is a per-run FIFO: when a process of the shell is seen blocked
-reading it (Linux /proc), the caller is asked for a line; EOF closes it. bash prints `read -p` prompts
+reading it (Linux /proc) with no answer left unread, the caller is asked for a line; EOF closes it. bash prints `read -p` prompts
 only on a terminal, so a `read` function shows the prompt as output (and marks `-s` reads as secret).
 bash leads its own session with no controlling terminal: nothing it runs can reach the app's terminal.
 A block failed when its exit status is not 0: like a script's, that is the status of the last command it
@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import fcntl
 import os
 import platform
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import tempfile
+import termios
 import threading
 import time
 import weakref
@@ -277,7 +280,9 @@ class Shell(Language):
         run.stream.close()
 
     def _waiting_for_input(self, proc: subprocess.Popen[bytes], run: _ShellRun) -> bool:
-        """Is a process of this shell blocked in read() on the run's input FIFO?"""
+        """Is a process of this shell blocked in read() on the run's input FIFO, with nothing left in it?"""
+        if _unread(run.fifo_fd):  # an answer not consumed yet: the read that asked has not woken up
+            return False
         try:
             for entry in os.listdir("/proc"):
                 if not entry.isdigit():
@@ -365,14 +370,16 @@ class Shell(Language):
         except Exception:  # EOFError (nobody can answer) or anything else: end of input
             run.close_input()
             return
+        # Forget the answered prompt before the answer goes in: the next `read` may print its own prompt
+        # (and mark itself secret) on the reader thread as soon as the line arrives.
+        run.tail = ""
+        run.secret = False
+        run.last_output = time.monotonic()
         if run.fifo_fd >= 0:
             try:
                 os.write(run.fifo_fd, (str(value) + "\n").encode())
             except OSError:
                 pass
-        run.last_output = time.monotonic()
-        run.tail = ""  # the answered prompt is not the next one
-        run.secret = False
         run.asking = False
 
     async def astop(self) -> None:
@@ -431,3 +438,13 @@ def end_live_shells() -> None:
 
 def _quote(path: str) -> str:
     return "'" + path.replace("'", "'\\''") + "'"
+
+
+def _unread(fd: int) -> int:
+    """Bytes written to the input FIFO that no read has taken yet (0 when it is closed)."""
+    if fd < 0:
+        return 0
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    except OSError:
+        return 0
