@@ -6,8 +6,9 @@ line changes on a private pipe (fd 3) together with the final exit status, so no
 the user's code or output. Stop sends SIGINT to bash's process group; an INT trap makes the sourced
 code return, leaving the shell alive; then whatever the run started that is still running (background
 jobs, `nohup`) is ended. The code's stdin is a per-run FIFO: when a process of the shell is seen blocked
-reading it (Linux /proc) with no answer left unread, the caller is asked for a line; EOF closes it. bash prints `read -p` prompts
-only on a terminal, so a `read` function shows the prompt as output (and marks `-s` reads as secret).
+reading it (Linux /proc) with no answer left unread, the caller is asked for a line; EOF closes it. bash
+prints `read -p` prompts only on a terminal, so a `read` function shows the prompt as output (and marks
+`-s` reads as secret).
 bash leads its own session with no controlling terminal: nothing it runs can reach the app's terminal.
 A block failed when its exit status is not 0: like a script's, that is the status of the last command it
 ran (`false; echo ok` succeeded, `echo ok; false` failed; `exit N` ends the shell with N). A stopped block
