@@ -224,3 +224,25 @@ def test_back_to_back_reads_each_ask_with_their_own_prompt(computer):
     out = text(merge_outputs(chunks(computer, code, io)))
     assert io.asked == [(f"Q{i}:", bool(i % 2)) for i in range(n)]
     assert out.endswith("got v0 v11\n")
+
+
+def test_stop_works_when_the_app_was_started_ignoring_interrupts():
+    """`oi-tui --server &` from a script starts with SIGINT ignored; bash inherits that unless reset."""
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        c = Computer()
+        c.languages = [Shell]
+        c.run("shell", "KEEP=1")  # the shell starts while the app ignores SIGINT
+    finally:
+        signal.signal(signal.SIGINT, before)
+    try:
+        threading.Timer(0.3, c.stop).start()
+        started = time.perf_counter()
+        out = text(c.run("shell", "while true; do sleep 0.05; done\necho never"))
+        assert time.perf_counter() - started < 3
+        assert "never" not in out and "killed" not in out, out
+        assert text(c.run("shell", "echo $KEEP")) == "1\n", "the shell survived Stop"
+    finally:
+        c.terminate()

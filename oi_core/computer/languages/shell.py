@@ -165,6 +165,7 @@ class Shell(Language):
                 stderr=subprocess.STDOUT,
                 pass_fds=(ctl_w,),
                 start_new_session=True,
+                preexec_fn=_interruptible,
                 env=env,
             )
             os.close(ctl_w)
@@ -435,6 +436,12 @@ def end_live_shells() -> None:
     """End every shell of this process and its jobs, and remove their files (blocking; at exit)."""
     for shell in list(_LIVE):
         shell.end_now()
+
+
+def _interruptible() -> None:
+    """In the forked child: bash cannot trap a signal it was started ignoring, as it is when the app runs in
+    the background of a script (`oi-tui --server &`); Stop's SIGINT must reach the run's trap."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _quote(path: str) -> str:
