@@ -373,6 +373,10 @@ def _run(args: argparse.Namespace) -> int:
     """Plain mode or the TUI, once the interpreter is configured (in the guarded child, for the TUI)."""
     from oi_core.errors import OiError
 
+    if not args.plain:
+        from oi_tui.gc_policy import pause_until_first_frame
+
+        pause_until_first_frame()  # the app's garbage-collection policy takes over after the first frame
     try:
         interpreter, warnings = make_interpreter(args)
     except OiError as exc:  # e.g. a local/offline profile that cannot be used: never fall back to a hosted model

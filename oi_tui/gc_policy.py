@@ -43,6 +43,7 @@ class GcPolicy:
         """Call after the first frame: freeze what start-up built; full collections five times rarer."""
         gc.freeze()
         gc.set_threshold(*THRESHOLDS)
+        gc.enable()  # paused since launch (`pause_until_first_frame`)
 
     def freeze_after(self, work: Callable[[], bool]) -> threading.Thread:
         """Run `work` (e.g. waiting for litellm's import) in a thread; if it returns True, freeze what is alive."""
@@ -74,6 +75,16 @@ class GcPolicy:
         return True
 
 
+def pause_until_first_frame() -> None:
+    """Call at launch: no collection until `GcPolicy.start`, ~50 ms sooner to the first frame.
+
+    Start-up allocates ~120,000 objects that live as long as the app; collections over them (about 180,
+    one full) cost ~50 ms before the first frame and found ~13,000 objects of garbage (~2 MB), which the
+    freeze at the first frame now keeps.
+    """
+    gc.disable()
+
+
 def wait_for_litellm(timeout: float = 60.0) -> bool:
     """True once litellm's import (started by the warm-up) is complete; False if none starts in `timeout`."""
     import sys
@@ -93,3 +104,4 @@ def restore_defaults() -> None:
     """Undo the policy (tests that run many apps in one process)."""
     gc.unfreeze()
     gc.set_threshold(700, 10, 10)
+    gc.enable()
