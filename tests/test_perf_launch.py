@@ -9,6 +9,10 @@ import pytest
 
 from oi_core.errors import OiError
 from oi_tui import cli, gc_policy
+from oi_tui.app import OiApp
+from oi_tui.screens.chat import ChatScreen
+from oi_tui.widgets.approval_card import ApprovalCard, PendingApproval
+from tests.tui_support import chat, wait_for
 
 
 @pytest.mark.parametrize("plain", [False, True])
@@ -38,3 +42,44 @@ def test_the_policy_resumes_collection_at_the_first_frame() -> None:
     finally:
         gc_policy.restore_defaults()
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+async def test_the_approval_card_parts_come_after_the_first_frame(make_interpreter, monkeypatch) -> None:
+    """The card's 14 hidden widgets are not styled and laid out for the first frame."""
+    parts_when_mounted = []
+    original = ChatScreen.on_mount
+
+    def on_mount(self) -> None:
+        parts_when_mounted.append(len(self.query_one(ApprovalCard).query("*")))
+        original(self)
+
+    monkeypatch.setattr(ChatScreen, "on_mount", on_mount)
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=(120, 40)) as pilot:
+        card = chat(app).approval_card
+        await wait_for(pilot, lambda: card.built)
+        assert parts_when_mounted == [0]
+        assert len(card.query("*")) == 14
+        assert card.query_one("#card-run").display and card.has_class("-hidden")
+
+
+async def test_a_block_shown_before_the_card_is_built_renders_once_it_is(make_interpreter, monkeypatch) -> None:
+    shown_early = []
+    original = ChatScreen.on_mount
+
+    def on_mount(self) -> None:
+        original(self)
+        card = self.query_one(ApprovalCard)
+        shown_early.append(card.built)
+        card.show(PendingApproval(request_id="r1", language="python", code="print(1)", shown="print(1)"))
+
+    monkeypatch.setattr(ChatScreen, "on_mount", on_mount)
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=(120, 40)) as pilot:
+        card = chat(app).approval_card
+        await wait_for(pilot, lambda: card.built)
+        await pilot.pause()
+        assert shown_early == [False]
+        assert not card.has_class("-hidden")
+        assert "Run this python code?" in str(card.query_one("#card-question").render())
+        assert card.query_one("#card-scan").display == card.pending.can_scan

@@ -213,25 +213,40 @@ class ApprovalCard(Vertical, can_focus=True):
         self._flash_timer: Timer | None = None
         self._tick: Timer | None = None
         self._rules: list[dict[str, Any]] = []
+        self.built = False
+        """The parts are mounted (just after the first frame); until then state waits in `pending`."""
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="card-head"):
-            yield Label("", id="card-question")
-            yield CardButton("Run ctrl+r", id="card-run", variant="success")
-            yield CardButton("Edit ctrl+g", id="card-edit", variant="primary")
-            yield CardButton("Don't run esc", id="card-dismiss", variant="error")
-        yield Static("", id="card-notes", classes="-empty")
-        with Horizontal(id="card-more"):
-            yield Label("", id="card-more-hint")
-            yield CardButton("Skip with reason… s", id="card-skip")
-            yield CardButton("Ask to fix f", id="card-fix")
-            yield CardButton("Scan c", id="card-scan")
-            yield CardButton("Always allow… a", id="card-allow")
-        yield Input(id="card-reason", classes="-hidden")
-        yield OptionList(id="card-rules", classes="-hidden")
+        return iter(())  # the parts come after the first frame (`_build`): ~25 ms sooner to the first frame
 
     def on_mount(self) -> None:
         self._tick = self.set_interval(0.25, self._refresh_scan_progress, pause=True)
+        self.call_after_refresh(self._build)
+
+    async def _build(self) -> None:
+        """Mount the card's parts (14 widgets, hidden until code waits); a block shown meanwhile renders now."""
+        await self.mount_all([
+            Horizontal(
+                Label("", id="card-question"),
+                CardButton("Run ctrl+r", id="card-run", variant="success"),
+                CardButton("Edit ctrl+g", id="card-edit", variant="primary"),
+                CardButton("Don't run esc", id="card-dismiss", variant="error"),
+                id="card-head",
+            ),
+            Static("", id="card-notes", classes="-empty"),
+            Horizontal(
+                Label("", id="card-more-hint"),
+                CardButton("Skip with reason… s", id="card-skip"),
+                CardButton("Ask to fix f", id="card-fix"),
+                CardButton("Scan c", id="card-scan"),
+                CardButton("Always allow… a", id="card-allow"),
+                id="card-more",
+            ),
+            Input(id="card-reason", classes="-hidden"),
+            OptionList(id="card-rules", classes="-hidden"),
+        ])
+        self.built = True
+        self._render_state()
 
     # ------------------------------------------------------------ showing state
 
@@ -268,7 +283,7 @@ class ApprovalCard(Vertical, can_focus=True):
 
     def _render_state(self) -> None:
         pending = self.pending
-        if pending is None:
+        if pending is None or not self.built:
             return
         editing = pending.editing
         self.set_class(editing, "-editing")
@@ -298,7 +313,7 @@ class ApprovalCard(Vertical, can_focus=True):
         self.refresh_bindings()
 
     def _render_notes(self) -> None:
-        if self.pending is None:
+        if self.pending is None or not self.built:
             return
         notes = self.query_one("#card-notes", Static)
         content = notes_content(self.pending, self._flash)
@@ -354,6 +369,8 @@ class ApprovalCard(Vertical, can_focus=True):
 
     def open_box(self, kind: str) -> None:
         """An inline line for the reason (skip) or a note for the model (fix); Enter sends, Esc goes back."""
+        if not self.built:
+            return
         self.box = kind
         box = self.query_one("#card-reason", Input)
         box.value = ""
@@ -367,7 +384,7 @@ class ApprovalCard(Vertical, can_focus=True):
 
     def offer_rules(self, rules: list[tuple[str, dict[str, Any]]]) -> None:
         """List scoped rules (description, rule dict) that would let blocks like this one run without asking."""
-        if self.pending is None:
+        if self.pending is None or not self.built:
             return
         self._rules = list(rules)
         picker = self.query_one("#card-rules", OptionList)
@@ -385,6 +402,8 @@ class ApprovalCard(Vertical, can_focus=True):
     def close_box(self) -> None:
         was_open = bool(self.box)
         self.box = ""
+        if not self.built:
+            return
         self.query_one("#card-reason", Input).add_class("-hidden")
         self.query_one("#card-rules", OptionList).add_class("-hidden")
         if was_open and self.pending is not None:
