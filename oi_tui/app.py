@@ -35,6 +35,7 @@ from .checkpoint_actions import CheckpointActions
 from .screens.chat import ChatScreen
 from .screens.confirm import ConfirmScreen
 from .themes import choose_theme, remember_theme_changes
+from .widgets.chat_messages import preload_reply_widgets
 
 from .commands import OiCommands
 
@@ -162,6 +163,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     def _after_first_frame(self) -> None:
         self.client.warm_up()
+        self.run_worker(preload_reply_widgets, thread=True, group="startup", exit_on_error=False)
         self._start_gc_policy()
         if self.client.remote:  # keys and models are the server's business
             self._setup_checked(False)

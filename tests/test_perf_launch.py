@@ -83,3 +83,21 @@ async def test_a_block_shown_before_the_card_is_built_renders_once_it_is(make_in
         assert not card.has_class("-hidden")
         assert "Run this python code?" in str(card.query_one("#card-question").render())
         assert card.query_one("#card-scan").display == card.pending.can_scan
+
+
+def test_the_first_frame_does_not_import_markdown_or_pygments() -> None:
+    """Textual's Markdown with markdown-it and pygments is ~25 ms: it loads after the first frame."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, oi_tui.app\n"
+        "print(sorted(m for m in ('markdown_it', 'pygments', 'rich.syntax', 'textual.widgets._markdown')"
+        " if m in sys.modules))\n"
+        "from oi_tui.widgets.chat_messages import preload_reply_widgets\n"
+        "preload_reply_widgets()\n"
+        "print('markdown_it' in sys.modules and 'rich.syntax' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "True"], out.stdout + out.stderr
+

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.containers import ScrollableContainer
 from textual.widget import Widget
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from oi_core.sanitize import terminal_safe
 
@@ -22,10 +23,27 @@ from ..markdown_depth import ListDepthLimiter, limit_list_depth, reply_parser
 from ..reply_blocks import BIG_BLOCK, BlockSplitter, aligned_table, is_table
 from .streamed_text import StreamedText
 
+if TYPE_CHECKING:
+    from textual.widgets import Markdown
+
 #: An escape sequence that may still be going on at the end of a streamed fragment (held for the next one).
 _UNFINISHED_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|[\]PX^_][^\x07\x1b]*|[ -/]*)?$")
 #: Longer than this, an unterminated sequence is not waited for any more.
 _HOLD_LIMIT = 4096
+
+
+def reply_markdown(text: str = "") -> Markdown:
+    """Textual's Markdown with the reply parser. Imported here, not at the top: with markdown-it and pygments
+    it takes ~25 ms, which the first frame (no reply yet) need not wait for (`preload_reply_widgets`)."""
+    from textual.widgets import Markdown
+
+    return Markdown(text, parser_factory=reply_parser)
+
+
+def preload_reply_widgets() -> None:
+    """Blocking (a worker thread, after the first frame): import what the first reply's widgets need."""
+    import rich.syntax  # noqa: F401  (code blocks)
+    from textual.widgets import Markdown  # noqa: F401
 
 
 class UserMessage(Static):
@@ -87,7 +105,7 @@ class AssistantMessage(Widget):
 
     def compose(self) -> ComposeResult:
         if not self._initial:
-            self._live = Markdown("", parser_factory=reply_parser)  # the first finished blocks go here
+            self._live = reply_markdown()  # the first finished blocks go here
             yield self._live
             return
         yield from self._finished_widgets(self._initial)
@@ -95,7 +113,7 @@ class AssistantMessage(Widget):
     def _finished_widgets(self, text: str) -> list[Widget]:
         """A whole reply as widgets: Markdown for runs of normal blocks, plain text for oversized ones."""
         if len(text) <= BIG_BLOCK:
-            return [Markdown(text, parser_factory=reply_parser)]
+            return [reply_markdown(text)]
         splitter = BlockSplitter()
         blocks = splitter.feed(text)
         last = splitter.close()
@@ -112,12 +130,14 @@ class AssistantMessage(Widget):
                 run = []
             widgets.append(StreamedText(aligned_table(block) if is_table(block) else block))
         if run:
-            widgets.append(Markdown("".join(run), parser_factory=reply_parser))
+            widgets.append(reply_markdown("".join(run)))
         return widgets
 
     @property
     def markdown(self) -> Markdown:
         """The Markdown widget holding the reply's latest finished blocks."""
+        from textual.widgets import Markdown
+
         return self.query(Markdown).last()
 
     @property
@@ -215,7 +235,7 @@ class AssistantMessage(Widget):
         if not run:
             return
         if self._live is None:
-            self._live = Markdown("", parser_factory=reply_parser)
+            self._live = reply_markdown()
             self._live_blocks = 0
             await self.mount(self._live, before=self._tail)
         await self._live.append("".join(run))

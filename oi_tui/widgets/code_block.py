@@ -6,8 +6,8 @@ import asyncio
 import base64
 import io
 import os
+from typing import TYPE_CHECKING
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -15,6 +15,9 @@ from textual.containers import Vertical
 from textual.widgets import Label, Static
 
 from oi_core.sanitize import clean_output, terminal_safe, visible_controls
+
+if TYPE_CHECKING:
+    from rich.syntax import Syntax
 
 CODE_LINES_SHOWN = 8
 OUTPUT_LINES_SHOWN = 12
@@ -119,6 +122,8 @@ class CodeBlock(Vertical):
         return f" {language} " + "".join(f"· {part} " for part in parts if part).rstrip()
 
     def _code_renderable(self) -> Syntax | Text:
+        from rich.syntax import Syntax  # with pygments ~9 ms: not before the first frame, which shows no code
+
         lines = visible_controls(self.code).rstrip("\n").split("\n")
         collapsed = not self.expanded and _folds(len(lines), CODE_LINES_SHOWN)
         shown = "\n".join(lines[:CODE_LINES_SHOWN] if collapsed else lines)
