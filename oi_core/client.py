@@ -14,6 +14,7 @@ A front end holds one client and nothing else of the core:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -234,8 +235,15 @@ class CoreClient(ABC):
                 found.append((index, record))
         return found
 
+    def runs_newest_first(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """recorded_runs() from the newest, lazily: the footer asks on every key, so a check stops early."""
+        messages = list(self.state.messages)  # a copy of the references: the core may append meanwhile
+        for index in range(len(messages) - 1, -1, -1):
+            message = messages[index]
+            if message.get("type") == "code":
+                record = record_of(message)
+                if record is not None:
+                    yield index, record
+
     def last_undoable(self) -> tuple[int, dict[str, Any]] | None:
-        for index, record in reversed(self.recorded_runs()):
-            if not record.get("undone"):
-                return index, record
-        return None
+        return next(((index, record) for index, record in self.runs_newest_first() if not record.get("undone")), None)

@@ -74,9 +74,8 @@ class CheckpointActions(App):
             messages = self.client.state.messages  # type: ignore[attr-defined]
             if action == "rewind":
                 return bool(messages) and self._idle()
-            runs = self._checkpoint_state().recorded_runs()
             if action == "show_run_changes":
-                return bool(runs)
+                return next(self._checkpoint_state().runs_newest_first(), None) is not None
             return self._checkpoint_state().last_undoable() is not None and self._idle()
         return super().check_action(action, parameters)
 

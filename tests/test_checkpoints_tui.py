@@ -253,3 +253,31 @@ async def test_an_undo_is_still_said_after_resuming(project, make_interpreter, l
         notices = [str(n.render()) for n in app.query("NoticeMessage")]
         assert any("undid" in text.lower() for text in notices), notices
         assert not any(text.startswith("[oi-tui]") for text in notices)
+
+
+class CountingMessage(dict):
+    reads = 0
+
+    def get(self, *args):
+        CountingMessage.reads += 1
+        return super().get(*args)
+
+
+async def test_the_footer_checks_for_undo_read_from_the_newest_run_only(make_interpreter) -> None:
+    """check_action runs for every binding on every key: in a long session it must not walk every message."""
+    from oi_core.checkpoints import RECORD_KEY
+
+    interp = make_interpreter()
+    app = OiApp(interp)
+    async with app.run_test(size=(120, 40)):
+        messages = [CountingMessage(role="user", type="message", content=f"m{i}") for i in range(5_000)]
+        messages[10] = CountingMessage(role="computer", type="code", content="x", **{RECORD_KEY: {"undone": True}})
+        messages.append(CountingMessage(role="computer", type="code", content="y", **{RECORD_KEY: {"before": "c"}}))
+        interp.messages[:] = messages
+        CountingMessage.reads = 0
+        assert app.check_action("show_run_changes", ()) is True
+        assert app.check_action("undo", ()) is True
+        assert CountingMessage.reads < 20, CountingMessage.reads
+        assert app.client.last_undoable()[0] == 5_000
+        assert [index for index, _ in app.client.runs_newest_first()] == [5_000, 10]
+        assert list(reversed(app.client.recorded_runs())) == list(app.client.runs_newest_first())
