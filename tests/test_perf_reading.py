@@ -22,6 +22,11 @@ def footer_text(app: OiApp) -> str:
     return " ".join(str(key.render()) for key in app.screen.query("FooterKey"))
 
 
+def footer_hints(app: OiApp) -> dict[str, str]:
+    """Each footer description with the key it shows."""
+    return {key.description: key.key_display for key in app.screen.query("FooterKey")}
+
+
 async def test_page_keys_scroll_the_transcript_from_the_prompt(make_interpreter, llm) -> None:
     llm.queue(Reply(text=long_reply(), chunk_size=200))
     app = OiApp(make_interpreter())
@@ -61,6 +66,16 @@ async def test_page_keys_scroll_the_transcript_from_the_prompt(make_interpreter,
         await pilot.press("ctrl+home")
         await pilot.pause(0.1)
         assert transcript.scroll_y == 0 and app.query_one("#prompt").text == "abc"
+        keys = footer_hints(app)
+        assert keys.get("Newest") == "^end", f"End is the prompt's now: the footer offers ctrl+End ({keys})"
+        await pilot.press("ctrl+end")
+        await pilot.pause(0.1)
+        assert transcript.scroll_y == transcript.max_scroll_y
+
+        # an empty prompt again: End is offered, and ctrl+End still works though the footer no longer names it
+        await pilot.press("backspace", "backspace", "backspace", "pageup")
+        await pilot.pause(0.1)
+        assert footer_hints(app).get("Newest") == "end"
         await pilot.press("ctrl+end")
         await pilot.pause(0.1)
         assert transcript.scroll_y == transcript.max_scroll_y

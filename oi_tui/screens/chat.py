@@ -130,6 +130,8 @@ class ChatScreen(Screen):
         Binding("end", "scroll_transcript('newest', True)", "Newest", id="transcript.newest", priority=True,
                 tooltip="Jump to the newest message and follow it again (when the prompt is empty)"),
         Binding("ctrl+home", "scroll_transcript('top')", "Top", id="transcript.top_alt", priority=True, show=False),
+        Binding("ctrl+end", "scroll_transcript('newest', False, True)", "Newest", id="transcript.newest_typing",
+                priority=True, tooltip="Jump to the newest message and follow it again (End is the prompt's now)"),
         Binding("ctrl+end", "scroll_transcript('newest')", "Newest", id="transcript.newest_alt", priority=True,
                 show=False),
         Binding("f3", "toggle_code", "Expand code", id="transcript.toggle_code",
@@ -777,8 +779,11 @@ class ChatScreen(Screen):
         if action == "scroll_transcript":
             if not self._reading_keys_apply():
                 return False
-            if len(parameters) > 1 and parameters[1] and isinstance(self.focused, PromptInput) and self.focused.text:
+            typing = isinstance(self.focused, PromptInput) and bool(self.focused.text)
+            if len(parameters) > 1 and parameters[1] and typing:
                 return False  # home/end with text in the prompt: the prompt's own line start/end
+            if len(parameters) > 2 and parameters[2] and not typing:
+                return False  # ctrl+end's footer hint stands in for End only while End is the prompt's
             if parameters and parameters[0] == "newest":
                 return not self._was_following  # as of the last scroll, not a layout caught half-way
             return self._had_more_to_read  # PgUp/PgDn, Home: only once there is something to scroll to
@@ -804,7 +809,8 @@ class ChatScreen(Screen):
         transcript = self.transcript
         return transcript.scroll_y >= transcript.max_scroll_y - 1
 
-    async def action_scroll_transcript(self, where: str, yields_to_prompt_text: bool = False) -> None:
+    async def action_scroll_transcript(self, where: str, yields_to_prompt_text: bool = False,
+                                       while_typing: bool = False) -> None:
         """PgUp/PgDn page the conversation, Home/End (empty prompt) or ctrl+Home/End go to its start or newest.
 
         Older messages behind "show earlier" come into view as the reader pages up to them (a page at a time)
