@@ -70,3 +70,19 @@ async def test_an_input_request_does_not_steal_focus_from_a_half_typed_prompt(ma
         interp.bus.publish(InputRequested("input-test-2", "Again? "))  # nothing half-typed: the answer line focuses
         await wait_for(pilot, lambda: chat(app).console.asking)
         assert app.focused is chat(app).console.query_one("#console-input")
+
+
+async def test_the_output_gets_the_whole_pane_and_the_answer_line_one_row(make_interpreter):
+    """The answer line takes no room while no program asks (it once took half the pane, empty)."""
+    interp = make_interpreter()
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.1)
+        console = chat(app).console
+        log, ask = console.log_widget, console.query_one("#console-ask")
+        inside = console.content_region.height
+        assert log.outer_size.height == inside and ask.outer_size.height == 0
+        interp.bus.publish(InputRequested("input-test", "Continue? "))
+        await wait_for(pilot, lambda: console.asking)
+        await pilot.pause(0.1)
+        assert ask.outer_size.height == 1 and log.outer_size.height == inside - 1
