@@ -112,6 +112,12 @@ class CoreClient(ABC):
     def warm_up(self) -> None:
         """Start slow things in the background (litellm import, a kernel); nothing for a remote core."""
 
+    async def warmed_up(self) -> None:
+        """Returns once the warm-up's kernel and first checkpoint are ready (at once for a remote core)."""
+
+    def user_typed(self) -> None:
+        """The user pressed a key: background warm-up that holds the GIL waits for a pause (nothing remote)."""
+
     @abstractmethod
     async def close(self) -> None:
         """Stop what runs here and let go (in-process: kernels end and the conversation is saved)."""

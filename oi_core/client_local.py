@@ -10,6 +10,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from . import llm_lean
 from .client import ConversationListing, CoreClient, ExportFormat, ProfileEntry
 from .events import (
     AllowRuleAdded, AllowRuleRemoved, CodeApproved, CodeSkipped, InputAnswered, ScanRequested, SettingChanged,
@@ -113,6 +114,13 @@ class LocalClient(CoreClient):
     def warm_up(self) -> None:
         if self.session is not None:
             self.session.warm_up()
+
+    async def warmed_up(self) -> None:
+        if self.session is not None:
+            await self.session.warmed_up()
+
+    def user_typed(self) -> None:
+        llm_lean.user_typed()
 
     async def close(self) -> None:
         if self.session is not None:

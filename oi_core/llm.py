@@ -186,7 +186,10 @@ class Llm(SettingsObject):
         """Import litellm, then load what the first turn's accounting needs (the tokenizer ~0.5 s, the price table)."""
         llm_lean.lean_import_warm()  # a message sent before litellm is imported streams without it (llm_lean)
         relay_loop()  # the thread every stream is read on
-        llm_lean.wait_until_idle()  # an early first turn streams alone: the import would halve its share of the GIL
+        # An early first turn streams alone (the import would halve its share of the GIL), and keys typed meanwhile
+        # echo at once (the import held some up to ~170 ms). Only a model that can stream without litellm waits
+        # for typing to pause: any other needs litellm for its first request.
+        llm_lean.wait_until_idle(typing=llm_lean.openai_compatible(self) is not None)
         import_litellm()
         try:
             self.message_tokens({"role": "user", "content": "warm up"})

@@ -269,10 +269,20 @@ def lean_import_warm() -> None:
 _streams_running = 0
 _streams_changed = threading.Condition()
 _last_stream_end = float("-inf")  # time.monotonic() when the last one ended
-#: The longest the background import waits for lean streams (a leaked count cannot hold it for ever).
-IMPORT_WAIT_LIMIT = 60.0
+#: The longest the background import waits for lean streams and typing (a leaked count cannot hold it for
+#: ever). Meanwhile requests stream lean and tokens are estimated, so a long wait costs nothing visible.
+IMPORT_WAIT_LIMIT = 300.0
 #: How long after the last lean stream ended the import still waits (the turn's end, e.g. a stop, is drawn).
 QUIET_AFTER_STREAM = 1.0
+#: How long after the user's last key the import still waits (a front end tells keys: `user_typed`).
+QUIET_AFTER_TYPING = 1.0
+_last_key = float("-inf")  # time.monotonic() of the last key a front end told
+
+
+def user_typed() -> None:
+    """A front end's key press: litellm's import (seconds of GIL, echo held up to ~170 ms) waits for a pause."""
+    global _last_key
+    _last_key = time.monotonic()
 
 
 def _stream_started() -> None:
@@ -289,8 +299,9 @@ def _stream_ended() -> None:
         _streams_changed.notify_all()
 
 
-def wait_until_idle(limit: float = IMPORT_WAIT_LIMIT, quiet: float = QUIET_AFTER_STREAM) -> bool:
-    """Block (a background thread) until no lean stream has run for `quiet` s; False if `limit` s pass first.
+def wait_until_idle(limit: float = IMPORT_WAIT_LIMIT, quiet: float = QUIET_AFTER_STREAM, typing: bool = True) -> bool:
+    """Block (a background thread) until no lean stream has run for `quiet` s and (with `typing`) no key was
+    typed for QUIET_AFTER_TYPING s; False if `limit` s pass first.
 
     litellm's import holds the GIL for seconds; run beside a first request it doubled that request's time
     to the first token, so it starts once the early turn's stream is over (and its end drawn).
@@ -304,7 +315,7 @@ def wait_until_idle(limit: float = IMPORT_WAIT_LIMIT, quiet: float = QUIET_AFTER
             if _streams_running > 0:
                 _streams_changed.wait(deadline - now)
                 continue
-            settled = _last_stream_end + quiet
+            settled = max(_last_stream_end + quiet, _last_key + QUIET_AFTER_TYPING if typing else float("-inf"))
             if now >= settled:
                 return True
             _streams_changed.wait(min(settled, deadline) - now)

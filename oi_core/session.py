@@ -76,6 +76,12 @@ class Session:
             self._warm_scan = loop.create_task(self._warm_scanner())
         self._warm_checkpoint = loop.create_task(self._take_first_checkpoint())
 
+    async def warmed_up(self) -> None:
+        """Wait for the kernel and the first checkpoint (litellm's import waits for a pause in typing: not this)."""
+        tasks = [task for task in (self._warm_up, self._warm_checkpoint) if task is not None]
+        if tasks:
+            await asyncio.wait(tasks)  # each logs its own failure; the first real use reports it
+
     async def _start_kernel(self) -> None:
         try:
             await self.interpreter.computer.terminal.astart("python")

@@ -45,6 +45,10 @@ class GcPolicy:
         gc.set_threshold(*THRESHOLDS)
         gc.enable()  # paused since launch (`pause_until_first_frame`)
 
+    def freeze(self) -> None:
+        """Start-up's later part is done (the kernel client, the reply widgets' modules): no collection walks it."""
+        gc.freeze()
+
     def freeze_after(self, work: Callable[[], bool]) -> threading.Thread:
         """Run `work` (e.g. waiting for litellm's import) in a thread; if it returns True, freeze what is alive."""
 

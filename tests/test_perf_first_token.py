@@ -226,3 +226,57 @@ async def test_a_server_the_user_named_streams_without_litellm_even_once_it_is_i
     no_base = Llm()
     no_base.model = "openai/my-local-model"
     assert not llm_lean.streams_lean(no_base), "without a server of the user's, litellm decides"
+
+
+def test_the_import_waits_for_a_pause_in_typing() -> None:
+    """Typed right after launch, keys came back up to ~170 ms late while litellm imported: it waits for a pause."""
+    import time
+
+    from oi_core import llm_lean
+
+    llm_lean.user_typed()
+    started = time.monotonic()
+    assert not llm_lean.wait_until_idle(0.5, 0.0), "a key a moment ago: not idle yet"
+    assert llm_lean.wait_until_idle(10.0, 0.0)
+    assert time.monotonic() - started >= llm_lean.QUIET_AFTER_TYPING - 0.05
+
+
+async def test_the_app_tells_the_core_each_key(make_interpreter, pinned_look, no_kernel_warm_up) -> None:
+    import time
+
+    from oi_core import llm_lean
+    from oi_tui.app import OiApp
+
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(llm_lean.QUIET_AFTER_TYPING + 0.1)
+        assert await asyncio.to_thread(llm_lean.wait_until_idle, 0.2, 0.0), "no key yet"
+        await pilot.press("h")
+        typed = time.monotonic()
+        assert not await asyncio.to_thread(llm_lean.wait_until_idle, 0.2, 0.0), "a key: the import waits"
+        assert time.monotonic() - typed < llm_lean.QUIET_AFTER_TYPING
+
+
+@pytest.mark.parametrize("model, api_base, waits", [
+    ("openai/bench", "http://127.0.0.1:9/v1", True),  # streams without litellm: its import waits for a pause
+    ("anthropic/claude-sonnet-4-20250514", None, False),  # needs litellm for its first request: no waiting
+])
+def test_only_a_model_that_streams_without_litellm_delays_its_import_for_typing(model, api_base, waits) -> None:
+    started_while_typing = _run_script(f"""
+        import sys, time
+        from oi_core import llm_lean
+        from oi_core.llm import Llm
+
+        llm = Llm()
+        llm.model, llm.api_base, llm.api_key = {model!r}, {api_base!r}, "k"
+        llm_lean.user_typed()
+        llm.warm_up()
+        deadline = time.monotonic() + 60
+        while "litellm" not in sys.modules and time.monotonic() < deadline:
+            llm_lean.user_typed()  # a key every 0.1 s: never a pause
+            time.sleep(0.1)
+            if {waits!r} and time.monotonic() > deadline - 55:  # 5 s of typing is enough to tell
+                break
+        print("litellm" in sys.modules)
+    """)
+    assert started_while_typing == [str(not waits)]

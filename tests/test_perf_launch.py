@@ -101,3 +101,29 @@ def test_the_first_frame_does_not_import_markdown_or_pygments() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split("\n")[:2] == ["[]", "True"], out.stdout + out.stderr
 
+
+
+async def test_what_start_up_loads_after_the_first_frame_is_frozen_once_the_warm_up_is_done(
+        make_interpreter, monkeypatch) -> None:
+    """The kernel client and the reply widgets' modules, left to the collector, made its full passes ~35 ms."""
+    import asyncio
+
+    from oi_core.client_local import LocalClient
+
+    warmed = asyncio.Event()
+    frozen = []
+
+    async def warmed_up(self) -> None:
+        await warmed.wait()
+
+    monkeypatch.setattr(LocalClient, "warmed_up", warmed_up)
+    monkeypatch.setattr(gc_policy.GcPolicy, "freeze", lambda self: frozen.append(True))
+    app = OiApp(make_interpreter())
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.5)
+            assert frozen == [], "not before the kernel and the first checkpoint are ready"
+            warmed.set()
+            await wait_for(pilot, lambda: frozen == [True])
+    finally:
+        gc_policy.restore_defaults()
