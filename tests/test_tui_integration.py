@@ -449,3 +449,26 @@ async def test_zoom_gives_the_conversation_the_screen_and_editing_brings_the_edi
         await pilot.press("ctrl+g")
         await pilot.pause()
         assert workbench.display and chat(app).editor.has_focus
+
+
+async def test_a_resumed_conversation_labels_blocks_that_never_ran_not_run(make_interpreter, llm):
+    """A declined block came back from a resume labelled "ran" with the note that it was not run."""
+    from tests.tui_support import wait_for_approval
+
+    interp = make_interpreter()
+    llm.queue("```shell\necho first-block\n```\n", "```shell\necho second-block\n```\n")
+    app = OiApp(interp)
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "two blocks")
+        await wait_for_approval(pilot)
+        await pilot.press("ctrl+r")
+        await wait_for_approval(pilot)
+        await pilot.press("escape")  # the second one never runs
+        await wait_for(pilot, lambda: chat(app).status == "idle" and not chat(app).busy)  # Esc ends the turn
+        live = [block.state for block in chat(app).transcript.query(CodeBlock)]
+        saved = [dict(message) for message in interp.messages]
+        await chat(app).transcript.show_messages(saved)
+        await pilot.pause()
+        resumed = [block.state for block in chat(app).transcript.query(CodeBlock)]
+    assert live == ["done", "not_run"]
+    assert resumed == live

@@ -185,7 +185,9 @@ class Transcript(VerticalScroll, can_focus=False):
             elif role == "computer" and kind == "console" and message.get("format") == "output":
                 if block is not None:
                     block.output += text
-                    if message.get("status") == "error":
+                    if message.get("not_run"):  # skipped, declined or stopped before approval: it never ran
+                        block.state = "not_run"
+                    elif message.get("status") == "error":
                         block.state = "failed"
                 else:
                     widgets.append(HistoryItem("computer", text))
