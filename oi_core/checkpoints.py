@@ -30,7 +30,7 @@ import dataclasses
 import os
 import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -186,6 +186,22 @@ def record_of(message: dict[str, Any]) -> dict[str, Any] | None:
     """The checkpoint record a code message carries, if its run was recorded."""
     record = message.get(RECORD_KEY)
     return record if isinstance(record, dict) else None
+
+
+def runs_in(messages: list[dict[str, Any]], *, newest_first: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(message index, record) of every recorded run, lazily: newest first, a check stops at the first it needs."""
+    snapshot = list(messages)  # the references only: the core may append meanwhile
+    order = range(len(snapshot) - 1, -1, -1) if newest_first else range(len(snapshot))
+    for index in order:
+        message = snapshot[index]
+        if message.get("type") == "code" and (record := record_of(message)) is not None:
+            yield index, record
+
+
+def last_undoable_in(messages: list[dict[str, Any]]) -> tuple[int, dict[str, Any]] | None:
+    """The most recent run that was recorded and not undone yet."""
+    return next(((index, record) for index, record in runs_in(messages, newest_first=True)
+                 if not record.get("undone")), None)
 
 
 def summary_line(record: dict[str, Any]) -> str:
@@ -378,20 +394,11 @@ class RunCheckpoints:
 
     def recorded_runs(self, messages: list[dict[str, Any]] | None = None) -> list[tuple[int, dict[str, Any]]]:
         """(message index, record) of every recorded run, oldest first."""
-        messages = self.interpreter.messages if messages is None else messages
-        found = []
-        for index, message in enumerate(messages):
-            record = record_of(message)
-            if record is not None and message.get("type") == "code":
-                found.append((index, record))
-        return found
+        return list(runs_in(self.interpreter.messages if messages is None else messages))
 
     def last_undoable(self) -> tuple[int, dict[str, Any]] | None:
         """The most recent run that was recorded and not undone yet."""
-        for index, record in reversed(self.recorded_runs()):
-            if not record.get("undone"):
-                return index, record
-        return None
+        return last_undoable_in(self.interpreter.messages)
 
     async def changes(self, record: dict[str, Any]) -> "list[FileChange]":
         """Every file the recorded run changed (not only the first 200 the conversation keeps)."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .bus import EventBus
-from .checkpoints import record_of
+from .checkpoints import last_undoable_in, runs_in
 from .events import Event
 
 ExportFormat = Literal["markdown", "notebook"]
@@ -234,22 +234,11 @@ class CoreClient(ABC):
 
     def recorded_runs(self, messages: list[dict[str, Any]] | None = None) -> list[tuple[int, dict[str, Any]]]:
         """(message index, record) of every run whose file changes were recorded, oldest first."""
-        found = []
-        for index, message in enumerate(self.state.messages if messages is None else messages):
-            record = record_of(message)
-            if record is not None and message.get("type") == "code":
-                found.append((index, record))
-        return found
+        return list(runs_in(self.state.messages if messages is None else messages))
 
     def runs_newest_first(self) -> Iterator[tuple[int, dict[str, Any]]]:
         """recorded_runs() from the newest, lazily: the footer asks on every key, so a check stops early."""
-        messages = list(self.state.messages)  # a copy of the references: the core may append meanwhile
-        for index in range(len(messages) - 1, -1, -1):
-            message = messages[index]
-            if message.get("type") == "code":
-                record = record_of(message)
-                if record is not None:
-                    yield index, record
+        return runs_in(self.state.messages, newest_first=True)
 
     def last_undoable(self) -> tuple[int, dict[str, Any]] | None:
-        return next(((index, record) for index, record in self.runs_newest_first() if not record.get("undone")), None)
+        return last_undoable_in(self.state.messages)
