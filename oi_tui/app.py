@@ -32,6 +32,7 @@ from oi_core.sanitize import terminal_safe
 
 from . import logfile, shutdown
 from .checkpoint_actions import CheckpointActions
+from .gc_policy import GcPolicy, restore_defaults, wait_for_litellm
 from .screens.chat import ChatScreen
 from .screens.confirm import ConfirmScreen
 from .themes import choose_theme, remember_theme_changes
@@ -131,6 +132,8 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         self._session_closed = False  # not `_closed`: Textual's MessagePump uses that name for its queue
         self.last_key_time = 0.0
         """When the key being handled (or the last one) was pressed: approval ignores keys typed ahead."""
+        self.gc_policy: GcPolicy | None = None
+        """Set after the first frame (`_start_gc_policy`)."""
         self.theme_problems = choose_theme(self)
         """Broken theme files or a saved theme that is gone: told once the app runs."""
         if "ESCDELAY" not in os.environ:  # Textual waits this long to tell Esc from a key sequence (100 ms)
@@ -177,7 +180,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         left to the collector, its ~35 ms full collections held keys typed during a reply up to ~160 ms."""
         await asyncio.to_thread(preload_reply_widgets)
         await self.client.warmed_up()
-        if getattr(self, "gc_policy", None) is not None:
+        if self.gc_policy is not None:
             self.gc_policy.freeze()
 
     async def _say_approval_notices(self) -> None:
@@ -190,8 +193,6 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     def _start_gc_policy(self) -> None:
         """No full garbage collection while the user types or a reply streams (see gc_policy)."""
-        from .gc_policy import GcPolicy, wait_for_litellm
-
         self.gc_policy = GcPolicy(lambda: self.last_key_time, lambda: self.busy)
         self.gc_policy.start()
         if not self.client.remote:
@@ -287,9 +288,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     async def on_unmount(self) -> None:
         await self.close_session()
-        if getattr(self, "gc_policy", None) is not None:
-            from .gc_policy import restore_defaults
-
+        if self.gc_policy is not None:
             restore_defaults()  # another app in this process (tests) starts from Python's defaults
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

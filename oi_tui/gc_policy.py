@@ -89,11 +89,14 @@ def pause_until_first_frame() -> None:
     gc.disable()
 
 
-def wait_for_litellm(timeout: float = 60.0) -> bool:
-    """True once litellm's import (started by the warm-up) is complete; False if none starts in `timeout`."""
+def wait_for_litellm(timeout: float | None = None) -> bool:
+    """True once litellm's import (started by the warm-up) is complete; False if none starts in `timeout` s
+    (by default as long as the warm-up may hold it back for typing and early streams, and a minute more)."""
     import sys
 
-    deadline = time.monotonic() + timeout
+    from oi_core.llm_lean import IMPORT_WAIT_LIMIT
+
+    deadline = time.monotonic() + (IMPORT_WAIT_LIMIT + 60.0 if timeout is None else timeout)
     while "litellm" not in sys.modules:
         if time.monotonic() > deadline:
             return False

@@ -280,3 +280,18 @@ def test_only_a_model_that_streams_without_litellm_delays_its_import_for_typing(
         print("litellm" in sys.modules)
     """)
     assert started_while_typing == [str(not waits)]
+
+
+def test_the_gc_freeze_waits_as_long_as_the_import_may_be_held_back() -> None:
+    """Typing can hold litellm's import back up to IMPORT_WAIT_LIMIT: the freeze of its objects must not give up
+    before (a 60 s wait once did, leaving ~300,000 objects to every full collection)."""
+    waited = _run_script("""
+        import time
+        from oi_core import llm_lean
+        from oi_tui.gc_policy import wait_for_litellm
+
+        llm_lean.IMPORT_WAIT_LIMIT = -59.7  # so the default wait is IMPORT_WAIT_LIMIT + 60 s = 0.3 s
+        started = time.monotonic()
+        print(wait_for_litellm(), round(time.monotonic() - started, 1))
+    """)
+    assert waited[0] == "False" and float(waited[1]) < 5, waited
