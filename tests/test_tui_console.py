@@ -7,7 +7,7 @@ import pytest
 from oi_core.events import InputRequested
 from oi_tui.app import OiApp
 from oi_tui.widgets.prompt_input import PromptInput
-from tests.tui_support import chat, send, wait_for, wait_for_approval
+from tests.tui_support import chat, run_one_decline_the_next, send, wait_for
 
 pytestmark = pytest.mark.usefixtures("pinned_look", "no_kernel_warm_up")
 
@@ -25,12 +25,8 @@ async def test_a_skip_is_its_own_section_not_part_of_the_last_output(make_interp
     llm.queue("```shell\necho first-output\n```\n", "Now another one:\n```shell\necho second\n```\n")
     app = OiApp(interp)
     async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "go")
-        await wait_for_approval(pilot)
-        await pilot.press("ctrl+r")
-        await wait_for_approval(pilot)
-        await pilot.press("escape")  # don't run the second block
-        await wait_for(pilot, lambda: chat(app).status == "idle" and any("not run" in line for line in console_lines(app)))
+        await run_one_decline_the_next(pilot, "go")
+        await wait_for(pilot, lambda: any("not run" in line for line in console_lines(app)))
         lines = [line for line in console_lines(app) if line.strip()]
         first = lines.index("first-output")
         assert lines[first + 1] == "── shell · not run ──", lines

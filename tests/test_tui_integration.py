@@ -19,7 +19,7 @@ from oi_tui.screens.navigator import NavigatorScreen
 from oi_tui.widgets.chat_messages import AssistantMessage, EarlierMessages, NoticeMessage, UserMessage
 from oi_tui.widgets.code_block import CodeBlock
 from oi_tui.widgets.status_line import StatusLine
-from tests.tui_support import chat, on_chat, send, wait_for
+from tests.tui_support import chat, on_chat, run_one_decline_the_next, send, wait_for
 
 
 pytestmark = pytest.mark.usefixtures("pinned_look", "no_kernel_warm_up")
@@ -453,18 +453,11 @@ async def test_zoom_gives_the_conversation_the_screen_and_editing_brings_the_edi
 
 async def test_a_resumed_conversation_labels_blocks_that_never_ran_not_run(make_interpreter, llm):
     """A declined block came back from a resume labelled "ran" with the note that it was not run."""
-    from tests.tui_support import wait_for_approval
-
     interp = make_interpreter()
     llm.queue("```shell\necho first-block\n```\n", "```shell\necho second-block\n```\n")
     app = OiApp(interp)
     async with app.run_test(size=SIZE) as pilot:
-        await send(pilot, "two blocks")
-        await wait_for_approval(pilot)
-        await pilot.press("ctrl+r")
-        await wait_for_approval(pilot)
-        await pilot.press("escape")  # the second one never runs
-        await wait_for(pilot, lambda: chat(app).status == "idle" and not chat(app).busy)  # Esc ends the turn
+        await run_one_decline_the_next(pilot, "two blocks")
         live = [block.state for block in chat(app).transcript.query(CodeBlock)]
         saved = [dict(message) for message in interp.messages]
         await chat(app).transcript.show_messages(saved)

@@ -39,6 +39,16 @@ async def wait_for_approval(pilot, timeout: float = 30.0):
     return chat(app).pending
 
 
+async def run_one_decline_the_next(pilot, message: str) -> None:
+    """Send `message`, run the first block it brings and decline (Esc) the second, which ends the turn."""
+    await send(pilot, message)
+    await wait_for_approval(pilot)
+    await pilot.press("ctrl+r")
+    await wait_for_approval(pilot)
+    await pilot.press("escape")
+    await wait_for(pilot, lambda: chat(pilot.app).status == "idle" and not chat(pilot.app).busy)
+
+
 async def say_yes(pilot) -> None:
     """Answer the confirm dialog with "y" once it accepts keys (it ignores keys typed ahead of it)."""
     import time
