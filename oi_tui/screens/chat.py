@@ -814,7 +814,7 @@ class ChatScreen(Screen):
         """PgUp/PgDn page the conversation, Home/End (empty prompt) or ctrl+Home/End go to its start or newest.
 
         Older messages behind "show earlier" come into view as the reader pages up to them (a page at a time)
-        or goes to the start (all of them).
+        or goes to the start (all of them). The two flags only tell bindings apart for `check_action`.
         """
         transcript = self.transcript
         if where == "page_up" and transcript.scroll_y <= 0 and transcript.has_earlier:
