@@ -35,6 +35,7 @@ from .checkpoint_actions import CheckpointActions
 from .gc_policy import GcPolicy, restore_defaults, wait_for_litellm
 from .screens.chat import ChatScreen
 from .screens.confirm import ConfirmScreen
+from .stylesheet import ParseOnceStylesheet
 from .themes import choose_theme, remember_theme_changes
 from .widgets.chat_messages import preload_reply_widgets
 
@@ -117,6 +118,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         on_ready: Callable[["OiApp"], None] | None = None,
     ) -> None:
         super().__init__()
+        self.stylesheet = ParseOnceStylesheet(variables=self.get_css_variables())
         self.log_file = logfile.install()  # failures told in one sentence keep their traceback there
         if client is None:
             from oi_core.client_local import LocalClient
@@ -165,6 +167,9 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         self.call_after_refresh(self._after_first_frame)
 
     def _after_first_frame(self) -> None:
+        chat = self.chat_screen
+        if chat is not None:
+            chat.first_frame_shown()
         self.client.warm_up()
         self._start_gc_policy()
         self.run_worker(self._finish_start_up(), group="startup", exit_on_error=False)

@@ -204,6 +204,10 @@ class ChatScreen(Screen):
         prompt.take_back_queued = self.queued.pop_last
         prompt.focus()
 
+    def first_frame_shown(self) -> None:
+        """Mount what the first frame does without (the app calls this once it is painted)."""
+        self.call_later(self.approval_card.build)
+
     def on_worker_state_changed(self, event: Any) -> None:
         self.app.report_worker_failure(event)  # type: ignore[attr-defined]  # the app tells every worker failure
 
