@@ -228,7 +228,10 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> ProfileResult:
     path = resolve_profile(name_or_path)
     if path.suffix == ".py":
         return _load_python(path)
-    return parse_yaml_profile(read_profile_text(path), path)
+    from . import parsed_cache
+
+    document = parsed_cache.load(path, "profile", lambda file: _yaml_document(read_profile_text(file), str(file)))
+    return _profile_from(document, path, None)
 
 
 def read_profile_text(path: Path) -> str:
@@ -279,9 +282,13 @@ def _short(value: Any) -> str:
 
 def parse_yaml_profile(text: str, path: Path | None = None, name: str | None = None) -> ProfileResult:
     """Validate a YAML profile: unusable keys become warnings; a file that cannot be used raises ProfileError."""
+    return _profile_from(_yaml_document(text, str(path) if path else "<profile>"), path, name)
+
+
+def _yaml_document(text: str, where: str) -> dict[str, Any]:
+    """{"data": what the YAML holds, "lines": dotted key -> line}; ProfileError (with the line) if it is not YAML."""
     import yaml
 
-    where = str(path) if path else "<profile>"
     from .yaml_load import SafeLoader
 
     loader = SafeLoader(text)
@@ -297,12 +304,17 @@ def parse_yaml_profile(text: str, path: Path | None = None, name: str | None = N
         raise ProfileError(f"{where}: nested too deeply to be a profile.") from None
     finally:
         loader.dispose()
+    return {"data": data, "lines": _key_lines(node) if isinstance(data, dict) else {}}
+
+
+def _profile_from(document: dict[str, Any], path: Path | None, name: str | None) -> ProfileResult:
+    where = str(path) if path else "<profile>"
+    data, lines = document["data"], document["lines"]
     result = ProfileResult(name or (path.stem if path else "profile"), path)
     if data is None:
         return result
     if not isinstance(data, dict):
         raise ProfileError(f"{where}, line 1: a profile must be a mapping of settings (key: value), not {type(data).__name__}.")
-    lines = _key_lines(node)
     problems: list[tuple[str, str]] = []  # (setting or key, sentence)
     explicit: dict[str, Any] = {}
     modes: dict[str, Any] = {}

@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import platformdirs
-import yaml
 from rich.style import Style
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 from textual.widgets.text_area import TextAreaTheme
 
-from oi_core.yaml_load import safe_load
+from oi_core import parsed_cache
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -170,17 +169,25 @@ def theme_from_data(data: Any, source: str = "<theme>") -> tuple[Theme, list[str
 
 def load_theme_file(path: Path) -> tuple[Theme, list[str]]:
     """Read one YAML theme file; raises ThemeFileError with a readable reason."""
+    return theme_from_data(parsed_cache.load(path, "theme", _theme_yaml), source=path.name)
+
+
+def _theme_yaml(path: Path) -> Any:
+    """What a theme file holds (PyYAML is imported only here: launches read the parsed cache instead)."""
+    import yaml
+
+    from oi_core.yaml_load import safe_load
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ThemeFileError(f"cannot read it: {exc}") from None
     try:
-        data = safe_load(text)
+        return safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ThemeFileError(f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
-    return theme_from_data(data, source=path.name)
 
 
 def _theme_files(folders: Iterable[Path]) -> list[Path]:
