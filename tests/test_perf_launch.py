@@ -55,12 +55,12 @@ write = linux_driver.LinuxDriver.write
 
 def first_frame(self, data):  # what reaches the terminal
     screen = self._app.screen_stack[-1] if self._app.screen_stack else None
-    if len(data) > 1000 and isinstance(screen, ChatScreen):  # a frame, not a mode sequence
-        card = screen.approval_card
-        seen.setdefault("card_parts", len(card.query("*")))
-        if card.built and "built" not in seen:
-            seen["built"] = len(card.query("*"))
-            self._app.exit()
+    if len(data) > 1000 and isinstance(screen, ChatScreen):  # the first frame, not a mode sequence
+        seen.setdefault("card_parts", len(screen.approval_card.query("*")))
+    ready = "card_parts" in seen and isinstance(screen, ChatScreen) and screen.approval_card.built
+    if ready and "built" not in seen:  # the cursor's blink keeps writing
+        seen["built"] = len(screen.approval_card.query("*"))
+        self._app.exit()
     write(self, data)
 
 linux_driver.LinuxDriver.write = first_frame
@@ -198,3 +198,47 @@ async def test_launch_parses_each_css_source_once(make_interpreter, monkeypatch)
         app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
         await pilot.pause()
         assert any(source.endswith("chat.tcss") for source in parsed), "a new theme's colours need a new parse"
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(make_interpreter, monkeypatch) -> None:
+    """Textual rebuilt the footer (every key removed and mounted again) on each focus change or
+    refresh_bindings(): three times before the first frame, and on and on while a reply streams."""
+    from textual.widgets import Footer
+
+    from oi_tui.widgets.key_footer import KeyFooter
+
+    rebuilds = []
+    original = Footer.recompose
+
+    async def recompose(self) -> None:
+        rebuilds.append(len(self.screen.active_bindings))
+        await original(self)
+
+    monkeypatch.setattr(Footer, "recompose", recompose)
+    hide_zoom = []
+    check_action = ChatScreen.check_action
+
+    def checked(self, action, parameters):
+        if action == "toggle_zoom":
+            return not hide_zoom
+        return check_action(self, action, parameters)
+
+    monkeypatch.setattr(ChatScreen, "check_action", checked)
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        assert len(rebuilds) == 1, f"{len(rebuilds)} rebuilds before the app settled"
+        screen = chat(app)
+        footer = screen.query_one(KeyFooter)
+        assert "Zoom" in str([key.render() for key in footer.children])
+        for _ in range(10):
+            screen.refresh_bindings()
+        await pilot.pause(0.3)
+        assert len(rebuilds) == 1, "nothing the footer shows changed"
+        hide_zoom.append(True)
+        for _ in range(10):
+            screen.refresh_bindings()
+        await wait_for(pilot, lambda: len(rebuilds) == 2)
+        await pilot.pause(0.3)
+        assert len(rebuilds) == 2, "one rebuild for the burst"
+        assert "Zoom" not in str([key.render() for key in footer.children])

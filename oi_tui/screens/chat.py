@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, TextArea
+from textual.widgets import TextArea
 
 from oi_core.events import (
     AllowRuleAdded,
@@ -63,6 +63,7 @@ from ..widgets.chat_messages import AssistantMessage
 from ..widgets.code_block import CodeBlock
 from ..widgets.code_editor import CodeEditor, line_marks, shown_code
 from ..widgets.console import ConsolePane
+from ..widgets.key_footer import KeyFooter
 from ..widgets.prompt_input import PromptInput
 from ..widgets.queued_messages import QueuedMessages
 from ..widgets.status_line import StatusLine
@@ -190,7 +191,7 @@ class ChatScreen(Screen):
         yield ApprovalCard(id="approval", classes="-hidden")
         yield QueuedMessages(id="queued")
         yield PromptInput(id="prompt")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         bridge = BusBridge(self.client.bus, self)

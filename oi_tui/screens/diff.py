@@ -18,13 +18,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Label, OptionList, Static
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from oi_core.checkpoint_changes import FileChange
 from oi_core.checkpoints import LIMITS, summary_line
 from oi_core.errors import OiError
 from oi_core.sanitize import terminal_safe
+
+from ..widgets.key_footer import KeyFooter
 
 #: Lines of one file's diff shown; the rest is cut with a note.
 MAX_DIFF_LINES = 4000
@@ -126,7 +128,7 @@ class DiffScreen(Screen):
             with VerticalScroll(id="diff-body"):
                 yield Static("Loading the changes…", id="diff-text")
         yield Label(self._limits_text(), id="diff-limits", markup=False)  # paths are foreign text
-        yield Footer()
+        yield KeyFooter()
 
     def _limits_text(self) -> str:
         text = LIMITS.format(root=self.record.get("root") or "the working directory")

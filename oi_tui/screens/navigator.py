@@ -26,7 +26,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from oi_core.conversations import ConversationError, ConversationInfo, ConversationProblem, ConversationStore
@@ -35,6 +35,7 @@ from oi_tui.screens.confirm import ConfirmScreen
 from oi_tui.widgets.conversation_dialogs import ConversationPromptDialog
 from oi_tui.widgets.conversation_list import ConversationList
 from oi_tui.widgets.conversation_preview import ConversationPreview, preview_renderable
+from oi_tui.widgets.key_footer import KeyFooter
 
 SEARCH_DEBOUNCE = 0.08  # seconds a keystroke waits for the next before searching
 EXPECTED = (ConversationError, OSError, ValueError)  # failures a worker reports as one sentence
@@ -135,7 +136,7 @@ class NavigatorScreen(Screen[str | None]):
                 yield Static("", id="navigator-empty")
                 yield Static("", id="navigator-problems", markup=False)
             yield ConversationPreview(id="navigator-preview")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#navigator-preview").border_title = "Preview"
