@@ -53,13 +53,17 @@ from oi_tui.screens.chat import ChatScreen
 seen = {}
 write = linux_driver.LinuxDriver.write
 
+def parts(screen):
+    return [len(screen.approval_card.query("*")), len(screen.console.query("#console-ask *")),
+            len(screen.queued.query("*"))]
+
 def first_frame(self, data):  # what reaches the terminal
     screen = self._app.screen_stack[-1] if self._app.screen_stack else None
-    if len(data) > 1000 and isinstance(screen, ChatScreen):  # the first frame, not a mode sequence
-        seen.setdefault("card_parts", len(screen.approval_card.query("*")))
-    ready = "card_parts" in seen and isinstance(screen, ChatScreen) and screen.approval_card.built
+    if len(data) > 1000 and isinstance(screen, ChatScreen) and "first_frame" not in seen:  # not a mode sequence
+        seen["first_frame"] = parts(screen)
+    ready = "first_frame" in seen and isinstance(screen, ChatScreen) and screen.approval_card.built
     if ready and "built" not in seen:  # the cursor's blink keeps writing
-        seen["built"] = len(screen.approval_card.query("*"))
+        seen["built"] = parts(screen)
         self._app.exit()
     write(self, data)
 
@@ -69,8 +73,9 @@ open(sys.argv[1], "w").write(json.dumps(seen))
 """
 
 
-def test_the_approval_card_parts_come_after_the_first_frame(llm, tmp_path) -> None:
-    """The card's 14 hidden widgets are not styled and laid out for the first frame (~20 ms).
+def test_hidden_parts_come_after_the_first_frame(llm, tmp_path) -> None:
+    """The card's 14 hidden widgets (~20 ms), the console's answer line and the queue's hint are not styled and
+    laid out for the first frame.
 
     Run in a real terminal (a pty): there a widget's own call_after_refresh came before the first paint,
     which Textual's headless driver does not show."""
@@ -108,7 +113,8 @@ def test_the_approval_card_parts_come_after_the_first_frame(llm, tmp_path) -> No
         os.close(master)
     assert out.exists(), b"".join(drained)[-2000:].decode(errors="replace")
     seen = json.loads(out.read_text())
-    assert seen == {"card_parts": 0, "built": 14}, "the first frame was painted with the card's parts mounted"
+    assert seen["first_frame"] == [0, 0, 0], "hidden parts were styled and laid out for the first frame"
+    assert seen["built"] == [14, 2, 0], "the card's parts and the console's answer line come right after it"
 
 
 async def test_a_block_shown_before_the_card_is_built_renders_once_it_is(make_interpreter, monkeypatch) -> None:
@@ -242,3 +248,42 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change(make_interpreter,
         await pilot.pause(0.3)
         assert len(rebuilds) == 2, "one rebuild for the burst"
         assert "Zoom" not in str([key.render() for key in footer.children])
+
+
+async def test_a_question_asked_before_the_answer_line_is_mounted_is_shown(make_interpreter, monkeypatch) -> None:
+    """The console's answer line comes after the first frame, unless a program asks before that."""
+    original = ChatScreen.on_mount
+    asked_before = []
+
+    def on_mount(self) -> None:
+        original(self)
+        asked_before.append(bool(self.console.query("#console-ask")))
+        self.console.ask("r1", "Your name? ", focus=False)
+
+    monkeypatch.setattr(ChatScreen, "on_mount", on_mount)
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        console = chat(app).console
+        assert asked_before == [False]
+        assert len(console.query("#console-ask")) == 1, "built once, not again after the first frame"
+        assert console.asking and "Your name?" in console.prompt_text
+        assert not console.query_one("#console-input").has_class("-hidden")
+
+
+@pytest.mark.parametrize(("size", "expected"), [((120, 40), "-wide"), ((80, 24), "-narrow")])
+async def test_the_chat_screen_starts_with_its_breakpoint_class(make_interpreter, monkeypatch, size, expected) -> None:
+    """Set by the first resize instead, the class restyled every widget once more before the first frame."""
+    classes_at_start = []
+    original = ChatScreen.__init__
+
+    def init(self) -> None:
+        original(self)
+        classes_at_start.append(set(self.classes))
+
+    monkeypatch.setattr(ChatScreen, "__init__", init)
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        assert classes_at_start == [{expected}]
+        assert expected in chat(app).classes

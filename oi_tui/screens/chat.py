@@ -141,6 +141,9 @@ class ChatScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
+        # The class the first resize would give (a class change restyles every widget: ~5 ms before the first frame)
+        width = self.app.size.width
+        self.add_class(max((edge, name) for edge, name in self.HORIZONTAL_BREAKPOINTS if width >= edge)[1])
         self.status = "idle"
         self._reply: AssistantMessage | None = None
         self._block: CodeBlock | None = None
@@ -208,6 +211,7 @@ class ChatScreen(Screen):
     def first_frame_shown(self) -> None:
         """Mount what the first frame does without (the app calls this once it is painted)."""
         self.call_later(self.approval_card.build)
+        self.console.build()
 
     def on_worker_state_changed(self, event: Any) -> None:
         self.app.report_worker_failure(event)  # type: ignore[attr-defined]  # the app tells every worker failure

@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Log
+from textual.widget import AwaitMount
 
 from oi_core.sanitize import clean_output, terminal_safe
 
@@ -29,16 +30,22 @@ class ConsolePane(Vertical):
         super().__init__(**kwargs)
         self._pending: list[str] = []
         self._request_id: str | None = None
+        self._shown_prompt = ""
+        self._answer_line: AwaitMount | None = None
         self.border_title = "console"
 
     def compose(self) -> ComposeResult:
         yield Log(max_lines=MAX_LINES, highlight=False, id="console-log")
-        with Horizontal(id="console-ask"):
-            yield Label("", id="console-prompt", markup=False)  # the program's own prompt, kept while typing
-            yield Input(id="console-input", classes="-hidden")
 
-    def on_mount(self) -> None:
-        self.query_one("#console-prompt", Label).display = False
+    def build(self) -> AwaitMount:
+        """Mount the hidden answer line: after the first frame (3 fewer widgets to style before it), or as soon
+        as a program asks, whichever comes first."""
+        if self._answer_line is None:
+            prompt = Label("", id="console-prompt", markup=False)  # the program's own prompt, kept while typing
+            prompt.display = False
+            self._answer_line = self.mount(Horizontal(prompt, Input(id="console-input", classes="-hidden"),
+                                                      id="console-ask"))
+        return self._answer_line
 
     @property
     def log_widget(self) -> Log:
@@ -87,7 +94,18 @@ class ConsolePane(Vertical):
         """Show the program's prompt beside an answer line; `focus=False` leaves the user where they are typing."""
         self.flush()
         self._request_id = request_id
-        shown = terminal_safe(prompt.rstrip("\n"))
+        self._shown_prompt = shown = terminal_safe(prompt.rstrip("\n"))
+        if self.query("#console-input"):
+            self._show_question(shown, password, focus)
+        else:  # asked before the answer line is up: shown once it is
+            self.call_later(self._show_when_built, request_id, shown, password, focus)
+
+    async def _show_when_built(self, request_id: str, shown: str, password: bool, focus: bool) -> None:
+        await self.build()
+        if self._request_id == request_id:  # neither answered nor cancelled meanwhile
+            self._show_question(shown, password, focus)
+
+    def _show_question(self, shown: str, password: bool, focus: bool) -> None:
         label = self.query_one("#console-prompt", Label)
         label.update(shown)
         label.display = bool(shown.strip())
@@ -104,11 +122,13 @@ class ConsolePane(Vertical):
     @property
     def prompt_text(self) -> str:
         """The running program's prompt, as shown while it waits for an answer."""
-        return str(self.query_one("#console-prompt", Label).render()) if self.asking else ""
+        return self._shown_prompt if self.asking else ""
 
     def cancel_question(self) -> None:
         self._request_id = None
         self.remove_class("-asking")
+        if not self.query("#console-input"):
+            return
         self.query_one("#console-input", Input).add_class("-hidden")
         label = self.query_one("#console-prompt", Label)
         label.update("")

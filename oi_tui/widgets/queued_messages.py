@@ -38,15 +38,15 @@ class QueuedMessages(Vertical):
             super().__init__()
             self.text = text
 
-    def compose(self) -> ComposeResult:
-        yield Label("sent when the current turn ends · ↑ in an empty prompt takes the last one back to edit",
-                    id="queued-hint")
 
     @property
     def texts(self) -> list[str]:
         return [item.text for item in self.query(QueuedMessage)]
 
     async def add(self, text: str) -> None:
+        if not self.query("#queued-hint"):  # mounted with the first message: one widget less before the first frame
+            await self.mount(Label("sent when the current turn ends · ↑ in an empty prompt takes the last one back "
+                                   "to edit", id="queued-hint"))
         await self.mount(QueuedMessage(text))
         self.display = True
 
