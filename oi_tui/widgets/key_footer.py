@@ -32,6 +32,8 @@ class KeyFooter(Footer):
 
     async def recompose(self) -> None:
         self.rebuild_scheduled = False
+        if not self.is_attached:  # its screen closed before the rebuild ran
+            return
         shown = self.keys_shown()
         if shown == self.shown:
             return
