@@ -117,6 +117,8 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         startup_warnings: list[str] | None = None,
         on_ready: Callable[["OiApp"], None] | None = None,
     ) -> None:
+        for name in ("COLUMNS", "LINES"):  # exported, they would pin Textual's idea of the terminal's size
+            os.environ.pop(name, None)
         super().__init__()
         self.stylesheet = ParseOnceStylesheet(variables=self.get_css_variables())
         self.log_file = logfile.install()  # failures told in one sentence keep their traceback there

@@ -79,19 +79,23 @@ def test_hidden_parts_come_after_the_first_frame(llm, tmp_path) -> None:
 
     Run in a real terminal (a pty): there a widget's own call_after_refresh came before the first paint,
     which Textual's headless driver does not show."""
+    import fcntl
     import json
     import os
     import pty
     import select
+    import struct
     import subprocess
     import sys
+    import termios
     import time
     from pathlib import Path
 
     probe, out = tmp_path / "probe.py", tmp_path / "seen.json"
     probe.write_text(FIRST_FRAME_PROBE)
     master, slave = pty.openpty()
-    env = dict(os.environ, OI_TUI_THEME="textual-dark", OI_TUI_NO_TERMINAL_GUARD="1", COLUMNS="120", LINES="40",
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a terminal of 120x40
+    env = dict(os.environ, OI_TUI_THEME="textual-dark", OI_TUI_NO_TERMINAL_GUARD="1",
                PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     try:
         process = subprocess.Popen(

@@ -255,3 +255,38 @@ def test_typing_while_code_waits_never_runs_it_and_replies_cannot_set_title_or_c
         assert "pwned" not in tmux("display", "-p", "-t", session, "#{pane_title}").stdout
     finally:
         tmux("kill-server", check=False)
+
+
+def test_exported_columns_and_lines_do_not_pin_the_size(tmp_path):
+    """Textual reads the terminal size through shutil, which prefers $COLUMNS/$LINES: exported by a script (or
+    by readline under pytest), they kept the app at 80x24 in a bigger terminal and deaf to every resize."""
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(LAUNCHER.format(root=str(ROOT)))
+    socket = f"oi-size-{tmp_path.name[-10:]}"
+    env_args = ["-e", "OI_TUI_THEME=textual-dark", "-e", f"XDG_CONFIG_HOME={tmp_path / 'config'}",
+                "-e", f"XDG_DATA_HOME={tmp_path / 'data'}", "-e", "LITELLM_LOCAL_MODEL_COST_MAP=True",
+                "-e", "COLUMNS=80", "-e", "LINES=24"]
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True).stdout
+
+    tmux("-f", "/dev/null", "new-session", "-d", "-s", "app", "-x", "120", "-y", "35", *env_args,
+         f"{sys.executable} {launcher}")
+    try:
+        deadline = time.monotonic() + 30
+        while "Ask for something" not in (shown := tmux("capture-pane", "-p", "-t", "app")):
+            assert time.monotonic() < deadline, shown
+            time.sleep(0.2)
+        lines = shown.rstrip("\n").split("\n")
+        assert len(lines) == 35 and "palette" in lines[-1], shown
+        assert max(len(line) for line in lines) == 120, shown
+        tmux("resize-window", "-t", "app", "-x", "100", "-y", "30")
+        deadline = time.monotonic() + 15
+        while True:
+            lines = tmux("capture-pane", "-p", "-t", "app").rstrip("\n").split("\n")
+            if len(lines) == 30 and "palette" in lines[-1] and max(len(line) for line in lines) == 100:
+                break
+            assert time.monotonic() < deadline, "\n".join(lines)
+            time.sleep(0.2)
+    finally:
+        tmux("kill-server")
