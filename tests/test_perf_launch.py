@@ -291,3 +291,23 @@ async def test_the_chat_screen_starts_with_its_breakpoint_class(make_interpreter
         await pilot.pause()
         assert classes_at_start == [{expected}]
         assert expected in chat(app).classes
+
+
+def test_events_share_one_equality_hash_and_repr_and_stay_frozen_dataclasses() -> None:
+    """Generated per class, these methods were compiled at every import: ~6 ms of the launch for 28 events."""
+    import dataclasses
+
+    from oi_core import events
+
+    classes = [cls for cls in vars(events).values() if isinstance(cls, type) and issubclass(cls, events.Event)]
+    assert len(classes) > 20
+    for cls in classes:
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls
+        if cls is not events.Event:
+            assert not {"__eq__", "__hash__", "__repr__"} & set(vars(cls)), f"{cls.__name__} generates its own"
+    first, same, other = events.StatusChanged("idle"), events.StatusChanged("idle"), events.StatusChanged("running")
+    assert first == same and first != other and hash(first) == hash(same) and len({first, same, other}) == 2
+    assert events.StatusChanged("idle") != events.InfoShown("idle") and first != "idle"
+    assert repr(first) == "StatusChanged(status='idle', detail='')"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.status = "running"  # type: ignore[misc]
