@@ -22,7 +22,6 @@ from .events import (
 from .llm import Llm
 from .loop_thread import LoopThread
 from .approval import Approver, Decision, PendingCode
-from .respond import Responder
 from .settings import SettingsObject, canonical_path
 from .surrogates import scrub
 from .system_message import DEFAULT_SYSTEM_MESSAGE
@@ -340,6 +339,8 @@ class OpenInterpreter(SettingsObject):
             for item in await asyncio.to_thread(self._user_items, message):
                 self._append(item)
         self._stop_requested = False
+        from .respond import Responder  # with the fence parser and tool calls, ~4 ms the launch does not need
+
         responder = Responder(self, approve, io or NoInput())
         try:
             async with aclosing(responder.run()) as chunks:

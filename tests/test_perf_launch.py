@@ -143,15 +143,18 @@ async def test_a_block_shown_before_the_card_is_built_renders_once_it_is(make_in
         assert card.query_one("#card-scan").display == card.pending.can_scan
 
 
-def test_the_first_frame_does_not_import_markdown_or_pygments() -> None:
-    """Textual's Markdown with markdown-it and pygments is ~25 ms: it loads after the first frame."""
+def test_the_first_frame_does_not_import_markdown_pygments_or_the_turn_machinery() -> None:
+    """Textual's Markdown with markdown-it and pygments is ~25 ms, the respond loop with its fence parser and
+    the allow-rule parser ~7 ms: they load after the first frame (or when a profile has rules)."""
     import subprocess
     import sys
 
     probe = (
         "import sys, oi_tui.app\n"
-        "print(sorted(m for m in ('markdown_it', 'pygments', 'rich.syntax', 'textual.widgets._markdown')"
-        " if m in sys.modules))\n"
+        "from oi_tui.cli import build_parser, make_interpreter\n"
+        "make_interpreter(build_parser().parse_args(['--model', 'openai/x', '--api_key', 'k']))\n"
+        "print(sorted(m for m in ('markdown_it', 'pygments', 'rich.syntax', 'textual.widgets._markdown',"
+        " 'oi_core.respond', 'oi_core.fences', 'oi_core.safety.allow') if m in sys.modules))\n"
         "from oi_tui.widgets.chat_messages import preload_reply_widgets\n"
         "preload_reply_widgets()\n"
         "print('markdown_it' in sys.modules and 'rich.syntax' in sys.modules)\n"
