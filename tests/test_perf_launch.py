@@ -314,3 +314,12 @@ def test_events_share_one_equality_hash_and_repr_and_stay_frozen_dataclasses() -
     assert repr(first) == "StatusChanged(status='idle', detail='')"
     with pytest.raises(dataclasses.FrozenInstanceError):
         first.status = "running"  # type: ignore[misc]
+
+
+async def test_building_the_answer_line_of_a_console_that_is_gone_does_nothing() -> None:
+    """The app calls it just after the first frame, which can come as the app closes (a server refusing it)."""
+    from oi_tui.widgets.console import ConsolePane
+
+    console = ConsolePane()
+    await console.build()
+    assert not console.query("#console-ask")

@@ -41,6 +41,8 @@ class ConsolePane(Vertical):
         """Mount the hidden answer line: after the first frame (3 fewer widgets to style before it), or as soon
         as a program asks, whichever comes first."""
         if self._answer_line is None:
+            if not self.is_attached:  # the app is closing (e.g. a server refused it right after the first frame)
+                return AwaitMount(self, [])
             prompt = Label("", id="console-prompt", markup=False)  # the program's own prompt, kept while typing
             prompt.display = False
             self._answer_line = self.mount(Horizontal(prompt, Input(id="console-input", classes="-hidden"),
