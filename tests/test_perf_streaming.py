@@ -245,3 +245,76 @@ async def test_a_fast_stream_renders_the_blocks_of_one_flush_in_one_append(monke
         parts = [getattr(part, "text", None) or getattr(part, "source", "") for part in reply.children]
         shown = "\n\n".join(part.strip() for part in parts if part.strip())
         assert shown == "\n\n".join(paragraphs), "every paragraph, once, in order"
+
+
+async def test_a_reply_that_arrives_all_at_once_is_drawn_over_several_frames() -> None:
+    """A cache or a fast local model can hand over a whole long reply at once: it is drawn a batch per frame
+    (the keyboard served between them), and what the rest pushes off the screen is drawn light at once, as
+    sealing would leave it, instead of a Markdown widget per paragraph (130 KB held keys for ~250 ms)."""
+    from textual.app import App
+    from textual.containers import VerticalScroll
+    from textual.widgets import Markdown
+
+    from oi_tui.widgets.chat_messages import AssistantMessage, ReplyPart
+
+    class Host(App[None]):
+        def compose(self):
+            with VerticalScroll():
+                yield AssistantMessage()
+
+    paragraphs = [f"Paragraph {i}: some *words* here, and a few more of them." for i in range(400)]
+    async with Host().run_test(size=(80, 24)) as pilot:
+        reply = pilot.app.query_one(AssistantMessage)
+        await reply.write("\n\n".join(paragraphs))
+        await reply.finish()
+        drawn = [getattr(part, "text", None) or getattr(part, "source", "") for part in reply.children]
+        assert reply.streaming, "the rest comes over the next frames"
+        assert "".join(drawn).count("Paragraph") <= AssistantMessage.BLOCKS_PER_FLUSH, "one batch as it ended"
+        deadline = time.monotonic() + 30
+        while reply.streaming and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+        assert not reply.streaming
+        await pilot.pause()
+        parts = [getattr(part, "text", None) or getattr(part, "source", "") for part in reply.children]
+        shown = "\n\n".join(part.strip() for part in parts if part.strip())
+        assert shown == "\n\n".join(paragraphs), "every paragraph, once, in order"
+        assert len(reply.query(Markdown)) <= 2, "only the newest blocks are Markdown widgets"
+        assert len(reply.query(ReplyPart)) >= (400 - 2 * AssistantMessage.LIVE_BLOCKS) // AssistantMessage.BLOCKS_PER_FLUSH
+
+
+def test_merging_a_flood_of_chunks_is_linear() -> None:
+    """Joining each chunk's text to the merged text as it came copied the whole text again every time."""
+    from oi_core.events import ChunkEmitted
+    from oi_tui.bridge import merge_chunks
+
+    pieces = [f"{i:07d}" for i in range(200_000)]
+    started = time.perf_counter()
+    merged = merge_chunks([ChunkEmitted({"role": "assistant", "type": "message", "content": p}) for p in pieces])
+    took = time.perf_counter() - started
+    assert len(merged) == 1 and merged[0].chunk["content"] == "".join(pieces)
+    assert took < 3.0, f"{took:.1f} s for 200,000 chunks (1.4 MB): quadratic copying takes far longer"
+
+
+async def test_a_long_reply_rolls_over_to_a_new_markdown_widget_every_live_blocks() -> None:
+    """After a roll-over the count started from the full widget's: the next one rolled over after one block."""
+    from textual.app import App
+    from textual.containers import VerticalScroll
+
+    from oi_tui.widgets.chat_messages import AssistantMessage
+
+    class Host(App[None]):
+        def compose(self):
+            with VerticalScroll():
+                yield AssistantMessage()
+
+    live = AssistantMessage.LIVE_BLOCKS
+    async with Host().run_test(size=(80, 24)) as pilot:
+        reply = pilot.app.query_one(AssistantMessage)
+        for start in range(0, 2 * live + 5, 5):
+            await reply.write("".join(f"Paragraph {i}.\n\n" for i in range(start, start + 5)))
+            await reply.flush()
+        await reply.finish()
+        await pilot.pause()
+        parts = [getattr(part, "text", None) or getattr(part, "source", "") for part in reply.children]
+        sizes = [part.count("Paragraph") for part in parts if part]  # Markdown widgets, or what sealing left
+        assert sizes == [live, live, 5], sizes

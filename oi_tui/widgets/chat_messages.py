@@ -84,12 +84,20 @@ class AssistantMessage(Widget):
 
     #: Blocks in one Markdown widget before the reply rolls over to a new one.
     LIVE_BLOCKS = 30
+    #: Finished blocks formatted by one flush. A reply that arrives all at once (a cache, a fast local model)
+    #: is drawn over several frames, the keyboard served between them, instead of in one long layout
+    #: (130 KB held keys for ~250 ms).
+    BLOCKS_PER_FLUSH = 30
+    #: Pause between two batches of a reply that has ended but is not all drawn yet.
+    DRAIN_INTERVAL = 0.05
 
     def __init__(self, text: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
         self._initial = limit_list_depth(terminal_safe(text)) if text else ""
         self._parts: list[str] = [self._initial] if text else []
         self._unflushed: list[str] = []
+        self._backlog: list[str] = []  # finished blocks waiting for a flush to format them
+        self._ending = False  # the reply has ended: the last batches are drawn by the reply itself
         self._held = ""
         self._depth = ListDepthLimiter()
         self._splitter = BlockSplitter()
@@ -111,7 +119,7 @@ class AssistantMessage(Widget):
         yield from self._finished_widgets(self._initial)
 
     def _finished_widgets(self, text: str) -> list[Widget]:
-        """A whole reply as widgets: Markdown for runs of normal blocks, plain text for oversized ones."""
+        """A whole reply as widgets: Markdown for the last run of normal blocks, light widgets before it."""
         if len(text) <= BIG_BLOCK:
             return [reply_markdown(text)]
         splitter = BlockSplitter()
@@ -119,16 +127,7 @@ class AssistantMessage(Widget):
         last = splitter.close()
         if last:
             blocks.append(last)
-        widgets: list[Widget] = []
-        run: list[str] = []
-        for block in blocks:
-            if len(block) <= BIG_BLOCK:
-                run.append(block)
-                continue
-            if run:
-                widgets.append(ReplyPart("".join(run)))
-                run = []
-            widgets.append(StreamedText(aligned_table(block) if is_table(block) else block))
+        widgets, run = _light_widgets(blocks)
         if run:
             widgets.append(reply_markdown("".join(run)))
         return widgets
@@ -152,7 +151,7 @@ class AssistantMessage(Widget):
     @property
     def unflushed(self) -> bool:
         """Text arrived that `flush` has not rendered yet."""
-        return bool(self._unflushed)
+        return bool(self._unflushed or self._backlog)
 
     async def write(self, fragment: str) -> None:
         """Append streamed text; an escape sequence cut between two fragments is held until it is whole."""
@@ -173,19 +172,39 @@ class AssistantMessage(Widget):
             self._unflushed.append(shown)
 
     async def flush(self) -> None:
-        """Render what arrived since the last flush: finished blocks formatted once, the rest as plain text."""
-        if not self._unflushed or self._stopped:
+        """Render what arrived since the last flush: finished blocks formatted once (at most BLOCKS_PER_FLUSH,
+        the rest by the next flushes), the block still being written as plain text once the rest is drawn."""
+        if self._stopped or not (self._unflushed or self._backlog):
             return
-        text = "".join(self._unflushed)
-        self._unflushed.clear()
+        if self._unflushed:
+            text = "".join(self._unflushed)
+            self._unflushed.clear()
+            self._backlog.extend(self._splitter.feed(text))
         async with self._rendering:
             with self.app.batch_update():  # one frame for the whole flush, however many widgets change
-                await self._add_blocks(self._splitter.feed(text))
-                await self._show_tail()
+                await self._draw_batch()
+                if not self._backlog and not self._ending:
+                    await self._show_tail()
                 self._seal_hidden()
 
+    async def _draw_batch(self) -> None:
+        batch, self._backlog = self._backlog[: self.BLOCKS_PER_FLUSH], self._backlog[self.BLOCKS_PER_FLUSH:]
+        if len(self._backlog) < self.LIVE_BLOCKS:
+            await self._add_blocks(batch)
+            return
+        # A burst: the blocks still to come push these off the screen at once. Drawn light, as sealing would
+        # leave them (one Rich-rendered widget per run), instead of a Markdown widget per block to style.
+        if self._live is not None and not self._live_blocks:  # still empty: nothing to keep above the batch
+            await self._live.remove()
+            self._live = None
+        self._roll_over()
+        widgets, run = _light_widgets(batch)
+        if run:
+            widgets.append(ReplyPart("".join(run)))
+        await self.mount_all(widgets, before=self._tail)
+
     async def finish(self) -> None:
-        """Render whatever is still buffered and end the stream."""
+        """End the stream: what is still buffered is drawn now, or over the next frames if it is long."""
         if self._held:
             held, self._held = self._held, ""
             self._buffer(terminal_safe(held))
@@ -193,24 +212,39 @@ class AssistantMessage(Widget):
         if rest:
             self._parts.append(rest)
             self._unflushed.append(rest)
-        await self.flush()
+        if self._unflushed:
+            text = "".join(self._unflushed)
+            self._unflushed.clear()
+            self._backlog.extend(self._splitter.feed(text))
+        last = self._splitter.close()
+        if last:
+            self._backlog.append(last)
+        self._ending = True
+        await self._drain()
+
+    async def _drain(self) -> None:
+        """One batch of an ended reply; the next one after DRAIN_INTERVAL, the end of the stream after the last."""
         async with self._rendering:
-            last = self._splitter.close()
             if self._stopped:  # stopped: what is on screen stays as it is
+                self._backlog.clear()
                 self._tail = None
             else:
-                if last:
-                    await self._add_blocks([last])
-                if self._tail is not None:
-                    await self._tail.remove()
-                    self._tail = None
+                with self.app.batch_update():
+                    await self._draw_batch()
+                    if not self._backlog and self._tail is not None:
+                        await self._tail.remove()
+                        self._tail = None
             self._seal_hidden()
-        self._streaming = False
+        if self._backlog:
+            self.set_timer(self.DRAIN_INTERVAL, self._drain)
+        else:
+            self._streaming = False
 
     def stop_rendering(self) -> None:
         """The user stopped the reply: nothing more is drawn (what arrived is still in `text` and saved)."""
         self._stopped = True
         self._unflushed.clear()
+        self._backlog.clear()
 
     async def _add_blocks(self, blocks: list[str]) -> None:
         """Finished blocks, in order: runs of normal ones go to the live Markdown in one append (one parse,
@@ -245,6 +279,8 @@ class AssistantMessage(Widget):
         if self._live is not None:
             self._full.append(self._live)
             self._live = None
+        self._live_blocks = 0  # counted again from the next live widget (left as it was, it rolled over that
+        # one after its first block)
 
     async def _show_tail(self) -> None:
         """The block being written, as plain text; it starts over when a block is finished."""
@@ -274,6 +310,22 @@ class AssistantMessage(Widget):
             self._full.remove(markdown)
             self.mount(ReplyPart(markdown.source), before=markdown)
             markdown.remove()
+
+
+def _light_widgets(blocks: list[str]) -> tuple[list[Widget], list[str]]:
+    """Blocks as light widgets (ReplyPart for runs of normal blocks, plain text or an aligned table for oversized
+    ones), and the run of normal blocks left at the end, for the caller to place."""
+    widgets: list[Widget] = []
+    run: list[str] = []
+    for block in blocks:
+        if len(block) <= BIG_BLOCK:
+            run.append(block)
+            continue
+        if run:
+            widgets.append(ReplyPart("".join(run)))
+            run = []
+        widgets.append(StreamedText(aligned_table(block) if is_table(block) else block))
+    return widgets, run
 
 
 def _on_screen(widget: Widget) -> bool:
