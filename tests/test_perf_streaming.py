@@ -217,10 +217,23 @@ async def test_the_bridge_merges_while_the_ui_is_busy_instead_of_queueing() -> N
     assert len(received) < 500, "text merged while waiting (3,000 chunks, 30 line marks)"
 
 
-async def test_a_fast_stream_renders_the_blocks_of_one_flush_in_one_append(monkeypatch) -> None:
-    """Dozens of paragraphs can finish between two flushes: one Markdown parse and mount for them, not one each."""
+def reply_host():
+    """An app holding one AssistantMessage in a scrolling container, as the transcript does."""
     from textual.app import App
     from textual.containers import VerticalScroll
+
+    from oi_tui.widgets.chat_messages import AssistantMessage
+
+    class Host(App[None]):
+        def compose(self):
+            with VerticalScroll():
+                yield AssistantMessage()
+
+    return Host()
+
+
+async def test_a_fast_stream_renders_the_blocks_of_one_flush_in_one_append(monkeypatch) -> None:
+    """Dozens of paragraphs can finish between two flushes: one Markdown parse and mount for them, not one each."""
     from textual.widgets import Markdown
 
     from oi_tui.widgets.chat_messages import AssistantMessage
@@ -229,13 +242,8 @@ async def test_a_fast_stream_renders_the_blocks_of_one_flush_in_one_append(monke
     real_append = Markdown.append
     monkeypatch.setattr(Markdown, "append", lambda self, text: appends.append(text) or real_append(self, text))
 
-    class Host(App[None]):
-        def compose(self):
-            with VerticalScroll():
-                yield AssistantMessage()
-
     paragraphs = [f"Paragraph {i}: some *words* here." for i in range(50)]
-    async with Host().run_test(size=(80, 24)) as pilot:
+    async with reply_host().run_test(size=(80, 24)) as pilot:
         reply = pilot.app.query_one(AssistantMessage)
         await reply.write("\n\n".join(paragraphs) + "\n\n")
         await reply.flush()
@@ -251,19 +259,12 @@ async def test_a_reply_that_arrives_all_at_once_is_drawn_over_several_frames() -
     """A cache or a fast local model can hand over a whole long reply at once: it is drawn a batch per frame
     (the keyboard served between them), and what the rest pushes off the screen is drawn light at once, as
     sealing would leave it, instead of a Markdown widget per paragraph (130 KB held keys for ~250 ms)."""
-    from textual.app import App
-    from textual.containers import VerticalScroll
     from textual.widgets import Markdown
 
     from oi_tui.widgets.chat_messages import AssistantMessage, ReplyPart
 
-    class Host(App[None]):
-        def compose(self):
-            with VerticalScroll():
-                yield AssistantMessage()
-
     paragraphs = [f"Paragraph {i}: some *words* here, and a few more of them." for i in range(400)]
-    async with Host().run_test(size=(80, 24)) as pilot:
+    async with reply_host().run_test(size=(80, 24)) as pilot:
         reply = pilot.app.query_one(AssistantMessage)
         await reply.write("\n\n".join(paragraphs))
         await reply.finish()
@@ -297,18 +298,10 @@ def test_merging_a_flood_of_chunks_is_linear() -> None:
 
 async def test_a_long_reply_rolls_over_to_a_new_markdown_widget_every_live_blocks() -> None:
     """After a roll-over the count started from the full widget's: the next one rolled over after one block."""
-    from textual.app import App
-    from textual.containers import VerticalScroll
-
     from oi_tui.widgets.chat_messages import AssistantMessage
 
-    class Host(App[None]):
-        def compose(self):
-            with VerticalScroll():
-                yield AssistantMessage()
-
     live = AssistantMessage.LIVE_BLOCKS
-    async with Host().run_test(size=(80, 24)) as pilot:
+    async with reply_host().run_test(size=(80, 24)) as pilot:
         reply = pilot.app.query_one(AssistantMessage)
         for start in range(0, 2 * live + 5, 5):
             await reply.write("".join(f"Paragraph {i}.\n\n" for i in range(start, start + 5)))
