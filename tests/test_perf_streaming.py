@@ -311,3 +311,27 @@ async def test_a_long_reply_rolls_over_to_a_new_markdown_widget_every_live_block
         parts = [getattr(part, "text", None) or getattr(part, "source", "") for part in reply.children]
         sizes = [part.count("Paragraph") for part in parts if part]  # Markdown widgets, or what sealing left
         assert sizes == [live, live, 5], sizes
+
+
+async def test_the_parts_of_a_long_reply_are_a_blank_line_apart(make_interpreter, llm) -> None:
+    """A long reply is several widgets (a new one every LIVE_BLOCKS blocks): between two of them, the same
+    blank line as between any two paragraphs."""
+    from oi_tui.app import OiApp
+    from oi_tui.widgets.chat_messages import AssistantMessage
+    from tests.tui_support import chat, send, wait_for
+
+    paragraphs = [f"Paragraph {i}." for i in range(5 * AssistantMessage.LIVE_BLOCKS + 5)]
+    llm.queue("\n\n".join(paragraphs))  # sent at once: drawn light first (see above), then the newest blocks
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=(80, 400)) as pilot:
+        await send(pilot, "many paragraphs")
+        await wait_for(pilot, lambda: not app.busy and app.query(AssistantMessage)
+                       and not app.query(AssistantMessage).last().streaming, timeout=30)
+        await pilot.pause()
+        reply = chat(app).query(AssistantMessage).last()
+        parts = [part for part in reply.children if part.region.height]
+        assert len(parts) >= 3, parts
+        assert parts[0].styles.margin.top == 0
+        assert all(part.styles.margin.top == 1 for part in parts[1:]), [part.styles.margin for part in parts]
+        rows = [part.region for part in parts]
+        assert all(below.y == above.bottom + 1 for above, below in zip(rows, rows[1:])), rows
