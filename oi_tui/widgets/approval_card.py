@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.timer import Timer
+from textual.widget import AwaitMount
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -215,7 +216,7 @@ class ApprovalCard(Vertical, can_focus=True):
         self._rules: list[dict[str, Any]] = []
         self.built = False
         """The parts are mounted (`build`, after the first frame); until then state waits in `pending`."""
-        self._building = False
+        self._parts: AwaitMount | None = None  # their mount, once started
 
     def compose(self) -> ComposeResult:
         return iter(())  # the parts come after the first frame (`build`): ~20 ms sooner to the first frame
@@ -229,10 +230,9 @@ class ApprovalCard(Vertical, can_focus=True):
         The chat screen calls this once the first frame is on screen: a widget's own call_after_refresh
         runs before the screen is first painted, which put these ~20 ms in front of the first frame.
         """
-        if self.built or self._building:
+        if self._parts is not None or not self.is_attached:  # started already, or the app is closing
             return
-        self._building = True
-        await self.mount_all([
+        self._parts = self.mount_all([
             Horizontal(
                 Label("", id="card-question"),
                 CardButton("Run ctrl+r", id="card-run", variant="success"),
@@ -252,6 +252,7 @@ class ApprovalCard(Vertical, can_focus=True):
             Input(id="card-reason", classes="-hidden"),
             OptionList(id="card-rules", classes="-hidden"),
         ])
+        await self._parts
         self.built = True
         self._render_state()
 
