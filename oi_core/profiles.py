@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import parsed_cache
 from .errors import SettingsError
 from .settings import LEGACY_NAMES, MODE_KEYS, SETTINGS, canonical_path, coerce
 
@@ -228,8 +229,6 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> ProfileResult:
     path = resolve_profile(name_or_path)
     if path.suffix == ".py":
         return _load_python(path)
-    from . import parsed_cache
-
     document = parsed_cache.load(path, "profile", lambda file: _yaml_document(read_profile_text(file), str(file)))
     return _profile_from(document, path, None)
 

@@ -176,16 +176,20 @@ class AssistantMessage(Widget):
         the rest by the next flushes), the block still being written as plain text once the rest is drawn."""
         if self._stopped or not (self._unflushed or self._backlog):
             return
-        if self._unflushed:
-            text = "".join(self._unflushed)
-            self._unflushed.clear()
-            self._backlog.extend(self._splitter.feed(text))
+        self._split_unflushed()
         async with self._rendering:
             with self.app.batch_update():  # one frame for the whole flush, however many widgets change
                 await self._draw_batch()
                 if not self._backlog and not self._ending:
                     await self._show_tail()
                 self._seal_hidden()
+
+    def _split_unflushed(self) -> None:
+        """Text arrived since the last flush, its finished blocks onto the backlog (the rest stays the tail)."""
+        if self._unflushed:
+            text = "".join(self._unflushed)
+            self._unflushed.clear()
+            self._backlog.extend(self._splitter.feed(text))
 
     async def _draw_batch(self) -> None:
         batch, self._backlog = self._backlog[: self.BLOCKS_PER_FLUSH], self._backlog[self.BLOCKS_PER_FLUSH:]
@@ -212,10 +216,7 @@ class AssistantMessage(Widget):
         if rest:
             self._parts.append(rest)
             self._unflushed.append(rest)
-        if self._unflushed:
-            text = "".join(self._unflushed)
-            self._unflushed.clear()
-            self._backlog.extend(self._splitter.feed(text))
+        self._split_unflushed()
         last = self._splitter.close()
         if last:
             self._backlog.append(last)

@@ -38,7 +38,6 @@ class QueuedMessages(Vertical):
             super().__init__()
             self.text = text
 
-
     @property
     def texts(self) -> list[str]:
         return [item.text for item in self.query(QueuedMessage)]
