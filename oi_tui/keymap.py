@@ -17,9 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-import yaml
-
-from oi_core.yaml_load import safe_load
 
 APP_NAME = "oi-tui"
 
@@ -87,6 +84,10 @@ def load_keymap(path: Path | None = None, known_ids: Iterable[str] | None = None
         return {}, []
     except (OSError, UnicodeDecodeError) as exc:
         return {}, [f"Cannot read keymap {path}: {exc}"]
+    import yaml  # only with a keymap file: PyYAML is ~20 ms of a launch
+
+    from oi_core.yaml_load import safe_load
+
     try:
         data = safe_load(text)
     except yaml.YAMLError as exc:
