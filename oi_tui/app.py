@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from textual import events
+from textual import events, on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import SimpleCommand
@@ -97,10 +97,8 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
     """The oi-tui app over one OpenInterpreter and its Session."""
 
     TITLE = "oi-tui"
-    CSS_PATH = Path(__file__).with_suffix(".tcss")
+    CSS_PATH = [Path(__file__).with_suffix(".tcss"), ChatScreen.CSS_PATH]  # the chat screen's is read with the app's
     COMMANDS = App.COMMANDS | {OiCommands}
-    MODES = {"chat": ChatScreen}
-    DEFAULT_MODE = "chat"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, tooltip="Quit (asks first while something runs)"),
         Binding("ctrl+n", "new_conversation", "New", id="new_conversation", tooltip="Start a new conversation"),
@@ -147,6 +145,10 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     # ------------------------------------------------------------ lifecycle
 
+    def get_default_screen(self) -> ChatScreen:
+        """The chat screen is the first screen."""
+        return ChatScreen()
+
     def get_driver_class(self) -> type[Any]:
         """Textual's driver; in a Linux or macOS terminal, the one that hands a lone Esc on when it is due."""
         driver = super().get_driver_class()
@@ -157,17 +159,16 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         return driver
 
     def on_mount(self) -> None:
-        if self.client.remote:  # connected by the command line already; this binds it to the app's loop
-            self.run_worker(self._connect(), group="connect", exit_on_error=False)
-        else:
+        """Runs before the chat screen composes (it is the default screen, mounted right after the app)."""
+        if not self.client.remote:
             self.client.attach()  # type: ignore[attr-defined]  # the in-process Session needs the running loop
         shutdown.for_app(self)  # SIGTERM/SIGHUP: stop, end kernels and shells, save, exit
         remember_theme_changes(self, self.theme_problems)  # the theme itself was chosen in __init__
         self._apply_keymap()
         for warning in self.startup_warnings:
             self.notify(warning, title="Startup", severity="warning", timeout=10)
-        self.call_after_refresh(self._after_first_frame)
 
+    @on(events.Ready)  # sent once the chat screen's first frame is on the terminal
     def _after_first_frame(self) -> None:
         chat = self.chat_screen
         if chat is not None:
@@ -176,6 +177,9 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         self._start_gc_policy()
         self.run_worker(self._finish_start_up(), group="startup", exit_on_error=False)
         if self.client.remote:  # keys and models are the server's business
+            # connected by the command line already; this binds it to the app's loop, once the chat screen
+            # listens to the bus (the state it publishes would be lost before)
+            self.run_worker(self._connect(), group="connect", exit_on_error=False)
             self._setup_checked(False)
             return
         # The key lookup may wait on the OS keyring (D-Bus): never on the UI thread.

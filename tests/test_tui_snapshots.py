@@ -65,6 +65,7 @@ def publish_reply_with_code(bus) -> None:
 
 
 async def add_user(pilot, text: str) -> None:
+    await pilot.pause()  # the snapshot's pilot starts once the app is mounted; its chat screen mounts just after
     await pilot.app.screen.transcript.add_user(text)
 
 
