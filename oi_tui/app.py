@@ -13,6 +13,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from oi_core.sanitize import terminal_safe
 from . import logfile, shutdown
 from .checkpoint_actions import CheckpointActions
 from .gc_policy import GcPolicy, restore_defaults, wait_for_litellm
-from .screens.chat import ChatScreen
+from .screens.chat import TYPING_QUIET, ChatScreen
 from .screens.confirm import ConfirmScreen
 from .stylesheet import ParseOnceStylesheet
 from .themes import choose_theme, remember_theme_changes
@@ -170,11 +171,23 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     @on(events.Ready)  # sent once the chat screen's first frame is on the terminal
     def _after_first_frame(self) -> None:
+        """The rest of the start-up waits for a pause in typing: run at once, it held a key typed right after the
+        first frame ~100 ms (the kernel's spawn, imports in threads, the card's widgets)."""
+        self._start_gc_policy()
+        self._start_up_timer = self.set_interval(TYPING_QUIET, self._finish_start_up_if_typing_paused)
+
+    def typing(self) -> bool:
+        """A key was pressed in the last TYPING_QUIET seconds: work that can wait, waits."""
+        return time.monotonic() - self.last_key_time < TYPING_QUIET
+
+    def _finish_start_up_if_typing_paused(self) -> None:
+        if self.typing():
+            return
+        self._start_up_timer.stop()
         chat = self.chat_screen
         if chat is not None:
-            chat.first_frame_shown()
+            chat.mount_hidden_parts()
         self.client.warm_up()
-        self._start_gc_policy()
         self.run_worker(self._finish_start_up(), group="startup", exit_on_error=False)
         if self.client.remote:  # keys and models are the server's business
             # connected by the command line already; this binds it to the app's loop, once the chat screen

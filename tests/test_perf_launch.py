@@ -61,7 +61,7 @@ def first_frame(self, data):  # what reaches the terminal
     screen = self._app.screen_stack[-1] if self._app.screen_stack else None
     if len(data) > 1000 and isinstance(screen, ChatScreen) and "first_frame" not in seen:  # not a mode sequence
         seen["first_frame"] = parts(screen)
-        seen["first_frame_shows"] = [text in data for text in ("Ask for something", "ready", "auto-run off")]
+        seen["first_frame_shows"] = [text in data for text in ("for something to be done", "ready", "auto-run off")]
     ready = "first_frame" in seen and isinstance(screen, ChatScreen) and screen.approval_card.built
     if ready and "built" not in seen:  # the cursor's blink keeps writing
         seen["built"] = parts(screen)
@@ -331,3 +331,36 @@ async def test_building_the_answer_line_of_a_console_that_is_gone_does_nothing()
     card = ApprovalCard()
     await card.build()
     assert not card.built and not card.query("*")
+
+
+async def test_the_rest_of_start_up_waits_for_a_pause_in_typing(make_interpreter, no_kernel_warm_up, monkeypatch) -> None:
+    """Run at the first frame, the kernel's spawn, imports in threads and the card's widgets held a key typed right
+    after it ~100 ms. They start once a key has not been pressed for TYPING_QUIET seconds."""
+    import oi_tui.app as app_module
+
+    monkeypatch.setattr(app_module, "TYPING_QUIET", 1.0)  # wide margins on a slow machine
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=(120, 40)) as pilot:
+        card = chat(app).approval_card
+        for _ in range(8):  # a key every 0.1 s for ~1.2 s
+            await pilot.press("x")
+            await pilot.pause(0.1)
+        assert chat(app).query_one("#prompt").text.startswith("xxxxxxxx")
+        assert not no_kernel_warm_up and not card.built, "start-up work ran while the user was typing"
+        await wait_for(pilot, lambda: bool(no_kernel_warm_up) and card.built)
+
+
+async def test_a_sent_message_mounts_the_card_at_once(make_interpreter, no_kernel_warm_up, monkeypatch) -> None:
+    """The model's answer may be code to approve: its card's parts do not wait for a pause in typing."""
+    import oi_tui.app as app_module
+
+    monkeypatch.setattr(app_module, "TYPING_QUIET", 60.0)  # no pause comes in this test
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=(120, 40)) as pilot:
+        card = chat(app).approval_card
+        await pilot.press("h", "i")
+        await pilot.pause(0.3)
+        assert not card.built
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: card.built)
+        assert not no_kernel_warm_up

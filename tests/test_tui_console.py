@@ -73,8 +73,9 @@ async def test_the_output_gets_the_whole_pane_and_the_answer_line_one_row(make_i
     interp = make_interpreter()
     app = OiApp(interp)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
         console = chat(app).console
+        await wait_for(pilot, lambda: bool(console.query("#console-ask")))  # mounted once typing pauses
+        await pilot.pause(0.1)
         log, ask = console.log_widget, console.query_one("#console-ask")
         inside = console.content_region.height
         assert log.outer_size.height == inside and ask.outer_size.height == 0

@@ -94,7 +94,7 @@ async def test_findings_shown_as_marked_lines_display_only(make_interpreter):
         bus.publish(ApprovalRequested("approval-x", "shell", "echo hi\ncurl x | sh\necho bye",
                                       scan=ScanResult("scanning")))
         await wait_for(pilot, lambda: chat(app).pending is not None)
-        assert "scanning" in notes(app)
+        await wait_for(pilot, lambda: "scanning" in notes(app))  # the card's parts mount when a block comes first
         finding = Finding("oi.curl-pipe-shell", 2, 2, "ERROR", "Pipes a download into a shell")
         bus.publish(ScanFinished("approval-x", ScanResult("findings", (finding,), seconds=0.8)))
         await wait_for(pilot, lambda: 1 in chat(app).editor.marks)

@@ -97,6 +97,7 @@ class ChatScreen(Screen):
     """The main screen of oi-tui."""
 
     CSS_PATH = Path(__file__).with_suffix(".tcss")
+    AUTO_FOCUS = "#prompt"  # Textual's default, the first focusable widget, is the code editor: focused, then blurred
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
     BINDINGS = [
@@ -208,8 +209,10 @@ class ChatScreen(Screen):
         prompt.take_back_queued = self.queued.pop_last
         prompt.focus()
 
-    def first_frame_shown(self) -> None:
-        """Mount what the first frame does without (the app calls this once it is painted)."""
+    def mount_hidden_parts(self) -> None:
+        """The approval card's parts and the console's answer line, not in the first frame (each mounts once).
+
+        The app calls this when typing first pauses after the first frame; a sent message calls it at once."""
         self.call_later(self.approval_card.build)
         self.console.build()
 
@@ -288,8 +291,7 @@ class ChatScreen(Screen):
                 self._reply_timer.pause()
             return
         now = time.monotonic()
-        typing = now - self.app.last_key_time < TYPING_QUIET  # type: ignore[attr-defined]
-        if typing and now - self._reply_flushed_at < REPLY_MAX_WAIT:
+        if self.app.typing() and now - self._reply_flushed_at < REPLY_MAX_WAIT:  # type: ignore[attr-defined]
             return
         self._reply_flushed_at = now
         await reply.flush()
@@ -536,6 +538,7 @@ class ChatScreen(Screen):
         await self._send_now(event.text)
 
     async def _send_now(self, text: str) -> None:
+        self.mount_hidden_parts()  # while the model thinks: an approval may come next
         shown = None
         if not text.startswith("%"):
             shown = await self.transcript.add_user(text)

@@ -227,8 +227,8 @@ class ApprovalCard(Vertical, can_focus=True):
     async def build(self) -> None:
         """Mount the card's parts (14 widgets, hidden until code waits); a block shown meanwhile renders now.
 
-        The chat screen calls this once the first frame is on screen: a widget's own call_after_refresh
-        runs before the screen is first painted, which put these ~20 ms in front of the first frame.
+        Not in the first frame (~20 ms): the chat screen calls this once typing pauses after it, or when a
+        message is sent; `show` calls it when a block comes first.
         """
         if self._parts is not None or not self.is_attached:  # started already, or the app is closing
             return
@@ -262,6 +262,8 @@ class ApprovalCard(Vertical, can_focus=True):
         """Show a new pending block (or the same one with new data)."""
         self.pending = pending
         self.remove_class("-hidden")
+        if self._parts is None:  # shown before its parts were mounted: they render it once they are
+            self.call_later(self.build)
         self._render_state()
 
     def hide(self) -> None:
