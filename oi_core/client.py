@@ -21,12 +21,12 @@ from typing import Any, Literal
 
 from .bus import EventBus
 from .checkpoints import last_undoable_in, runs_in
-from .events import Event
+from .events import Event, frozen_event
 
 ExportFormat = Literal["markdown", "notebook"]
 
 
-@dataclass(frozen=True)
+@frozen_event
 class ConnectionLost(Event):
     """The connection to a remote core dropped; the client retries in `retry_in` seconds (typed input waits)."""
 
@@ -34,7 +34,7 @@ class ConnectionLost(Event):
     retry_in: float = 0.0
 
 
-@dataclass(frozen=True)
+@frozen_event
 class ConnectionRestored(Event):
     """The connection is back; `resumed` is False when the server had ended the session (a new one started)."""
 

@@ -8,7 +8,7 @@ defines them, because that is the shape library users already consume.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import FrozenInstanceError, dataclass, field, fields
 from typing import Any, Literal, TypeVar, dataclass_transform
 
 from .safety.types import RiskMark, ScanResult
@@ -20,15 +20,24 @@ _EventClass = TypeVar("_EventClass", bound=type)
 
 
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
-def _frozen_event(cls: _EventClass) -> _EventClass:
-    """A frozen dataclass whose equality, hash and repr come from Event: written once, not generated per class
-    (Python compiles each generated method at import; for these 28 classes that was ~6 ms of every launch)."""
-    return dataclass(frozen=True, eq=False, repr=False)(cls)
+def frozen_event(cls: _EventClass) -> _EventClass:
+    """A dataclass whose equality, hash, repr and immutability come from Event: written once, not generated per
+    class (Python compiles each generated method at import; for these 28 classes that was ~11 ms of every launch)."""
+    return dataclass(eq=False, repr=False)(cls)
 
 
-@_frozen_event
+@frozen_event
 class Event:
     """Base class so subscribers can filter on one type."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Each field is set once, by __init__; nothing else is ever set (what dataclass(frozen=True) ensures)."""
+        if name in self.__dict__ or name not in self.__dataclass_fields__:
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, item.name) for item in fields(self))
@@ -49,14 +58,14 @@ class Event:
 # ---------------------------------------------------------------- core -> clients
 
 
-@_frozen_event
+@frozen_event
 class ChunkEmitted(Event):
     """One streaming LMC chunk (assistant message/code, computer console/image/confirmation)."""
 
     chunk: dict[str, Any]
 
 
-@_frozen_event
+@frozen_event
 class ApprovalRequested(Event):
     """A complete code block waits for a client's CodeApproved/CodeSkipped; nothing runs before that.
 
@@ -77,7 +86,7 @@ class ApprovalRequested(Event):
     summary: str = ""
 
 
-@_frozen_event
+@frozen_event
 class ScanFinished(Event):
     """The safe-mode scan of a pending block ended (or could not run: status "not_scanned"/"failed")."""
 
@@ -85,7 +94,7 @@ class ScanFinished(Event):
     scan: ScanResult
 
 
-@_frozen_event
+@frozen_event
 class ApprovalResolved(Event):
     """A pending approval is over; `outcome` is "approved", "skipped", "escaped", "fix", "stopped" or "refused"."""
 
@@ -93,7 +102,7 @@ class ApprovalResolved(Event):
     outcome: str
 
 
-@_frozen_event
+@frozen_event
 class CodeAllowedByRule(Event):
     """A block ran without asking because an allow rule matched it (shown so it is never silent)."""
 
@@ -103,7 +112,7 @@ class CodeAllowedByRule(Event):
     description: str = ""  # the rule in words, e.g. "shell commands starting with `ls`"
 
 
-@_frozen_event
+@frozen_event
 class InputRequested(Event):
     """Running code called input() (or a shell read); answer with InputAnswered."""
 
@@ -112,7 +121,7 @@ class InputRequested(Event):
     password: bool = False
 
 
-@_frozen_event
+@frozen_event
 class StatusChanged(Event):
     """What the core is doing now, for status lines and key hints."""
 
@@ -120,7 +129,7 @@ class StatusChanged(Event):
     detail: str = ""
 
 
-@_frozen_event
+@frozen_event
 class ErrorRaised(Event):
     """An expected failure, already phrased as one clear sentence for the user."""
 
@@ -128,7 +137,7 @@ class ErrorRaised(Event):
     message: str
 
 
-@_frozen_event
+@frozen_event
 class CostUpdated(Event):
     """Running spend of this session, after each LLM call."""
 
@@ -138,7 +147,7 @@ class CostUpdated(Event):
     completion_tokens: int = 0
 
 
-@_frozen_event
+@frozen_event
 class MessageCompleted(Event):
     """A whole LMC message was appended to interpreter.messages (autosave and navigators hang off this)."""
 
@@ -146,21 +155,21 @@ class MessageCompleted(Event):
     index: int
 
 
-@_frozen_event
+@frozen_event
 class MessagesReplaced(Event):
     """interpreter.messages was reset or assigned (new conversation, resume, %undo)."""
 
     count: int
 
 
-@_frozen_event
+@frozen_event
 class TurnFinished(Event):
     """A respond loop ended; `reason` is "done", "stopped", "skipped", "error" or "budget"."""
 
     reason: str = "done"
 
 
-@_frozen_event
+@frozen_event
 class SettingsApplied(Event):
     """Settings changed (profile switch, SettingChanged); `changed` maps dotted path -> new value."""
 
@@ -168,7 +177,7 @@ class SettingsApplied(Event):
     profile: str | None = None
 
 
-@_frozen_event
+@frozen_event
 class InfoShown(Event):
     """Text for the user that is not part of the conversation (magic command output, notices)."""
 
@@ -176,7 +185,7 @@ class InfoShown(Event):
     title: str = ""
 
 
-@_frozen_event
+@frozen_event
 class InputWithdrawn(Event):
     """A turn failed before anything came of it, so the user's input was taken back out of the conversation.
 
@@ -190,7 +199,7 @@ class InputWithdrawn(Event):
 # ---------------------------------------------------------------- clients -> core
 
 
-@_frozen_event
+@frozen_event
 class UserMessageSent(Event):
     """The user sent a message; `images` are paths or data URLs attached to it."""
 
@@ -198,7 +207,7 @@ class UserMessageSent(Event):
     images: tuple[str, ...] = ()
 
 
-@_frozen_event
+@frozen_event
 class CodeApproved(Event):
     """Run the pending code; `code` is exactly what the user saw (possibly edited).
 
@@ -212,7 +221,7 @@ class CodeApproved(Event):
     confirmed_incomplete: bool = False
 
 
-@_frozen_event
+@frozen_event
 class CodeSkipped(Event):
     """The user declined the pending code; the model is told it was not run.
 
@@ -226,14 +235,14 @@ class CodeSkipped(Event):
     how: Literal["skip", "escape", "fix"] = "skip"
 
 
-@_frozen_event
+@frozen_event
 class ScanRequested(Event):
     """Scan the pending block with safe mode's scanner now (the "ask" mode's scan key)."""
 
     request_id: str
 
 
-@_frozen_event
+@frozen_event
 class AllowRuleAdded(Event):
     """Add an "always allow" rule (a dict as oi_core.safety.allow parses it); `save` also writes the profile."""
 
@@ -241,7 +250,7 @@ class AllowRuleAdded(Event):
     save: bool = True
 
 
-@_frozen_event
+@frozen_event
 class AllowRuleRemoved(Event):
     """Remove an allow rule equal to `rule`; `save` also writes the profile."""
 
@@ -249,7 +258,7 @@ class AllowRuleRemoved(Event):
     save: bool = True
 
 
-@_frozen_event
+@frozen_event
 class InputAnswered(Event):
     """The user's answer to an InputRequested."""
 
@@ -257,12 +266,12 @@ class InputAnswered(Event):
     text: str
 
 
-@_frozen_event
+@frozen_event
 class StopRequested(Event):
     """Cancel generation or interrupt the running code."""
 
 
-@_frozen_event
+@frozen_event
 class SettingChanged(Event):
     """Set one setting by dotted path, e.g. ("llm.model", "gpt-4o") or ("auto_run", True)."""
 
@@ -273,7 +282,7 @@ class SettingChanged(Event):
 # ---------------------------------------------------------------- checkpoints (issue 14) core -> clients
 
 
-@_frozen_event
+@frozen_event
 class RunFilesChanged(Event):
     """A run ended and what it changed on disk was recorded; `record` is what its code message stores.
 
@@ -285,7 +294,7 @@ class RunFilesChanged(Event):
     record: dict[str, Any]
 
 
-@_frozen_event
+@frozen_event
 class FilesRestored(Event):
     """Undo or rewind put files back; `result` is `RestoreResult.to_dict()` (written, removed, failed, ...)."""
 
@@ -294,7 +303,7 @@ class FilesRestored(Event):
     result: dict[str, Any]
 
 
-@_frozen_event
+@frozen_event
 class KernelReplayProgressed(Event):
     """Rebuilding the Python kernel after a rewind: `done` of `total` blocks; state "running", "finished" or "failed"."""
 
