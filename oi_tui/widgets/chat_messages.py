@@ -40,10 +40,19 @@ def reply_markdown(text: str = "") -> Markdown:
     return Markdown(text, parser_factory=reply_parser)
 
 
+#: Pygments compiles a lexer's regexes when it is first used (Python's: ~40 ms on the UI thread): the first code
+#: block in each of these languages, in a reply or scrolled into view in a resumed conversation, held the screen.
+PRELOADED_LEXERS = ("python", "bash", "javascript")
+
+
 def preload_reply_widgets() -> None:
     """Blocking (a worker thread, after the first frame): import what the first reply's widgets need."""
     import rich.syntax  # noqa: F401  (code blocks)
+    from pygments.lexers import get_lexer_by_name
     from textual.widgets import Markdown  # noqa: F401
+
+    for name in PRELOADED_LEXERS:
+        get_lexer_by_name(name)
 
 
 class UserMessage(Static):
