@@ -83,3 +83,34 @@ async def test_stopping_a_reply_says_ready_and_then_stopped(make_interpreter, ll
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.query_one(StatusLine).state == "idle", timeout=20)
         await wait_for(pilot, lambda: any(n.message == "Stopped." for n in app._notifications), timeout=10)
+
+
+async def test_a_reply_that_begins_after_esc_is_not_drawn(make_interpreter, no_kernel_warm_up) -> None:
+    """Esc while the model is still thinking: there is no reply to stop yet, and the chunks the core sent before
+    it took the stop in were drawn after "ready" (the benchmark saw rows change after it). The next turn draws."""
+    from oi_core.events import ChunkEmitted, StatusChanged, TurnFinished
+    from oi_tui.widgets.chat_messages import AssistantMessage
+
+    interp = make_interpreter()
+    app = OiApp(interp)
+
+    def reply_chunks(text: str) -> None:
+        interp.bus.publish(ChunkEmitted({"role": "assistant", "type": "message", "start": True}))
+        interp.bus.publish(ChunkEmitted({"role": "assistant", "type": "message", "content": text}))
+        interp.bus.publish(ChunkEmitted({"role": "assistant", "type": "message", "end": True}))
+
+    async with app.run_test(size=(120, 35)) as pilot:
+        interp.bus.publish(StatusChanged("thinking", "openai/test-model"))
+        await wait_for(pilot, lambda: chat(app).busy)
+        await pilot.press("escape")
+        reply_chunks("LATE-WORDS")
+        interp.bus.publish(StatusChanged("idle"))
+        interp.bus.publish(TurnFinished("stopped"))
+        await wait_for(pilot, lambda: not chat(app).busy)
+        await pilot.pause(0.3)
+        assert not chat(app).query(AssistantMessage), "a reply that began after Esc was drawn"
+        interp.bus.publish(StatusChanged("thinking", "openai/test-model"))
+        reply_chunks("NEXT-WORDS")
+        interp.bus.publish(StatusChanged("idle"))
+        interp.bus.publish(TurnFinished("done"))
+        await wait_for(pilot, lambda: any("NEXT-WORDS" in reply.text for reply in chat(app).query(AssistantMessage)))

@@ -159,6 +159,7 @@ class ChatScreen(Screen):
         self._more_check_due = False
         self._prompt_empty = True
         self._drain_timer: Timer | None = None
+        self._stop_asked = False  # Esc in this turn: no more of its reply is drawn, even one not begun yet
         self._last_sent: tuple[str, Widget | None] | None = None  # until its turn ends: re-queued if "busy"
         self._approved: PendingApproval | None = None  # sent, not yet confirmed by ApprovalResolved
         self.checkpoint_view = CheckpointView(self)  # the line under each run's block, undo/rewind notices
@@ -317,6 +318,8 @@ class ChatScreen(Screen):
         chunk = event.chunk
         role, kind, fmt = chunk.get("role"), chunk.get("type"), chunk.get("format")
         content = chunk.get("content")
+        if role == "assistant" and self._stop_asked:
+            return  # sent before the core took the stop in: what arrived is saved, never drawn (see action_stop)
         if role == "assistant" and kind == "message":
             if chunk.get("end"):
                 await self._finish_reply()
@@ -434,6 +437,8 @@ class ChatScreen(Screen):
 
     async def _show_status(self, event: StatusChanged) -> None:
         self.status = event.status
+        if event.status == "idle":
+            self._stop_asked = False
         self.query_one(StatusLine).state = event.status
         self.refresh_bindings()
 
@@ -538,6 +543,7 @@ class ChatScreen(Screen):
         await self._send_now(event.text)
 
     async def _send_now(self, text: str) -> None:
+        self._stop_asked = False
         self.mount_hidden_parts()  # while the model thinks: an approval may come next
         shown = None
         if not text.startswith("%"):
@@ -807,6 +813,7 @@ class ChatScreen(Screen):
     def action_stop(self) -> None:
         """Stop generation or the running code."""
         if self.busy:
+            self._stop_asked = True  # also a reply whose first chunk is still on its way
             if self._reply is not None:
                 self._reply.stop_rendering()  # nothing more is drawn once the user said stop
             self.query_one(StatusLine).state = "stopping"
