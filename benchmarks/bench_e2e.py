@@ -246,7 +246,7 @@ class Bench:
                 t.keys("Escape")
                 t.wait_for(lambda s: "● ready" in s, timeout=60, poll=0.001)
                 figures.append(time.perf_counter() - started)
-                first = conversation_rows(t.screen())
+                first = conversation_rows(t.settled_screen())  # the whole frame that says "ready"
                 time.sleep(1.0)
                 after.append(sum(a != b for a, b in zip(first, conversation_rows(t.screen()))))
         esc_floor = 0.050  # Textual waits ESCDELAY (we set 50 ms) to tell a lone Esc from a key sequence

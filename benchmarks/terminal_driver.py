@@ -94,6 +94,19 @@ class Terminal:
     def screen(self) -> str:
         return tmux("capture-pane", "-p", "-t", self.name, capture_output=True, text=True).stdout
 
+    def settled_screen(self, quiet: float = 0.01, timeout: float = 1.0) -> str:
+        """The screen once two captures `quiet` s apart agree: tmux shows a large frame while it is still
+        applying it (a capture can catch its first rows new and its last rows old)."""
+        deadline = time.perf_counter() + timeout
+        shown = self.screen()
+        while time.perf_counter() < deadline:
+            time.sleep(quiet)
+            again = self.screen()
+            if again == shown:
+                break
+            shown = again
+        return shown
+
     def keys(self, *keys: str) -> None:
         """Send tmux key names (Enter, Escape, C-q, PageUp, …)."""
         tmux("send-keys", "-t", self.name, *keys, check=True)
