@@ -174,6 +174,9 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         """The rest of the start-up waits for a pause in typing: run at once, it held a key typed right after the
         first frame ~100 ms (the kernel's spawn, imports in threads, the card's widgets)."""
         self._start_gc_policy()
+        if self.client.remote:  # connected by the command line already; this binds it to the app's loop, now
+            # that the chat screen listens to the bus (the state it publishes would be lost before)
+            self.run_worker(self._connect(), group="connect", exit_on_error=False)
         self._start_up_timer = self.set_interval(TYPING_QUIET, self._finish_start_up_if_typing_paused)
 
     def typing(self) -> bool:
@@ -190,9 +193,6 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         self.client.warm_up()
         self.run_worker(self._finish_start_up(), group="startup", exit_on_error=False)
         if self.client.remote:  # keys and models are the server's business
-            # connected by the command line already; this binds it to the app's loop, once the chat screen
-            # listens to the bus (the state it publishes would be lost before)
-            self.run_worker(self._connect(), group="connect", exit_on_error=False)
             self._setup_checked(False)
             return
         # The key lookup may wait on the OS keyring (D-Bus): never on the UI thread.

@@ -221,3 +221,15 @@ async def test_changes_diff_and_undo_of_a_run_on_the_server(make_interpreter, ll
             await pilot.press("y")
             await wait_for(pilot, lambda: not (project / "made.txt").exists(), timeout=30)
             assert (project / "notes.txt").read_text() == "first line\n"
+
+
+async def test_the_app_connects_while_the_user_types(make_interpreter, monkeypatch):
+    """The connection starts with the first frame; the rest of start-up may wait for a pause in typing, it does not."""
+    import oi_tui.app as app_module
+
+    monkeypatch.setattr(app_module, "TYPING_QUIET", 60.0)  # no pause comes in this test
+    with ServerThread(make_interpreter(), api_key=KEY) as served:
+        app = OiApp(client=RemoteClient(served.ws_url, KEY))
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("h", "i")
+            await connected(pilot)
