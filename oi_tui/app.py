@@ -34,7 +34,7 @@ from oi_core.sanitize import terminal_safe
 from . import logfile, shutdown
 from .checkpoint_actions import CheckpointActions
 from .gc_policy import GcPolicy, restore_defaults, wait_for_litellm
-from .screens.chat import TYPING_QUIET, ChatScreen
+from .screens.chat import ChatScreen
 from .screens.confirm import ConfirmScreen
 from .stylesheet import ParseOnceStylesheet
 from .themes import choose_theme, remember_theme_changes
@@ -68,6 +68,10 @@ _IN_ORDER_ACTIONS = (
 #: Seconds a lone Esc waits for the rest of a possible key sequence (Textual: 100 ms; ESCDELAY overrides).
 #: Sequences from a terminal arrive in one read; half the default makes Esc (stop, don't run) snappier.
 ESCAPE_DELAY = 0.05
+
+#: A key pressed this recently means the user is typing (OiApp.typing): the reply's redraws and the rest of
+#: start-up wait for a pause.
+TYPING_QUIET = 0.25
 
 #: What each worker group does, for the sentence that says it failed.
 WORKER_DESCRIPTIONS = {
@@ -147,7 +151,8 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
     # ------------------------------------------------------------ lifecycle
 
     def get_default_screen(self) -> ChatScreen:
-        """The chat screen is the first screen."""
+        """The chat screen, as the default screen rather than a mode: Textual awaited a mode's mount inside its
+        start-up batch, where the first render was made and dropped (the first frame written was the footer)."""
         return ChatScreen()
 
     def get_driver_class(self) -> type[Any]:

@@ -74,8 +74,7 @@ from .confirm import ConfirmScreen
 FLUSH_INTERVAL = 1 / 30
 #: How often a streaming reply is rendered (each render may change the layout: keep it a few per second).
 REPLY_FLUSH_INTERVAL = 0.1
-#: While keys were pressed this recently, the reply waits (typing first), but never longer than REPLY_MAX_WAIT.
-TYPING_QUIET = 0.25
+#: While the user is typing (OiApp.typing), the reply waits, but never longer than this.
 REPLY_MAX_WAIT = 0.6
 
 ERROR_TITLES = {
@@ -543,7 +542,6 @@ class ChatScreen(Screen):
         await self._send_now(event.text)
 
     async def _send_now(self, text: str) -> None:
-        self._stop_asked = False
         self.mount_hidden_parts()  # while the model thinks: an approval may come next
         shown = None
         if not text.startswith("%"):
