@@ -23,6 +23,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import SimpleCommand
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
@@ -139,6 +140,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         self._session_closed = False  # not `_closed`: Textual's MessagePump uses that name for its queue
         self.last_key_time = 0.0
         """When the key being handled (or the last one) was pressed: approval ignores keys typed ahead."""
+        self._start_up_timer: Timer | None = None  # until the rest of start-up runs (after the first frame)
         self.gc_policy: GcPolicy | None = None
         """Set after the first frame (`_start_gc_policy`)."""
         self.theme_problems = choose_theme(self)
@@ -189,9 +191,14 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         return time.monotonic() - self.last_key_time < TYPING_QUIET
 
     def _finish_start_up_if_typing_paused(self) -> None:
-        if self.typing():
+        if self._start_up_timer is None:  # a tick queued before the timer stopped
+            return
+        if self.is_running and self.typing():
             return
         self._start_up_timer.stop()
+        self._start_up_timer = None
+        if not self.is_running:  # the timer fired while the app shuts down, its screens emptied: start nothing
+            return
         chat = self.chat_screen
         if chat is not None:
             chat.mount_hidden_parts()

@@ -377,3 +377,18 @@ async def test_a_sent_message_mounts_the_card_at_once(make_interpreter, no_kerne
         await pilot.press("enter")
         await wait_for(pilot, lambda: card.built)
         assert not no_kernel_warm_up
+
+
+async def test_the_rest_of_start_up_never_runs_on_a_closing_app(make_interpreter, no_kernel_warm_up, monkeypatch) -> None:
+    """Its timer can fire while the app shuts down, its screens already emptied (the full suite caught a
+    NoMatches for the approval card): nothing is mounted and no kernel started then."""
+    import oi_tui.app as app_module
+
+    monkeypatch.setattr(app_module, "TYPING_QUIET", 0.002)  # the timer fires all through the shutdown
+    monkeypatch.setattr(OiApp, "typing", lambda self: self.is_running)  # the pause comes as the app closes
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.1)
+        assert not chat(app).approval_card.built
+    assert app.return_code in (None, 0), "the app failed while closing"
+    assert not no_kernel_warm_up, "a kernel was started for an app that was closing"
