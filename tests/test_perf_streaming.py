@@ -335,3 +335,30 @@ async def test_the_parts_of_a_long_reply_are_a_blank_line_apart(make_interpreter
         assert all(part.styles.margin.top == 1 for part in parts[1:]), [part.styles.margin for part in parts]
         rows = [part.region for part in parts]
         assert all(below.y == above.bottom + 1 for above, below in zip(rows, rows[1:])), rows
+
+
+async def test_mounting_a_part_of_a_reply_restyles_no_other_part(make_interpreter, llm) -> None:
+    """Each flush mounts parts into the reply. With a `:first-child` rule in the CSS, Textual restyled every
+    Markdown part, with all its blocks, on each such mount (~11 ms a flush while a long reply streams)."""
+    from oi_tui.app import OiApp
+    from oi_tui.widgets.chat_messages import AssistantMessage
+    from tests.tui_support import send, wait_for
+
+    llm.queue("\n\n".join(f"Paragraph {i}." for i in range(5 * AssistantMessage.LIVE_BLOCKS + 5)))
+    app = OiApp(make_interpreter())
+    restyled: list[str] = []
+    update_styles = app.update_styles
+
+    def spy(node, animate: bool = True) -> None:
+        if isinstance(node.parent, AssistantMessage):
+            restyled.append(type(node).__name__)
+        update_styles(node, animate)
+
+    app.update_styles = spy  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 400)) as pilot:
+        await send(pilot, "many paragraphs")
+        await wait_for(pilot, lambda: not app.busy and app.query(AssistantMessage)
+                       and not app.query(AssistantMessage).last().streaming, timeout=30)
+        await pilot.pause()
+        assert len(app.query(AssistantMessage).last().children) >= 3  # parts were mounted beside others
+    assert restyled == [], restyled
