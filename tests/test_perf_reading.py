@@ -277,3 +277,29 @@ async def test_page_keys_work_as_soon_as_the_pane_gets_too_small(make_interprete
         await pilot.press("pageup")
         await pilot.pause(0.1)
         assert transcript.scroll_y < before, "PgUp works in the smaller pane"
+
+
+async def test_a_page_of_older_messages_costs_one_layout(make_interpreter) -> None:
+    """Textual sets each widget's virtual size after a layout; as a layout reactive, each new message and the grown
+    transcript asked for a second layout of the whole screen (SizedByLayout)."""
+    messages = []
+    for i in range(200):
+        messages.append({"role": "user", "type": "message", "content": f"question {i}"})
+        messages.append({"role": "assistant", "type": "message", "content": f"answer {i} " + "lorem ipsum " * 15})
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=SIZE) as pilot:
+        transcript = chat(app).transcript
+        await transcript.show_messages(messages)
+        await pilot.pause(0.2)
+        transcript.scroll_home(animate=False, immediate=True)
+        await pilot.pause(0.1)
+        layouts: list[float] = []
+        app.screen.screen_layout_refresh_signal.subscribe(transcript, lambda _screen: layouts.append(1),
+                                                          immediate=True)
+        for _ in range(3):
+            layouts.clear()
+            before = len(transcript.children)
+            await pilot.press("pageup")
+            await pilot.pause(0.3)
+            assert len(transcript.children) > before, "a page of older messages was mounted"
+            assert len(layouts) == 1, f"{len(layouts)} layouts of the screen for one page"

@@ -7,6 +7,7 @@ oi_core.sanitize.terminal_safe, before it is shown: no escape sequence reaches t
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from oi_core.sanitize import terminal_safe
 
 from ..markdown_depth import ListDepthLimiter, limit_list_depth, reply_parser
 from ..reply_blocks import BIG_BLOCK, BlockSplitter, aligned_table, is_table
+from .sized_by_layout import SizedByLayout
 from .streamed_text import StreamedText
 
 if TYPE_CHECKING:
@@ -36,9 +38,24 @@ _HOLD_LIMIT = 4096
 def reply_markdown(text: str = "") -> Markdown:
     """Textual's Markdown with the reply parser. Imported here, not at the top: with markdown-it and pygments
     it takes ~25 ms, which the first frame (no reply yet) need not wait for (`preload_reply_widgets`)."""
+    return _reply_markdown_class()(text, parser_factory=reply_parser)
+
+
+@functools.cache
+def _reply_markdown_class() -> type[Markdown]:
+    """Textual's Markdown, its blocks included, sized by layout (SizedByLayout)."""
     from textual.widgets import Markdown
 
-    return Markdown(text, parser_factory=reply_parser)
+    sized: dict[type, type] = {}
+
+    class ReplyMarkdown(SizedByLayout, Markdown):
+        def get_block_class(self, block_name: str) -> type:
+            block = super().get_block_class(block_name)
+            if block not in sized:
+                sized[block] = type(block.__name__, (SizedByLayout, block), {})
+            return sized[block]
+
+    return ReplyMarkdown
 
 
 #: Pygments compiles a lexer's regexes when it is first used (Python's: ~40 ms on the UI thread): the first code
@@ -56,7 +73,7 @@ def preload_reply_widgets() -> None:
         get_lexer_by_name(name)
 
 
-class UserMessage(Static):
+class UserMessage(SizedByLayout, Static):
     """What the user sent, shown verbatim (control characters made visible)."""
 
     def __init__(self, text: str, **kwargs) -> None:
@@ -64,7 +81,7 @@ class UserMessage(Static):
         self.text = text
 
 
-class ReplyPart(Static):
+class ReplyPart(SizedByLayout, Static):
     """Finished blocks of a long reply, rendered once by Rich into one widget (the screen stays cheap to lay out)."""
 
     def __init__(self, text: str, **kwargs) -> None:
@@ -81,7 +98,7 @@ class ReplyPart(Static):
 CONTINUED = "-continued"
 
 
-class AssistantMessage(Widget):
+class AssistantMessage(SizedByLayout, Widget):
     """A reply from the model, formatted block by block as it streams; linear in its length.
 
     Streamed text is only buffered by `write`; `flush` (the chat screen calls it a few times a second,
@@ -365,7 +382,7 @@ def _on_screen(widget: Widget) -> bool:
     return bool(region) and bool(region.intersection(widget.screen.region))
 
 
-class NoticeMessage(Static):
+class NoticeMessage(SizedByLayout, Static):
     """Text from the core that is not part of the conversation (magic command output, notices)."""
 
     def __init__(self, text: str, **kwargs) -> None:
@@ -374,7 +391,7 @@ class NoticeMessage(Static):
         self.text = text
 
 
-class HistoryItem(Static):
+class HistoryItem(SizedByLayout, Static):
     """An older message in a light, single-widget form (resumed conversations stay fast)."""
 
     SHOWN_CHARS = 2000
@@ -397,7 +414,7 @@ class HistoryItem(Static):
         return 1 + sum(max(1, -(-len(line) // inner)) for line in lines)
 
 
-class LightReply(Static):
+class LightReply(SizedByLayout, Static):
     """A finished reply rendered by Rich as one widget (cheap to mount; used for older history)."""
 
     def __init__(self, text: str, **kwargs) -> None:

@@ -16,6 +16,8 @@ from textual.selection import Selection
 from textual.strip import Strip
 from textual.widget import Widget
 
+from .sized_by_layout import SizedByLayout
+
 
 def wrap_line(line: str, width: int) -> list[str]:
     """Greedy word wrap of one line (no newlines) to `width` cells; words longer than a row are split.
@@ -63,7 +65,7 @@ def _words(line: str) -> list[str]:
     return words
 
 
-class StreamedText(Widget):
+class StreamedText(SizedByLayout, Widget):
     """A block of plain text that is appended to while it is shown."""
 
     DEFAULT_CSS = """

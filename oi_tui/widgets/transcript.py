@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from .chat_messages import AssistantMessage, EarlierMessages, HistoryItem, LightReply, NoticeMessage, UserMessage
 from .code_block import CodeBlock
+from .sized_by_layout import SizedByLayout
 
 #: Messages of a resumed conversation mounted in full; older ones wait behind "show earlier".
 RECENT_MESSAGES = 24
@@ -58,7 +59,7 @@ def _summaries(widget: Widget) -> list[tuple[str, str]]:
     return []  # run-change lines and progress notes belong to the items they follow
 
 
-class FailureMarker(Static):
+class FailureMarker(SizedByLayout, Static):
     """An inline, lasting record that a turn failed (a toast alone fades before it is read)."""
 
     DEFAULT_CSS = """
@@ -79,7 +80,7 @@ class FailureMarker(Static):
         self.update(self.text)
 
 
-class Transcript(VerticalScroll, can_focus=False):
+class Transcript(SizedByLayout, VerticalScroll, can_focus=False):
     """Stays pinned to the newest item until the user scrolls up."""
 
     def __init__(self, **kwargs) -> None:
