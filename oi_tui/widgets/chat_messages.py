@@ -22,6 +22,7 @@ from oi_core.sanitize import terminal_safe
 
 from ..markdown_depth import ListDepthLimiter, limit_list_depth, reply_parser
 from ..reply_blocks import BIG_BLOCK, BlockSplitter, aligned_table, is_table
+from .rendered_markdown import RenderedMarkdown
 from .sized_by_layout import SizedByLayout
 from .streamed_text import StreamedText
 
@@ -81,14 +82,8 @@ class UserMessage(SizedByLayout, Static):
         self.text = text
 
 
-class ReplyPart(SizedByLayout, Static):
+class ReplyPart(RenderedMarkdown):
     """Finished blocks of a long reply, rendered once by Rich into one widget (the screen stays cheap to lay out)."""
-
-    def __init__(self, text: str, **kwargs) -> None:
-        from rich.markdown import Markdown as RichMarkdown
-
-        super().__init__(RichMarkdown(text), **kwargs)
-        self.text = text
 
 
 #: The class of a reply's part that has another part above it: chat.tcss puts a blank line between them. A
@@ -414,13 +409,11 @@ class HistoryItem(SizedByLayout, Static):
         return 1 + sum(max(1, -(-len(line) // inner)) for line in lines)
 
 
-class LightReply(SizedByLayout, Static):
+class LightReply(RenderedMarkdown):
     """A finished reply rendered by Rich as one widget (cheap to mount; used for older history)."""
 
     def __init__(self, text: str, **kwargs) -> None:
-        from rich.markdown import Markdown as RichMarkdown
-
-        super().__init__(RichMarkdown(terminal_safe(text)), **kwargs)
+        super().__init__(terminal_safe(text), **kwargs)
         self.text = text
 
 
