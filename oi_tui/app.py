@@ -234,6 +234,11 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         if not self.client.remote:
             self.gc_policy.freeze_after(wait_for_litellm)  # litellm's ~300,000 objects, once imported
         self.set_interval(5.0, self.gc_policy.tick, name="gc-policy")
+        self.set_interval(TYPING_QUIET, self._release_gc_after_typing, name="gc-after-typing")
+
+    def _release_gc_after_typing(self) -> None:
+        if self.gc_policy is not None:
+            self.gc_policy.release_after_typing(self.typing())
 
     async def _connect(self) -> None:
         """Attach to the remote core; if it cannot be used, say why and leave (the terminal is restored)."""
@@ -337,6 +342,8 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         if isinstance(event, events.Key):
             self.last_key_time = event.time  # when the key was read, however late it is handled
             self.client.user_typed()
+            if self.gc_policy is not None:
+                self.gc_policy.hold_while_typing()
             if not event.is_forwarded and self._key_in_order(event):
                 return
         await super().on_event(event)

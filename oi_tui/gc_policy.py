@@ -9,6 +9,10 @@ while a reply streams, each one a frozen screen. So:
   history, sealed replies) must stay collectable.
 - full collections then walk only the session's own objects (bounded: the transcript keeps ~60 items),
   and run a fifth as often as Python's default (`THRESHOLDS`);
+- no full collection starts while the user types (`hold_while_typing`): one was due about every 15 s while a
+  reply streamed, ~150 ms each, and a key pressed then echoed that much later. It waits for the pause in
+  typing, then CPython's own thresholds and heuristics decide as before; typing on for `HOLD_LIMIT` s does not
+  hold it longer (memory stays bounded);
 - and one runs when the user is not typing (no key for `QUIET` s) and no turn runs, at most every
   `EVERY` s, so garbage from a quiet period does not wait for the threshold.
 """
@@ -26,6 +30,10 @@ QUIET = 5.0
 EVERY = 60.0
 #: gen0 / gen1 as CPython's defaults; a full collection after 50 gen1 collections instead of 10.
 THRESHOLDS = (700, 10, 50)
+#: The same while the user types: gen0 and gen1 collections (a millisecond or so) go on, full ones wait.
+HELD_THRESHOLDS = (700, 10, 1_000_000)
+#: Seconds of typing after which full collections are no longer held back.
+HOLD_LIMIT = 30.0
 
 
 class GcPolicy:
@@ -36,6 +44,7 @@ class GcPolicy:
         self._busy = busy
         self._last_collect = time.monotonic()
         self.collections = 0
+        self._held_since: float | None = None
         self.last_pause = 0.0
         """Seconds the last full collection took (for benchmarks)."""
 
@@ -44,6 +53,25 @@ class GcPolicy:
         gc.freeze()
         gc.set_threshold(*THRESHOLDS)
         gc.enable()  # paused since launch (`pause_until_first_frame`)
+
+    @property
+    def held(self) -> bool:
+        """Full collections are held back for the user's typing."""
+        return self._held_since is not None
+
+    def hold_while_typing(self) -> None:
+        """Call on each key press: no full collection starts until `release_after_typing` finds a pause."""
+        if self._held_since is None:
+            self._held_since = time.monotonic()
+            gc.set_threshold(*HELD_THRESHOLDS)
+
+    def release_after_typing(self, typing: bool) -> None:
+        """Call often (a few times a second): once the typing has paused, or has gone on for HOLD_LIMIT s,
+        full collections may run again."""
+        if self._held_since is None or (typing and time.monotonic() - self._held_since < HOLD_LIMIT):
+            return
+        self._held_since = None
+        gc.set_threshold(*THRESHOLDS)
 
     def freeze(self) -> None:
         """Start-up's later part is done (the kernel client, the reply widgets' modules): no collection walks it."""

@@ -82,6 +82,47 @@ def test_full_collections_wait_for_a_quiet_idle_moment(monkeypatch) -> None:
     assert policy.tick() and len(collected) == 1 and policy.collections == 1
 
 
+def test_full_collections_wait_for_a_pause_in_typing(monkeypatch) -> None:
+    """A full collection (~150 ms while a reply streams) never starts while the user types: it waits for the
+    pause, unless the typing goes on for HOLD_LIMIT seconds (memory stays bounded)."""
+    import gc
+
+    from oi_tui import gc_policy
+
+    monkeypatch.setattr(gc, "set_threshold", lambda *values: thresholds.append(values))
+    thresholds: list[tuple[int, ...]] = []
+    policy = gc_policy.GcPolicy(lambda: 0.0)
+    policy.hold_while_typing()
+    policy.hold_while_typing()
+    assert policy.held and thresholds == [gc_policy.HELD_THRESHOLDS]
+    assert gc_policy.HELD_THRESHOLDS[:2] == gc_policy.THRESHOLDS[:2], "young collections go on"
+    policy.release_after_typing(typing=True)
+    assert policy.held, "still typing"
+    policy.release_after_typing(typing=False)
+    assert not policy.held and thresholds[-1] == gc_policy.THRESHOLDS
+
+    monkeypatch.setattr(gc_policy, "HOLD_LIMIT", 0.0)
+    policy.hold_while_typing()
+    policy.release_after_typing(typing=True)
+    assert not policy.held, "typing for HOLD_LIMIT seconds no longer holds it"
+
+
+async def test_typing_in_the_app_holds_full_collections_until_a_pause(make_interpreter) -> None:
+    import gc
+
+    from oi_tui import gc_policy
+    from oi_tui.app import TYPING_QUIET
+
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.gc_policy is not None)
+        for key in "hello":
+            await pilot.press(key)
+            assert gc.get_threshold() == gc_policy.HELD_THRESHOLDS
+        await pilot.pause(TYPING_QUIET * 3)
+        assert gc.get_threshold() == gc_policy.THRESHOLDS
+
+
 async def test_prompt_keeps_cursor_keys_in_typing_order(make_interpreter) -> None:
     """Typed while the loop is busy (a reply streaming): "abcdef", two Lefts, "X" must read "abcdXef"."""
     from oi_tui.widgets.prompt_input import PromptInput
