@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from oi_tui.app import OiApp
@@ -181,12 +183,11 @@ def test_a_fold_always_hides_at_least_two_lines() -> None:
     assert block(CODE_LINES_SHOWN + 2, 0).collapsible and block(0, OUTPUT_LINES_SHOWN + 2).collapsible
 
 
-async def test_page_up_brings_older_messages_of_a_resumed_conversation_a_page_at_a_time(make_interpreter) -> None:
-    """At the top of what is mounted, PgUp mounts about a page of older messages above; what was read stays in view."""
-    from oi_tui.widgets.chat_messages import EarlierMessages
-
+@contextlib.asynccontextmanager
+async def resumed(make_interpreter, turns: int):
+    """An app showing a resumed conversation of `turns` short turns: (app, pilot, transcript, messages)."""
     messages = []
-    for i in range(200):
+    for i in range(turns):
         messages.append({"role": "user", "type": "message", "content": f"question {i}"})
         messages.append({"role": "assistant", "type": "message", "content": f"answer {i} " + "lorem ipsum " * 15})
     app = OiApp(make_interpreter())
@@ -194,6 +195,14 @@ async def test_page_up_brings_older_messages_of_a_resumed_conversation_a_page_at
         transcript = chat(app).transcript
         await transcript.show_messages(messages)
         await pilot.pause(0.2)
+        yield app, pilot, transcript, messages
+
+
+async def test_page_up_brings_older_messages_of_a_resumed_conversation_a_page_at_a_time(make_interpreter) -> None:
+    """At the top of what is mounted, PgUp mounts about a page of older messages above; what was read stays in view."""
+    from oi_tui.widgets.chat_messages import EarlierMessages
+
+    async with resumed(make_interpreter, 200) as (app, pilot, transcript, messages):
         hidden = transcript.query_one(EarlierMessages).count
         mounted = len(transcript.children) - 1
         assert hidden + mounted == 400
@@ -282,18 +291,10 @@ async def test_page_keys_work_as_soon_as_the_pane_gets_too_small(make_interprete
 async def test_a_page_of_older_messages_costs_one_layout(make_interpreter) -> None:
     """Textual sets each widget's virtual size after a layout; as a layout reactive, each new message and the grown
     transcript asked for a second layout of the whole screen (SizedByLayout)."""
-    messages = []
-    for i in range(200):
-        messages.append({"role": "user", "type": "message", "content": f"question {i}"})
-        messages.append({"role": "assistant", "type": "message", "content": f"answer {i} " + "lorem ipsum " * 15})
-    app = OiApp(make_interpreter())
-    async with app.run_test(size=SIZE) as pilot:
-        transcript = chat(app).transcript
-        await transcript.show_messages(messages)
-        await pilot.pause(0.2)
+    async with resumed(make_interpreter, 200) as (app, pilot, transcript, messages):
         transcript.scroll_home(animate=False, immediate=True)
         await pilot.pause(0.1)
-        layouts: list[float] = []
+        layouts: list[int] = []
         app.screen.screen_layout_refresh_signal.subscribe(transcript, lambda _screen: layouts.append(1),
                                                           immediate=True)
         for _ in range(3):
