@@ -47,7 +47,7 @@ async def test_page_keys_scroll_the_transcript_from_the_prompt(make_interpreter,
         await pilot.press("pageup")
         await pilot.pause(0.1)
         assert transcript.scroll_y < bottom and app.query_one("#prompt").has_focus
-        assert "Newest" in footer_text(app), "the footer offers the way back"
+        await wait_for(pilot, lambda: "Newest" in footer_text(app), timeout=2)  # the way back, once keys pause
         await pilot.press("pageup", "pagedown")
         await pilot.pause(0.1)
         assert transcript.scroll_y < bottom
@@ -68,16 +68,15 @@ async def test_page_keys_scroll_the_transcript_from_the_prompt(make_interpreter,
         await pilot.press("ctrl+home")
         await pilot.pause(0.1)
         assert transcript.scroll_y == 0 and app.query_one("#prompt").text == "abc"
-        keys = footer_hints(app)
-        assert keys.get("Newest") == "^end", f"End is the prompt's now: the footer offers ctrl+End ({keys})"
+        # End is the prompt's now: the footer offers ctrl+End
+        await wait_for(pilot, lambda: footer_hints(app).get("Newest") == "^end", timeout=2)
         await pilot.press("ctrl+end")
         await pilot.pause(0.1)
         assert transcript.scroll_y == transcript.max_scroll_y
 
         # an empty prompt again: End is offered, and ctrl+End still works though the footer no longer names it
         await pilot.press("backspace", "backspace", "backspace", "pageup")
-        await pilot.pause(0.1)
-        assert footer_hints(app).get("Newest") == "end"
+        await wait_for(pilot, lambda: footer_hints(app).get("Newest") == "end", timeout=2)
         await pilot.press("ctrl+end")
         await pilot.pause(0.1)
         assert transcript.scroll_y == transcript.max_scroll_y
@@ -304,3 +303,32 @@ async def test_a_page_of_older_messages_costs_one_layout(make_interpreter) -> No
             await pilot.pause(0.3)
             assert len(transcript.children) > before, "a page of older messages was mounted"
             assert len(layouts) == 1, f"{len(layouts)} layouts of the screen for one page"
+
+
+async def test_while_keys_come_the_footer_waits_and_end_works_at_once(make_interpreter, llm, monkeypatch) -> None:
+    """PgUp held down: the footer's rebuild for "End Newest" (three layouts of the screen, ~50 ms) waits for the
+    keys to pause, so it does not hold the next PgUp; End itself works at once."""
+    llm.queue(Reply(text=long_reply(), chunk_size=200))
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        await send(pilot, "write a lot")
+        await wait_for(pilot, lambda: screen.status == "idle" and not screen.transcript.query("StreamedText"))
+        await pilot.pause(0.2)
+        transcript = screen.transcript
+        keys_coming = [True]
+        monkeypatch.setattr(app, "typing", lambda: keys_coming[0])
+        await pilot.press("pageup", "pageup")
+        await pilot.pause(0.4)
+        assert transcript.scroll_y < transcript.max_scroll_y
+        assert "Newest" not in footer_text(app), "rebuilt while keys still came"
+        keys_coming[0] = False
+        await wait_for(pilot, lambda: "Newest" in footer_text(app), timeout=2)
+        keys_coming[0] = True
+        await pilot.press("end")
+        await pilot.pause(0.1)
+        assert transcript.scroll_y == transcript.max_scroll_y, "End works before the footer shows the change"
+        await pilot.pause(0.3)
+        assert "Newest" in footer_text(app), "the footer still waits for the pause"
+        keys_coming[0] = False
+        await wait_for(pilot, lambda: "Newest" not in footer_text(app), timeout=2)
