@@ -68,10 +68,15 @@ class CheckpointView:
         await self.transcript.mount(RunChanges(index, record), after=block)
 
     async def show_changes(self, event: RunFilesChanged) -> None:
-        """A run just ended: its block is the newest one in the transcript."""
-        blocks = self.transcript.query(CodeBlock)
-        if blocks:
-            await self._attach(blocks.last(), event.index, event.record)
+        """A run's changes were recorded: its block is the newest one that ran.
+
+        Not simply the newest block: the record is worked out beside the model's next request, so the next
+        block may already be shown (awaiting approval, or stopped before it ran) and would read as if it had
+        changed those files. The next run cannot start before the record is published (the core waits for it).
+        """
+        ran = [block for block in self.transcript.query(CodeBlock) if block.has_run]
+        if ran:
+            await self._attach(ran[-1], event.index, event.record)
 
     async def show_restored(self, event: FilesRestored) -> None:
         messages = self.screen.app.client.state.messages  # type: ignore[attr-defined]

@@ -188,6 +188,44 @@ async def test_rewind_from_the_palette_restores_files_keeps_the_conversation_and
         assert any(m.get("content") == "now make b" for m in store_for(interp).load(original))
 
 
+async def test_a_runs_line_goes_under_its_own_block_when_the_next_one_came_first(
+        project, make_interpreter, llm, monkeypatch):
+    """The record is worked out beside the model's next request: when the next block is on screen first, the
+    line still goes under the block that ran (under the new one it read as if that one had changed the files)."""
+    import threading
+
+    from oi_core import checkpoint_changes
+    from oi_tui.widgets.code_block import CodeBlock
+
+    next_block_shown = threading.Event()
+    real = checkpoint_changes.changes_between
+
+    def after_the_next_block(*args, **kwargs):  # in the core's worker thread
+        next_block_shown.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint_changes, "changes_between", after_the_next_block)
+    llm.queue(shell_block("echo more >> notes.txt"), shell_block("echo second"), "Done.")
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=SIZE) as pilot:
+        await send(pilot, "two steps")
+        await wait_for_approval(pilot)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: len(app.query(CodeBlock)) == 2 and app.query(CodeBlock).last().state == "pending",
+                       timeout=30)
+        next_block_shown.set()
+        await wait_for(pilot, lambda: bool(app.query(RunChanges)), timeout=30)
+        transcript = app.query_one(Transcript)
+        first, second = app.query(CodeBlock)
+        line = app.query_one(RunChanges)
+        assert "~1" in line_text(line)
+        assert transcript.children.index(line) == transcript.children.index(first) + 1, "under the block that ran"
+        assert transcript.children.index(line) < transcript.children.index(second)
+        await pilot.press("escape")  # the second block is not run
+        await wait_for(pilot, lambda: not app.busy, timeout=30)
+        assert len(app.query(RunChanges)) == 1
+
+
 async def test_resumed_conversation_shows_each_runs_line(project, make_interpreter, llm):
     llm.queue(shell_block("echo r > r.txt"), "Done.")
     interp = make_interpreter(conversation_history=True)

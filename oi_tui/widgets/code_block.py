@@ -96,6 +96,8 @@ class CodeBlock(Vertical):
         """The code exactly as it ran or was offered (shown with control characters made visible)."""
         self.output = ""
         self.state = ""
+        self.has_run = False
+        """Its code started running in this session (a block stopped or skipped before that never ran)."""
         self.edited = False
         self.incomplete = False
         self.allowed_by = ""
@@ -163,6 +165,8 @@ class CodeBlock(Vertical):
 
     def set_state(self, state: str) -> None:
         self.state = state
+        if state == "running":
+            self.has_run = True
         self.set_class(state in ("pending", "editing"), "-pending")
         self.set_class(state == "running", "-running")
         self.set_class(state in ("skipped", "not_run", "fix"), "-not-run")
