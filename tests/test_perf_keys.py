@@ -111,7 +111,6 @@ async def test_typing_in_the_app_holds_full_collections_until_a_pause(make_inter
     import gc
 
     from oi_tui import gc_policy
-    from oi_tui.app import TYPING_QUIET
 
     app = OiApp(make_interpreter())
     async with app.run_test(size=(100, 30)) as pilot:
@@ -119,8 +118,8 @@ async def test_typing_in_the_app_holds_full_collections_until_a_pause(make_inter
         for key in "hello":
             await pilot.press(key)
             assert gc.get_threshold() == gc_policy.HELD_THRESHOLDS
-        await pilot.pause(TYPING_QUIET * 3)
-        assert gc.get_threshold() == gc_policy.THRESHOLDS
+        await wait_for(pilot, lambda: gc.get_threshold() == gc_policy.THRESHOLDS, timeout=5)  # after the pause
+        assert not app.typing()
 
 
 async def test_prompt_keeps_cursor_keys_in_typing_order(make_interpreter) -> None:

@@ -292,7 +292,8 @@ async def test_a_page_of_older_messages_costs_one_layout(make_interpreter) -> No
     transcript asked for a second layout of the whole screen (SizedByLayout)."""
     async with resumed(make_interpreter, 200) as (app, pilot, transcript, messages):
         transcript.scroll_home(animate=False, immediate=True)
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: "Newest" in footer_text(app), timeout=5)  # its rebuild is not counted
+        await pilot.pause(0.3)
         layouts: list[int] = []
         app.screen.screen_layout_refresh_signal.subscribe(transcript, lambda _screen: layouts.append(1),
                                                           immediate=True)
