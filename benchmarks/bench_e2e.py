@@ -248,7 +248,10 @@ class Bench:
                 figures.append(time.perf_counter() - started)
                 first = conversation_rows(t.settled_screen())  # the whole frame that says "ready"
                 time.sleep(1.0)
-                after.append(sum(a != b for a, b in zip(first, conversation_rows(t.screen()))))
+                changed = [(a, b) for a, b in zip(first, conversation_rows(t.screen())) if a != b]
+                after.append(len(changed))
+                RESULTS.setdefault("esc_changed_rows", []).extend(changed)  # what changed, to tell a late
+                # render from a capture taken mid-frame
         esc_floor = 0.050  # Textual waits ESCDELAY (we set 50 ms) to tell a lone Esc from a key sequence
         RESULTS["esc_ms"], RESULTS["esc_rows_after"] = statistics.median(figures) * 1000, max(after)
         row("Esc during a long reply -> ready (median)",
