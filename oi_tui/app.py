@@ -140,7 +140,8 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         self._session_closed = False  # not `_closed`: Textual's MessagePump uses that name for its queue
         self.last_key_time = 0.0
         """When the key being handled (or the last one) was pressed: approval ignores keys typed ahead."""
-        self._start_up_timer: Timer | None = None  # until the rest of start-up runs (after the first frame)
+        self._after_typing: list[Callable[[], object]] = []  # see when_typing_pauses
+        self._typing_pause_timer: Timer | None = None
         self.gc_policy: GcPolicy | None = None
         """Set after the first frame (`_start_gc_policy`)."""
         self.theme_problems = choose_theme(self)
@@ -184,21 +185,43 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         if self.client.remote:  # connected by the command line already; this binds it to the app's loop, now
             # that the chat screen listens to the bus (the state it publishes would be lost before)
             self.run_worker(self._connect(), group="connect", exit_on_error=False)
-        self._start_up_timer = self.set_interval(TYPING_QUIET, self._finish_start_up_if_typing_paused)
+        # a key typed right after the first frame counts too: wait one quiet period before asking
+        self.set_timer(TYPING_QUIET, lambda: self.when_typing_pauses(self._finish_start_up_now))
 
     def typing(self) -> bool:
         """A key was pressed in the last TYPING_QUIET seconds: work that can wait, waits."""
         return time.monotonic() - self.last_key_time < TYPING_QUIET
 
-    def _finish_start_up_if_typing_paused(self) -> None:
-        if self._start_up_timer is None:  # a tick queued before the timer stopped
+    def when_typing_pauses(self, callback: Callable[[], object]) -> None:
+        """Run `callback` once no key has been pressed for TYPING_QUIET s: now if none was, else at the pause.
+
+        A callback already waiting is not added twice; none runs once the app is closing (its screens may be
+        emptied already).
+        """
+        if not self.typing():
+            callback()
             return
-        if self.is_running and self.typing():
+        if callback not in self._after_typing:
+            self._after_typing.append(callback)
+        if self._typing_pause_timer is None:
+            self._typing_pause_timer = self.set_timer(self._quiet_left(), self._run_after_typing)
+
+    def _quiet_left(self) -> float:
+        return max(0.01, TYPING_QUIET - (time.monotonic() - self.last_key_time))
+
+    def _run_after_typing(self) -> None:
+        self._typing_pause_timer = None
+        if not self.is_running:
+            self._after_typing.clear()
             return
-        self._start_up_timer.stop()
-        self._start_up_timer = None
-        if not self.is_running:  # the timer fired while the app shuts down, its screens emptied: start nothing
+        if self.typing():
+            self._typing_pause_timer = self.set_timer(self._quiet_left(), self._run_after_typing)
             return
+        callbacks, self._after_typing = self._after_typing, []
+        for callback in callbacks:
+            callback()
+
+    def _finish_start_up_now(self) -> None:
         chat = self.chat_screen
         if chat is not None:
             chat.mount_hidden_parts()
@@ -233,8 +256,12 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         self.gc_policy.start()
         if not self.client.remote:
             self.gc_policy.freeze_after(wait_for_litellm)  # litellm's ~300,000 objects, once imported
-        self.set_interval(5.0, self.gc_policy.tick, name="gc-policy")
-        self.set_interval(TYPING_QUIET, self._release_gc_after_typing, name="gc-after-typing")
+        self.set_interval(5.0, self._gc_tick, name="gc-policy")
+
+    def _gc_tick(self) -> None:
+        if self.gc_policy is not None:
+            self.gc_policy.release_after_typing(self.typing())  # typing for HOLD_LIMIT s: held no longer
+            self.gc_policy.tick()
 
     def _release_gc_after_typing(self) -> None:
         if self.gc_policy is not None:
@@ -344,6 +371,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
             self.client.user_typed()
             if self.gc_policy is not None:
                 self.gc_policy.hold_while_typing()
+                self.when_typing_pauses(self._release_gc_after_typing)
             if not event.is_forwarded and self._key_in_order(event):
                 return
         await super().on_event(event)

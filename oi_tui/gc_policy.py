@@ -66,8 +66,8 @@ class GcPolicy:
             gc.set_threshold(*HELD_THRESHOLDS)
 
     def release_after_typing(self, typing: bool) -> None:
-        """Call often (a few times a second): once the typing has paused, or has gone on for HOLD_LIMIT s,
-        full collections may run again."""
+        """Call when the typing pauses, and every few seconds while it goes on: once it has paused, or has gone
+        on for HOLD_LIMIT s, full collections may run again."""
         if self._held_since is None or (typing and time.monotonic() - self._held_since < HOLD_LIMIT):
             return
         self._held_since = None

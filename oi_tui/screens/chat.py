@@ -76,8 +76,6 @@ FLUSH_INTERVAL = 1 / 30
 REPLY_FLUSH_INTERVAL = 0.1
 #: While the user is typing (OiApp.typing), the reply waits, but never longer than this.
 REPLY_MAX_WAIT = 0.6
-#: While keys are pressed, how often a footer change that can wait checks for the pause.
-FOOTER_RECHECK = 0.1
 
 ERROR_TITLES = {
     "llm": "Model error", "budget": "Budget reached", "kernel": "Code runner error",
@@ -160,7 +158,6 @@ class ChatScreen(Screen):
         self._more_check_due = False
         self._prompt_empty = True
         self._drain_timer: Timer | None = None
-        self._footer_timer: Timer | None = None
         self._stop_asked = False  # Esc in this turn: no more of its reply is drawn, even one not begun yet
         self._last_sent: tuple[str, Widget | None] | None = None  # until its turn ends: re-queued if "busy"
         self._approved: PendingApproval | None = None  # sent, not yet confirmed by ApprovalResolved
@@ -895,20 +892,7 @@ class ChatScreen(Screen):
         following = self._following_newest
         if following != self._was_following:
             self._was_following = following
-            self._refresh_footer_when_keys_pause()
-
-    def _refresh_footer_when_keys_pause(self) -> None:
-        if self._footer_timer is not None:
-            return
-        if not self.app.typing():  # type: ignore[attr-defined]
-            self.refresh_bindings()
-            return
-
-        def check() -> None:
-            self._footer_timer = None
-            self._refresh_footer_when_keys_pause()
-
-        self._footer_timer = self.set_timer(FOOTER_RECHECK, check)
+            self.app.when_typing_pauses(self.refresh_bindings)  # type: ignore[attr-defined]
 
     def action_toggle_zoom(self) -> None:
         """Hide or show the editor and console so a long conversation gets the whole screen."""
