@@ -24,6 +24,14 @@ def footer_text(app: OiApp) -> str:
     return " ".join(str(key.render()) for key in app.screen.query("FooterKey"))
 
 
+def texts_of(widgets) -> list[str]:
+    """What the transcript's items say, in order; a page of older messages says each of its messages."""
+    from oi_tui.widgets.history_page import HistoryPage
+
+    return [text for widget in widgets
+            for text in ([text for _role, text in widget.messages] if isinstance(widget, HistoryPage) else [widget.text])]
+
+
 def footer_hints(app: OiApp) -> dict[str, str]:
     """Each footer description with the key it shows."""
     return {key.description: key.key_display for key in app.screen.query("FooterKey")}
@@ -137,7 +145,8 @@ async def test_folded_code_blocks_expand_on_demand(make_interpreter, llm) -> Non
 
 async def test_a_long_live_session_keeps_a_bounded_window_and_loses_nothing(make_interpreter) -> None:
     """Past LIVE_ITEMS + FOLD_STEP items the oldest fold into "show earlier" (plain text), never while reading back."""
-    from oi_tui.widgets.chat_messages import EarlierMessages, HistoryItem
+    from oi_tui.widgets.chat_messages import EarlierMessages
+    from oi_tui.widgets.history_page import HistoryPage
     from oi_tui.widgets.transcript import FOLD_STEP, LIVE_ITEMS
 
     app = OiApp(make_interpreter())
@@ -164,9 +173,8 @@ async def test_a_long_live_session_keeps_a_bounded_window_and_loses_nothing(make
 
         placeholder.post_message(EarlierMessages.RevealRequested())
         await wait_for(pilot, lambda: not transcript.query(EarlierMessages))
-        texts = [child.text for child in transcript.children]
-        assert texts == [f"message {i}" for i in range(150 + FOLD_STEP + 5)], "every message, in order"
-        assert isinstance(transcript.children[0], HistoryItem)
+        assert texts_of(transcript.children) == [f"message {i}" for i in range(150 + FOLD_STEP + 5)], "all, in order"
+        assert isinstance(transcript.children[0], HistoryPage)
 
 
 def test_a_fold_always_hides_at_least_two_lines() -> None:
@@ -221,20 +229,20 @@ async def test_page_up_brings_older_messages_of_a_resumed_conversation_a_page_at
             assert transcript.region.overlaps(was_on_top.region), "what was read stays in view, right below"
             assert app.query_one("#prompt").has_focus
 
-        texts = [child.text for child in transcript.children[1:]]
+        texts = texts_of(transcript.children[1:])
         expected = [m["content"] for m in messages][-len(texts):]
         assert texts == expected, "in order, nothing lost or repeated"
 
         await pilot.press("ctrl+home")  # the start of the conversation: every older message
         await wait_for(pilot, lambda: not transcript.query(EarlierMessages))
         await pilot.pause(0.1)
-        assert [child.text for child in transcript.children] == [m["content"] for m in messages]
+        assert texts_of(transcript.children) == [m["content"] for m in messages]
         assert transcript.scroll_y == 0
 
 
 async def test_show_earlier_counts_what_it_will_show(make_interpreter) -> None:
     """Images have no light form: "Show N earlier messages" counts only what revealing brings back."""
-    from oi_tui.widgets.chat_messages import EarlierMessages, HistoryItem
+    from oi_tui.widgets.chat_messages import EarlierMessages
 
     messages = []
     for i in range(60):
@@ -247,10 +255,10 @@ async def test_show_earlier_counts_what_it_will_show(make_interpreter) -> None:
         await pilot.pause(0.1)
         placeholder = transcript.query_one(EarlierMessages)
         older = len(messages) - (len(transcript.children) - 1)
-        promised, light_before = placeholder.count, len(transcript.query(HistoryItem))
+        promised, light_before = placeholder.count, len(texts_of(transcript.query("HistoryPage")))
         placeholder.post_message(EarlierMessages.RevealRequested())
         await wait_for(pilot, lambda: not transcript.query(EarlierMessages))
-        assert len(transcript.query(HistoryItem)) - light_before == promised
+        assert len(texts_of(transcript.query("HistoryPage"))) - light_before == promised
         assert promised < older
 
 
@@ -302,7 +310,7 @@ async def test_a_page_of_older_messages_costs_one_layout(make_interpreter) -> No
             before = len(transcript.children)
             await pilot.press("pageup")
             await pilot.pause(0.3)
-            assert len(transcript.children) > before, "a page of older messages was mounted"
+            assert len(transcript.children) == before + 1, "a page of older messages, as one widget"
             assert len(layouts) == 1, f"{len(layouts)} layouts of the screen for one page"
 
 

@@ -386,29 +386,6 @@ class NoticeMessage(SizedByLayout, Static):
         self.text = text
 
 
-class HistoryItem(SizedByLayout, Static):
-    """An older message in a light, single-widget form (resumed conversations stay fast)."""
-
-    SHOWN_CHARS = 2000
-
-    def __init__(self, role: str, text: str, **kwargs) -> None:
-        super().__init__(terminal_safe(self._shown(text)), markup=False, classes=f"-{role}", **kwargs)
-        self.role = role
-        self.text = text
-
-    @classmethod
-    def _shown(cls, text: str) -> str:
-        return text if len(text) <= cls.SHOWN_CHARS else text[: cls.SHOWN_CHARS] + " …"
-
-    @classmethod
-    def estimated_rows(cls, role: str, text: str, width: int) -> int:
-        """Rows it takes in a transcript `width` wide, before layout (chat.tcss: margin-top 1, padding 0 1,
-        user messages indented 8); at least the real count for text without long words."""
-        inner = max(8, width - 2 - (8 if role == "user" else 0))
-        lines = cls._shown(text).split("\n")
-        return 1 + sum(max(1, -(-len(line) // inner)) for line in lines)
-
-
 class LightReply(RenderedMarkdown):
     """A finished reply rendered by Rich as one widget (cheap to mount; used for older history)."""
 

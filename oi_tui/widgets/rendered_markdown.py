@@ -19,32 +19,29 @@ if TYPE_CHECKING:
     from textual.widget import Widget
 
 
-class MarkdownLines(Visual):
-    """Rich's Markdown, rendered once for a width; its height and every paint come from those lines.
+class RenderedLines(Visual):
+    """Content rendered by Rich once per key (the width, and what else its look depends on), then measured and
+    painted from those lines; the widget's style is applied on top, as Textual does for any renderable."""
 
-    A Rich renderable in a Static is rendered whole to measure its height, then whole again for each paint
-    after a refresh: three times for a new part of a long reply (30 paragraphs, ~10–20 ms each), which held the
-    screen for up to ~190 ms while a reply streamed. The lines do not depend on the widget's style (applied on
-    top, as Textual does for any renderable), so a new theme reuses them.
-    """
-
-    def __init__(self, widget: Widget, text: str) -> None:
-        self._widget = widget
-        self._text = text
-        self._width = -1
+    def __init__(self) -> None:
+        self._key: object = None
         self._lines: list[list[Segment]] = []
         self._styled: tuple[RichStyle, list[Strip]] | None = None
 
-    def lines(self, width: int) -> list[list[Segment]]:
-        """The lines at `width` (rendered now if the width is new)."""
-        if width != self._width:
-            from rich.markdown import Markdown
+    def key(self, width: int) -> object:
+        """What the lines depend on; they are rendered again when it changes."""
+        return width
 
-            app = self._widget.app
-            options = app.console_options.update(width=width, height=None, highlight=False)
-            segments = app.console.render(Markdown(self._text), options)
-            self._lines = list(Segment.split_and_crop_lines(segments, width, include_new_lines=False, pad=False))
-            self._width = width
+    def render_lines(self, width: int) -> list[list[Segment]]:
+        """Blocking: the content's lines at `width`, unstyled."""
+        raise NotImplementedError
+
+    def lines(self, width: int) -> list[list[Segment]]:
+        """The lines at `width` (rendered now if the key is new)."""
+        key = self.key(width)
+        if key != self._key:
+            self._lines = self.render_lines(width)
+            self._key = key
             self._styled = None
         return self._lines
 
@@ -61,6 +58,29 @@ class MarkdownLines(Visual):
             self._styled = (base, [Strip(list(Segment.apply_style(line, base))) for line in lines])
         strips = self._styled[1]
         return strips if height is None else strips[:height]
+
+
+class MarkdownLines(RenderedLines):
+    """Rich's Markdown, rendered once for a width; its height and every paint come from those lines.
+
+    A Rich renderable in a Static is rendered whole to measure its height, then whole again for each paint
+    after a refresh: three times for a new part of a long reply (30 paragraphs, ~10–20 ms each), which held the
+    screen for up to ~190 ms while a reply streamed. The lines do not depend on the widget's style (applied on
+    top), so a new theme reuses them.
+    """
+
+    def __init__(self, widget: Widget, text: str) -> None:
+        super().__init__()
+        self._widget = widget
+        self._text = text
+
+    def render_lines(self, width: int) -> list[list[Segment]]:
+        from rich.markdown import Markdown
+
+        app = self._widget.app
+        options = app.console_options.update(width=width, height=None, highlight=False)
+        segments = app.console.render(Markdown(self._text), options)
+        return list(Segment.split_and_crop_lines(segments, width, include_new_lines=False, pad=False))
 
 
 class RenderedMarkdown(SizedByLayout, Static):

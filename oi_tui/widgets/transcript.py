@@ -9,15 +9,16 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
-from .chat_messages import AssistantMessage, EarlierMessages, HistoryItem, LightReply, NoticeMessage, UserMessage
+from .chat_messages import AssistantMessage, EarlierMessages, LightReply, NoticeMessage, UserMessage
 from .code_block import CodeBlock
+from .history_page import HistoryPage
 from .sized_by_layout import SizedByLayout
 
 #: Messages of a resumed conversation mounted in full; older ones wait behind "show earlier".
 RECENT_MESSAGES = 24
 #: Of those, replies this close to the end get full Markdown widgets; the rest one light widget each.
 FULL_MARKDOWN_REPLIES = 5
-#: Older messages shown per step when they are revealed (each step is one short turn of the UI loop).
+#: Older messages shown per step, in one widget, when all are revealed (each step is one short turn of the UI loop).
 REVEAL_BATCH = 60
 #: Items (messages, code blocks, notes) a live conversation keeps mounted; once FOLD_STEP more arrive, the
 #: oldest fold into "show earlier" as plain text. Every mounted widget keeps its rendered lines and takes
@@ -52,8 +53,8 @@ def _summaries(widget: Widget) -> list[tuple[str, str]]:
         return [("assistant", widget.text)]
     if isinstance(widget, CodeBlock):
         return [("assistant", widget.code)] + ([("computer", widget.output)] if widget.output else [])
-    if isinstance(widget, HistoryItem):
-        return [(widget.role, widget.text)]
+    if isinstance(widget, HistoryPage):
+        return list(widget.messages)
     if isinstance(widget, (NoticeMessage, FailureMarker)):
         return [("computer", widget.text)]
     return []  # run-change lines and progress notes belong to the items they follow
@@ -191,11 +192,11 @@ class Transcript(SizedByLayout, VerticalScroll, can_focus=False):
                     elif message.get("status") == "error":
                         block.state = "failed"
                 else:
-                    widgets.append(HistoryItem("computer", text))
+                    widgets.append(HistoryPage([("computer", text)]))
             elif role == "computer" and kind == "message":  # e.g. "the user undid the file changes": seen on resume
                 widgets.append(NoticeMessage(text.removeprefix("[oi-tui] ")))
             elif kind == "image":
-                widgets.append(HistoryItem("computer", f"[image: {message.get('format')}]"))
+                widgets.append(HistoryPage([("computer", f"[image: {message.get('format')}]")]))
         return widgets
 
     @property
@@ -223,15 +224,14 @@ class Transcript(SizedByLayout, VerticalScroll, can_focus=False):
         self.release_anchor()
         with self.app.batch_update():
             for start in range(0, len(earlier), REVEAL_BATCH):  # batches: the loop is never held for long
-                batch = earlier[start:start + REVEAL_BATCH]
-                await self.mount_all([HistoryItem(role, text) for role, text in batch], before=placeholder)
+                await self.mount(HistoryPage(earlier[start:start + REVEAL_BATCH]), before=placeholder)
             await placeholder.remove()
         self.scroll_home(animate=False)
 
     async def reveal_page(self) -> None:
-        """PgUp at the top: about a page of older messages appears above, in its light form.
+        """PgUp at the top: about a page of older messages appears above, in its light form (one widget).
 
-        Only as many messages as fit the page are mounted (cheap), and the view stays at the top, so the first
+        Only as many messages as fit the page are drawn (cheap), and the view stays at the top, so the first
         frame already shows the new page with what was on screen right below it: nothing jumps.
         """
         placeholder = self.query(EarlierMessages).first()
@@ -241,7 +241,7 @@ class Transcript(SizedByLayout, VerticalScroll, can_focus=False):
         take, rows = 0, 2  # the placeholder's line and margin stay on top
         while take < len(hidden):
             role, text = hidden[-1 - take]
-            need = HistoryItem.estimated_rows(role, text, width)
+            need = HistoryPage.estimated_rows(role, text, width)
             if take and rows + need > page:
                 break
             rows, take = rows + need, take + 1
@@ -250,7 +250,7 @@ class Transcript(SizedByLayout, VerticalScroll, can_focus=False):
         self.release_anchor()
         height_before = self.virtual_size.height
         with self.app.batch_update():
-            await self.mount_all([HistoryItem(role, text) for role, text in batch], after=placeholder)
+            await self.mount(HistoryPage(batch), after=placeholder)
             if self._folded:
                 placeholder.set_count(len(self._folded))
             else:
