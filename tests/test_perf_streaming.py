@@ -217,16 +217,17 @@ async def test_the_bridge_merges_while_the_ui_is_busy_instead_of_queueing() -> N
     assert len(received) < 500, "text merged while waiting (3,000 chunks, 30 line marks)"
 
 
-def reply_host():
-    """An app holding one AssistantMessage in a scrolling container, as the transcript does."""
+def reply_host(transcript: bool = False):
+    """An app holding one AssistantMessage in a scrolling container, or (`transcript`) in the transcript."""
     from textual.app import App
     from textual.containers import VerticalScroll
 
     from oi_tui.widgets.chat_messages import AssistantMessage
+    from oi_tui.widgets.transcript import Transcript
 
     class Host(App[None]):
         def compose(self):
-            with VerticalScroll():
+            with Transcript() if transcript else VerticalScroll():
                 yield AssistantMessage()
 
     return Host()
@@ -253,6 +254,27 @@ async def test_a_fast_stream_renders_the_blocks_of_one_flush_in_one_append(monke
         parts = [getattr(part, "text", None) or getattr(part, "source", "") for part in reply.children]
         shown = "\n\n".join(part.strip() for part in parts if part.strip())
         assert shown == "\n\n".join(paragraphs), "every paragraph, once, in order"
+
+
+async def test_a_flush_of_a_streaming_reply_costs_one_layout() -> None:
+    """The new blocks of a flush had their text set before they were mounted; Textual sent that layout request
+    only once they first went idle, after the layout their mount caused: two layouts of the screen a flush."""
+    from oi_tui.widgets.chat_messages import AssistantMessage
+
+    async with reply_host(transcript=True).run_test(size=(80, 24)) as pilot:
+        reply = pilot.app.query_one(AssistantMessage)
+        await reply.write("".join(f"Paragraph {i} above.\n\n" for i in range(20)))  # the scrollbar is there
+        await reply.flush()
+        await pilot.pause(0.3)
+        layouts: list[int] = []
+        pilot.app.screen.screen_layout_refresh_signal.subscribe(reply, lambda _screen: layouts.append(1),
+                                                                 immediate=True)
+        for flush in range(4):
+            layouts.clear()
+            await reply.write("".join(f"Paragraph {flush}.{i}: some *words* here.\n\n" for i in range(5)))
+            await reply.flush()
+            await pilot.pause(0.3)
+            assert len(layouts) == 1, f"{len(layouts)} layouts of the screen for one flush"
 
 
 async def test_a_reply_that_arrives_all_at_once_is_drawn_over_several_frames() -> None:

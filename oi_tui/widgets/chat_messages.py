@@ -23,7 +23,7 @@ from oi_core.sanitize import terminal_safe
 from ..markdown_depth import ListDepthLimiter, limit_list_depth, reply_parser
 from ..reply_blocks import BIG_BLOCK, BlockSplitter, aligned_table, is_table
 from .rendered_markdown import RenderedMarkdown
-from .sized_by_layout import SizedByLayout
+from .sized_by_layout import LaidOutByMount, SizedByLayout
 from .streamed_text import StreamedText
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def reply_markdown(text: str = "") -> Markdown:
 
 @functools.cache
 def _reply_markdown_class() -> type[Markdown]:
-    """Textual's Markdown, its blocks included, sized by layout (SizedByLayout)."""
+    """Textual's Markdown, its blocks included, sized by layout (SizedByLayout) and laid out by their mount."""
     from textual.widgets import Markdown
 
     sized: dict[type, type] = {}
@@ -53,7 +53,7 @@ def _reply_markdown_class() -> type[Markdown]:
         def get_block_class(self, block_name: str) -> type:
             block = super().get_block_class(block_name)
             if block not in sized:
-                sized[block] = type(block.__name__, (SizedByLayout, block), {})
+                sized[block] = type(block.__name__, (LaidOutByMount, SizedByLayout, block), {})
             return sized[block]
 
     return ReplyMarkdown

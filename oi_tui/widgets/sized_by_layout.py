@@ -1,4 +1,4 @@
-"""Widgets whose virtual size is an outcome of layout, so that a change of it asks for no second layout."""
+"""Mixins that spare the screen layouts a widget does not need (each is a layout of the whole screen)."""
 
 from __future__ import annotations
 
@@ -17,3 +17,18 @@ class SizedByLayout:
     """
 
     virtual_size = Reactive(Size(0, 0), layout=False)
+
+
+class LaidOutByMount:
+    """Mix in first, before the widget class.
+
+    A widget whose content is set before it is mounted (a Markdown block, built from the parsed text) asks for a
+    layout of its own. Textual sends that request when the widget first goes idle, which is only after the layout
+    its mount caused: each flush of a streaming reply laid the whole screen out a second time for its new blocks
+    (~10 ms). A widget with no parent yet has nothing to lay out: its mount lays it out, so the request is dropped.
+    """
+
+    def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
+        if layout and self.parent is None:
+            layout = False
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
