@@ -96,3 +96,24 @@ async def test_a_page_is_rendered_once_per_width_and_theme(monkeypatch) -> None:
         app.theme = "textual-light"
         await pilot.pause()
         assert len(renders) == first + 1, "a new theme: a new user background"
+
+
+async def test_text_in_a_page_can_be_selected_and_copied() -> None:
+    """A drag across a page selects its text as shown, and the selection is drawn (one widget per message was a
+    Static, selectable; the page must stay so)."""
+    app = Host()
+    async with app.run_test(size=(120, 60)) as pilot:
+        await pilot.pause()
+        page = app.query_one(HistoryPage)
+        await pilot.mouse_down(page, offset=(9, 0))  # "How" in the user's message (after the indent and padding)
+        await pilot.hover(page, offset=(20, 2))  # into the assistant's answer, two rows down
+        await pilot.mouse_up(page, offset=(20, 2))
+        await pilot.pause()
+        selected = app.screen.get_selected_text()
+        assert selected is not None and selected.startswith("How do I list the files here")
+        assert selected.endswith("\n Use ls with -S. Here"), "the text as shown, no padding after a line"
+        assert "?\n\n" in selected
+        row = page.render_lines(page.region.reset_offset)[0]
+        highlighted = [text for text, style, _ in row if style and style.bgcolor
+                       and style.bgcolor != page.user_style().bgcolor and text.strip()]
+        assert "".join(highlighted).startswith("How do I"), "the selection is drawn"

@@ -80,3 +80,15 @@ async def test_it_is_rendered_once_per_width(monkeypatch) -> None:
         await pilot.resize_terminal(60, 60)
         await pilot.pause()
         assert len(renders) == first + 1, renders
+
+
+async def test_a_finished_part_of_a_reply_can_be_selected_and_copied() -> None:
+    part = ReplyPart("Some words to copy here.\n\nA second paragraph.")
+    app = Host(part)
+    async with app.run_test(size=(90, 30)) as pilot:
+        await pilot.pause()
+        await pilot.mouse_down(part, offset=(1, 0))  # inside the padding of one column
+        await pilot.hover(part, offset=(8, 2))
+        await pilot.mouse_up(part, offset=(8, 2))
+        await pilot.pause()
+        assert app.screen.get_selected_text() == "Some words to copy here.\n\nA second"

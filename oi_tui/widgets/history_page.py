@@ -5,12 +5,10 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.style import Style as RichStyle
 from rich.text import Text
-from textual.widgets import Static
 
 from oi_core.sanitize import terminal_safe
 
-from .rendered_markdown import RenderedLines
-from .sized_by_layout import SizedByLayout
+from .rendered_markdown import RenderedLines, RenderedStatic
 
 #: A message in its light form shows at most this much of its text.
 SHOWN_CHARS = 2000
@@ -52,7 +50,7 @@ class HistoryLines(RenderedLines):
         return lines
 
 
-class HistoryPage(SizedByLayout, Static):
+class HistoryPage(RenderedStatic):
     """Older messages drawn as one widget: reading far back in a long conversation adds one widget per page it
     reveals, not one per message, and every later layout walks each widget (late PgUps grew to ~50 ms)."""
 

@@ -1,4 +1,5 @@
-"""Markdown rendered by Rich once per width, then laid out and painted from the lines it gave."""
+"""Content rendered by Rich once per width (finished Markdown among it), then laid out, painted and selected
+from the lines it gave."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .sized_by_layout import SizedByLayout
 
 if TYPE_CHECKING:
     from textual.css.styles import RulesMap
+    from textual.selection import Selection
     from textual.style import Style
     from textual.visual import RenderOptions
     from textual.widget import Widget
@@ -51,13 +53,36 @@ class RenderedLines(Visual):
     def get_height(self, rules: RulesMap, width: int) -> int:
         return len(self.lines(width))
 
+    def plain(self, width: int) -> str:
+        """The lines' text at `width`, one line each, counted as the selection offsets count it."""
+        return "\n".join("".join(segment.text for segment in line).rstrip() for line in self.lines(width))
+
     def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions) -> list[Strip]:
         lines = self.lines(width)
         base = style.rich_style
         if self._styled is None or self._styled[0] != base:
-            self._styled = (base, [Strip(list(Segment.apply_style(line, base))) for line in lines])
+            # each cell carries its offset in the text (Textual's selection reads it under the mouse)
+            styled = [Strip(list(Segment.apply_style(line, base))).apply_offsets(0, y) for y, line in enumerate(lines)]
+            self._styled = (base, styled)
         strips = self._styled[1]
+        if options.selection is not None and options.selection_style is not None:
+            strips = _with_selection(strips, options.selection, options.selection_style.rich_style)
         return strips if height is None else strips[:height]
+
+
+def _with_selection(strips: list[Strip], selection: Selection, style: RichStyle) -> list[Strip]:
+    """The strips with the selected span of each line drawn in the selection's style."""
+    shown: list[Strip] = []
+    for y, strip in enumerate(strips):
+        span = selection.get_span(y)
+        if span is None:
+            shown.append(strip)
+            continue
+        start, end = span
+        end = strip.cell_length if end == -1 else end
+        selected = Strip(list(Segment.apply_style(strip.crop(start, end), post_style=style)))
+        shown.append(Strip.join([strip.crop(0, start), selected, strip.crop(end)]))
+    return shown
 
 
 class MarkdownLines(RenderedLines):
@@ -83,8 +108,19 @@ class MarkdownLines(RenderedLines):
         return list(Segment.split_and_crop_lines(segments, width, include_new_lines=False, pad=False))
 
 
-class RenderedMarkdown(SizedByLayout, Static):
-    """Finished Markdown shown as one widget: cheap to lay out among many (see MarkdownLines)."""
+class RenderedStatic(SizedByLayout, Static):
+    """A Static showing RenderedLines: cheap to lay out among many, and its text can be selected and copied."""
+
+    def __init__(self, lines: RenderedLines, **kwargs) -> None:
+        self.rendered_lines = lines
+        super().__init__(lines, **kwargs)
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        return selection.extract(self.rendered_lines.plain(self.content_size.width)), "\n"
+
+
+class RenderedMarkdown(RenderedStatic):
+    """Finished Markdown shown as one widget (see MarkdownLines)."""
 
     def __init__(self, text: str, **kwargs) -> None:
         self.text = text
