@@ -396,12 +396,13 @@ class Responder:
                     yield chunk
         finally:
             text = output.text()
-            if interp._stop_requested:
+            stopped = interp._stop_requested
+            if stopped:
                 self.reason = "stopped"
                 text = (text + ("\n" if text and not text.endswith("\n") else "") + STOPPED_NOTE)
             message = {"role": "computer", "type": "console", "format": "output", "content": text}
-            if failed:
-                message["status"] = "error"
+            if stopped or failed:  # a resumed conversation labels the block as the live one did
+                message["status"] = "stopped" if stopped else "error"
             interp._append(message)
             await interp.run_checkpoints.after_run(index, wait=False)  # what it changed: recorded beside the next request
         yield {"role": "computer", "type": "console", "format": "active_line", "content": None}

@@ -99,6 +99,7 @@ async def test_stop_interrupts_running_code(make_interpreter, llm) -> None:
     assert (await next_of(sub, TurnFinished)).reason == "stopped"
     assert asyncio.get_running_loop().time() - started < 1.5
     assert interp.messages[-1]["content"].endswith("The user stopped this run.")
+    assert interp.messages[-1]["status"] == "stopped", "a resumed conversation says the block was stopped"
     await session.close()
 
 

@@ -465,3 +465,20 @@ async def test_a_resumed_conversation_labels_blocks_that_never_ran_not_run(make_
         resumed = [block.state for block in chat(app).transcript.query(CodeBlock)]
     assert live == ["done", "not_run"]
     assert resumed == live
+
+
+async def test_a_resumed_conversation_labels_a_stopped_run_stopped(make_interpreter, llm):
+    """A run the user stopped came back from a resume labelled "ran"."""
+    messages = [
+        {"role": "user", "type": "message", "content": "count slowly"},
+        {"role": "assistant", "type": "code", "format": "python", "content": "import time\nfor i in range(30): print(i); time.sleep(1)"},
+        {"role": "computer", "type": "console", "format": "output", "content": "0\n1\nThe user stopped this run.",
+         "status": "stopped"},
+        {"role": "assistant", "type": "code", "format": "python", "content": "1 / 0"},
+        {"role": "computer", "type": "console", "format": "output", "content": "ZeroDivisionError", "status": "error"},
+    ]
+    app = OiApp(make_interpreter())
+    async with app.run_test(size=SIZE) as pilot:
+        await chat(app).transcript.show_messages(messages)
+        await pilot.pause()
+        assert [block.state for block in chat(app).transcript.query(CodeBlock)] == ["stopped", "failed"]

@@ -191,6 +191,8 @@ class Transcript(SizedByLayout, VerticalScroll, can_focus=False):
                         block.state = "not_run"
                     elif message.get("status") == "error":
                         block.state = "failed"
+                    elif message.get("status") == "stopped":
+                        block.state = "stopped"
                 else:
                     widgets.append(HistoryPage([("computer", text)]))
             elif role == "computer" and kind == "message":  # e.g. "the user undid the file changes": seen on resume
