@@ -32,12 +32,12 @@ class Host(App[None]):
                 yield Static(text, markup=False, classes=f"message -{role}")
 
 
-def reference_rows(app: Host) -> list[tuple[int, str]]:
-    """The reference's rows as (indent, painted row); a blank row (-1, "") between two messages."""
-    rows: list[tuple[int, str]] = []
+def reference_rows(app: Host) -> list[tuple[int, list]]:
+    """The reference's rows as (indent, painted row); a blank row (-1, []) between two messages."""
+    rows: list[tuple[int, list]] = []
     for index, widget in enumerate(app.query_one("#reference").query(Static)):
         if index:
-            rows.append((-1, ""))
+            rows.append((-1, []))
         indent = widget.region.x - app.query_one("#reference").region.x
         rows.extend((indent, painted(strip)) for strip in widget.render_lines(widget.region.reset_offset))
     return rows
