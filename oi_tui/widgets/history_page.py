@@ -28,6 +28,10 @@ class HistoryLines(RenderedLines):
     def __init__(self, page: HistoryPage) -> None:
         super().__init__()
         self._page = page
+        self._indents: list[int] = []  # per line: the padding and a user message's indent
+
+    def indent(self, y: int) -> int:
+        return self._indents[y] if y < len(self._indents) else 0
 
     def key(self, width: int) -> object:
         return width, self._page.user_style()
@@ -36,9 +40,11 @@ class HistoryLines(RenderedLines):
         console = self._page.app.console
         user_style = self._page.user_style()
         lines: list[list[Segment]] = []
+        self._indents = []
         for index, (role, text) in enumerate(self._page.items):
             if index:
                 lines.append([Segment(" " * width)])
+                self._indents.append(0)
             user = role == "user"
             indent = min(USER_INDENT, max(0, width - 3)) if user else 0
             options = console.options.update(width=max(1, width - indent - 2), height=None, highlight=False)
@@ -47,6 +53,7 @@ class HistoryLines(RenderedLines):
                 if user:
                     row = [Segment(" " * indent), *Segment.apply_style(row, user_style)]
                 lines.append(row)
+                self._indents.append(indent + 1)
         return lines
 
 

@@ -53,9 +53,23 @@ class RenderedLines(Visual):
     def get_height(self, rules: RulesMap, width: int) -> int:
         return len(self.lines(width))
 
-    def plain(self, width: int) -> str:
-        """The lines' text at `width`, one line each, counted as the selection offsets count it."""
-        return "\n".join("".join(segment.text for segment in line).rstrip() for line in self.lines(width))
+    def indent(self, y: int) -> int:
+        """Cells at the start of line `y` that are layout (padding, an indent), not text: a copy leaves them out."""
+        return 0
+
+    def selected_text(self, width: int, selection: Selection) -> str:
+        """The text under `selection` at `width`, line by line as shown, without indents or trailing blanks.
+
+        Offsets count characters, as `Strip.apply_offsets` gave them to each cell."""
+        picked: list[str] = []
+        for y, line in enumerate(self.lines(width)):
+            span = selection.get_span(y)
+            if span is None:
+                continue
+            start, end = span
+            text = "".join(segment.text for segment in line).rstrip()
+            picked.append(text[max(start, self.indent(y)):None if end == -1 else end])
+        return "\n".join(picked)
 
     def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions) -> list[Strip]:
         lines = self.lines(width)
@@ -116,7 +130,7 @@ class RenderedStatic(SizedByLayout, Static):
         super().__init__(lines, **kwargs)
 
     def get_selection(self, selection: Selection) -> tuple[str, str] | None:
-        return selection.extract(self.rendered_lines.plain(self.content_size.width)), "\n"
+        return self.rendered_lines.selected_text(self.content_size.width, selection), "\n"
 
 
 class RenderedMarkdown(RenderedStatic):
