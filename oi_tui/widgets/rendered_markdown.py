@@ -12,6 +12,7 @@ from textual.visual import Visual
 from textual.widgets import Static
 
 from .sized_by_layout import SizedByLayout
+from .text_selection import highlight_span
 
 if TYPE_CHECKING:
     from textual.css.styles import RulesMap
@@ -79,24 +80,11 @@ class RenderedLines(Visual):
             styled = [Strip(list(Segment.apply_style(line, base))).apply_offsets(0, y) for y, line in enumerate(lines)]
             self._styled = (base, styled)
         strips = self._styled[1]
-        if options.selection is not None and options.selection_style is not None:
-            strips = _with_selection(strips, options.selection, options.selection_style.rich_style)
+        selection, selected = options.selection, options.selection_style
+        if selection is not None and selected is not None:
+            strips = [strip if (span := selection.get_span(y)) is None
+                      else highlight_span(strip, span, selected.rich_style) for y, strip in enumerate(strips)]
         return strips if height is None else strips[:height]
-
-
-def _with_selection(strips: list[Strip], selection: Selection, style: RichStyle) -> list[Strip]:
-    """The strips with the selected span of each line drawn in the selection's style."""
-    shown: list[Strip] = []
-    for y, strip in enumerate(strips):
-        span = selection.get_span(y)
-        if span is None:
-            shown.append(strip)
-            continue
-        start, end = span
-        end = strip.cell_length if end == -1 else end
-        selected = Strip(list(Segment.apply_style(strip.crop(start, end), post_style=style)))
-        shown.append(Strip.join([strip.crop(0, start), selected, strip.crop(end)]))
-    return shown
 
 
 class MarkdownLines(RenderedLines):

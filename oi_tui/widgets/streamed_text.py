@@ -17,6 +17,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from .sized_by_layout import SizedByLayout
+from .text_selection import highlight_span
 
 
 def wrap_line(line: str, width: int) -> list[str]:
@@ -149,15 +150,11 @@ class StreamedText(SizedByLayout, Widget):
         if y >= len(self._wrapped):
             return Strip.blank(width, style)
         row = self._wrapped[y]
-        segments = [Segment(row, style)]
+        strip = Strip([Segment(row, style)], cell_len(row))
         selection = self.text_selection
         if selection is not None and (span := selection.get_span(y)) is not None:
-            start, end = span
-            end = len(row) if end == -1 else end
-            selected = style + self.screen.get_component_rich_style("screen--selection")
-            segments = [Segment(row[:start], style), Segment(row[start:end], selected), Segment(row[end:], style)]
-        strip = Strip(segments, cell_len(row)).crop_extend(0, width, style)
-        return strip.apply_offsets(0, y)
+            strip = highlight_span(strip, span, self.screen.get_component_rich_style("screen--selection"))
+        return strip.crop_extend(0, width, style).apply_offsets(0, y)
 
     def get_selection(self, selection: Selection) -> tuple[str, str] | None:
         return selection.extract("\n".join(self._wrapped)), "\n"
