@@ -259,8 +259,8 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
         self.set_interval(5.0, self._gc_tick, name="gc-policy")
 
     def _gc_tick(self) -> None:
+        self._release_gc_after_typing()  # typing for HOLD_LIMIT s: held no longer
         if self.gc_policy is not None:
-            self.gc_policy.release_after_typing(self.typing())  # typing for HOLD_LIMIT s: held no longer
             self.gc_policy.tick()
 
     def _release_gc_after_typing(self) -> None:

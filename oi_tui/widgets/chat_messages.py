@@ -145,10 +145,7 @@ class AssistantMessage(SizedByLayout, Widget):
             self._live = reply_markdown()  # the first finished blocks go here
             yield self._live
             return
-        widgets = self._finished_widgets(self._initial)
-        for widget in widgets[1:]:
-            widget.add_class(CONTINUED)
-        yield from widgets
+        yield from _continued(self._finished_widgets(self._initial), first_above=False)
 
     def _finished_widgets(self, text: str) -> list[Widget]:
         """A whole reply as widgets: Markdown for the last run of normal blocks, light widgets before it."""
@@ -318,10 +315,7 @@ class AssistantMessage(SizedByLayout, Widget):
     def _mount_parts(self, parts: list[Widget], *, before: Widget | None) -> AwaitMount:
         """Mount parts of the reply, each marked CONTINUED when another part is above it."""
         above = self.children.index(before) if before is not None else len(self.children)
-        for index, part in enumerate(parts):
-            if above or index:
-                part.add_class(CONTINUED)
-        return self.mount_all(parts, before=before)
+        return self.mount_all(_continued(parts, first_above=bool(above)), before=before)
 
     async def _show_tail(self) -> None:
         """The block being written, as plain text; it starts over when a block is finished."""
@@ -351,6 +345,14 @@ class AssistantMessage(SizedByLayout, Widget):
             self._full.remove(markdown)
             self._mount_parts([ReplyPart(markdown.source)], before=markdown)
             markdown.remove()
+
+
+def _continued(parts: list[Widget], *, first_above: bool) -> list[Widget]:
+    """The parts, each marked CONTINUED when another part of the reply is above it."""
+    for index, part in enumerate(parts):
+        if first_above or index:
+            part.add_class(CONTINUED)
+    return parts
 
 
 def _light_widgets(blocks: list[str]) -> tuple[list[Widget], list[str]]:

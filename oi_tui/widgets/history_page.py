@@ -41,14 +41,14 @@ class HistoryLines(RenderedLines):
         user_style = self._page.user_style()
         lines: list[list[Segment]] = []
         self._indents = []
-        for index, (role, text) in enumerate(self._page.items):
+        for index, (role, text) in enumerate(self._page.messages):
             if index:
                 lines.append([Segment(" " * width)])
                 self._indents.append(0)
             user = role == "user"
             indent = min(USER_INDENT, max(0, width - 3)) if user else 0
             options = console.options.update(width=max(1, width - indent - 2), height=None, highlight=False)
-            for line in console.render_lines(Text(text, overflow="fold"), options, pad=True):
+            for line in console.render_lines(Text(shown_text(text), overflow="fold"), options, pad=True):
                 row = [Segment(" "), *line, Segment(" ")]
                 if user:
                     row = [Segment(" " * indent), *Segment.apply_style(row, user_style)]
@@ -68,8 +68,8 @@ class HistoryPage(RenderedStatic):
     """
 
     def __init__(self, messages: list[tuple[str, str]], **kwargs) -> None:
-        self.messages = list(messages)  # (role, text) as it was said, for folding and tests
-        self.items = [(role, shown_text(text)) for role, text in messages]
+        self.messages = list(messages)
+        """(role, text) as each was said: what the page shows (`shown_text`) and what folding keeps."""
         super().__init__(HistoryLines(self), **kwargs)
 
     def user_style(self) -> RichStyle:
