@@ -277,6 +277,37 @@ async def test_a_flush_of_a_streaming_reply_costs_one_layout() -> None:
             assert len(layouts) == 1, f"{len(layouts)} layouts of the screen for one flush"
 
 
+async def test_a_transcript_that_grows_is_not_repainted_whole_a_second_time() -> None:
+    """Textual repaints a widget whose virtual size changed. The layout that grew the transcript has already
+    painted what moved, so that repaint drew the whole pane again a frame later (~10 KB to the terminal) after
+    each flush and each page of older messages, for nothing."""
+    from oi_tui.widgets.chat_messages import AssistantMessage
+    from oi_tui.widgets.transcript import Transcript
+
+    async with reply_host(transcript=True).run_test(size=(80, 24)) as pilot:
+        reply = pilot.app.query_one(AssistantMessage)
+        transcript = pilot.app.query_one(Transcript)
+        await reply.write("".join(f"Paragraph {i} above.\n\n" for i in range(20)))
+        await reply.flush()
+        await pilot.pause(0.3)
+        repaints: list[int] = []
+        refresh = transcript.refresh
+
+        def spy(*regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
+            if repaint and not layout and not regions:
+                repaints.append(1)
+            return refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+        transcript.refresh = spy  # type: ignore[method-assign]
+        height = transcript.virtual_size.height
+        for flush in range(3):
+            await reply.write("".join(f"Paragraph {flush}.{i}: some *words* here.\n\n" for i in range(5)))
+            await reply.flush()
+            await pilot.pause(0.3)
+        assert transcript.virtual_size.height > height + 20, "the reply grew the transcript"
+        assert not repaints, f"the whole transcript was repainted {len(repaints)} times more"
+
+
 async def test_a_reply_that_arrives_all_at_once_is_drawn_over_several_frames() -> None:
     """A cache or a fast local model can hand over a whole long reply at once: it is drawn a batch per frame
     (the keyboard served between them), and what the rest pushes off the screen is drawn light at once, as

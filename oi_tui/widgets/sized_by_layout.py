@@ -14,9 +14,13 @@ class SizedByLayout:
     right after the first (a page of older messages was laid out twice, ~15 ms each). For a widget that does not
     scroll its own content, the size it was just laid out at needs no further layout; for a scrolling one, a
     scrollbar that must appear or go has its own layout reactive (`show_vertical_scrollbar`).
+
+    Nor a repaint: that layout has painted whatever moved, a widget whose size changed is repainted by Textual
+    anyway, and the scrollbars are refreshed with the new size. Each time the transcript grew, its repaint drew
+    the whole pane again a frame later (~10 KB to the terminal), after every flush and every page revealed.
     """
 
-    virtual_size = Reactive(Size(0, 0), layout=False)
+    virtual_size = Reactive(Size(0, 0), layout=False, repaint=False)
 
 
 class LaidOutByMount:
