@@ -5,15 +5,18 @@ No dangerous block here ever runs: each test ends the pending block with Esc and
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
 from oi_core.events import AllowRuleAdded, ApprovalRequested, CodeSkipped, ScanFinished
+from oi_core.safety.scanner import semgrep_status
 from oi_core.safety.types import Finding, ScanResult
 from oi_tui.app import OiApp
 from oi_tui.screens.allow_rules import AllowRulesScreen
 from tests.tui_support import chat, send, wait_for, wait_for_approval
+
+#: As the app finds semgrep: on PATH, or beside the running Python (a venv that is not activated).
+needs_semgrep = pytest.mark.skipif(not semgrep_status()[0], reason="semgrep is not installed (pip install -e '.[safe]')")
 
 pytestmark = pytest.mark.usefixtures("pinned_look", "no_kernel_warm_up")
 
@@ -104,7 +107,7 @@ async def test_findings_shown_as_marked_lines_display_only(make_interpreter):
         assert "◆" in gutter(app, 1)[: chat(app).editor.gutter_width]
 
 
-@pytest.mark.skipif(shutil.which("semgrep") is None, reason="semgrep is not installed (pip install -e '.[safe]')")
+@needs_semgrep
 async def test_safe_mode_auto_scans_with_real_semgrep_and_marks_the_line(make_interpreter, llm):
     llm.queue("```shell\necho start\nrm -rf ~\necho end\n```\n")
     interp = make_interpreter(safe_mode="auto", auto_run=True)  # -y plus safe mode still asks
@@ -124,7 +127,7 @@ async def test_safe_mode_auto_scans_with_real_semgrep_and_marks_the_line(make_in
         await dismiss(pilot)
 
 
-@pytest.mark.skipif(shutil.which("semgrep") is None, reason="semgrep is not installed (pip install -e '.[safe]')")
+@needs_semgrep
 async def test_safe_mode_ask_offers_the_scan_key_on_the_card(make_interpreter, llm):
     llm.queue("```shell\necho harmless\n```\n")
     interp = make_interpreter(safe_mode="ask")
