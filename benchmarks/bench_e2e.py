@@ -110,7 +110,7 @@ class Bench:
                 unguarded.append(t.wait_for(READY_MARK))
         b, o, u = statistics.median(bare), statistics.median(ours), statistics.median(unguarded)
         RESULTS["launch_s"], RESULTS["launch_bare_s"] = o, b
-        row("launch to first frame (median)", f"{o:.3f} s ({o / b:.2f}x)", f"bare app {b:.3f} s", "≤ 1.5x bare")
+        row("launch to first frame (median)", f"{o:.3f} s ({o / b:.3f}x)", f"bare app {b:.3f} s", "≤ 1.5x bare")
         row("  of which the terminal guard's fork", f"{(o - u) * 1000:+.0f} ms", f"unguarded {u:.3f} s", "")
 
     def first_token_after_early_message(self, runs: int) -> None:
