@@ -5,7 +5,6 @@ No dangerous block here ever runs: each test ends the pending block with Esc and
 
 from __future__ import annotations
 
-
 import pytest
 
 from oi_core.events import AllowRuleAdded, ApprovalRequested, CodeSkipped, ScanFinished
