@@ -116,3 +116,23 @@ async def test_text_in_a_page_can_be_selected_and_copied() -> None:
         highlighted = [text for text, style, _ in row if style and style.bgcolor
                        and style.bgcolor != page.user_style().bgcolor and text.strip()]
         assert "".join(highlighted).startswith("How do I"), "the selection is drawn"
+
+
+async def test_the_rows_a_message_takes_are_known_before_layout() -> None:
+    """PgUp brings in about a page of older messages, sized before any layout: the estimate wraps at the width
+    the page draws at (a user's indent included, narrower on a narrow page), so text that folds exactly comes
+    out at the rows it is drawn in, and wrapping at words only ever adds rows."""
+    app = Host()
+    async with app.run_test(size=(120, 60)) as pilot:
+        await pilot.pause()
+        page = app.query_one(HistoryPage)
+        for width in (8, 12, 40, 72):
+            for role in ("user", "assistant", "computer"):
+                for text in ("x" * 5, "y" * 130, "z" * 30 + "\n" + "w" * 75, "short words " * 20):
+                    page.messages = [(role, text)]
+                    drawn = 1 + len(page.rendered_lines.render_lines(width))  # and the blank line above it
+                    estimate = HistoryPage.estimated_rows(role, text, width)
+                    if " " in text:
+                        assert estimate <= drawn, (width, role, text)
+                    else:
+                        assert estimate == drawn, (width, role, text)

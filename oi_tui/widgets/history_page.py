@@ -16,6 +16,16 @@ SHOWN_CHARS = 2000
 USER_INDENT = 8
 
 
+def text_width(role: str, width: int) -> int:
+    """Columns a message's text wraps at in a page `width` wide: a column of padding each side, a user's indent."""
+    return max(1, width - 2 - indent_of(role, width))
+
+
+def indent_of(role: str, width: int) -> int:
+    """A user's message is indented (less when the page is very narrow); the others are not."""
+    return min(USER_INDENT, max(0, width - 3)) if role == "user" else 0
+
+
 def shown_text(text: str) -> str:
     """What the light form shows of a message: its start, sanitised."""
     return terminal_safe(text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + " …")
@@ -46,8 +56,8 @@ class HistoryLines(RenderedLines):
                 lines.append([Segment(" " * width)])
                 self._indents.append(0)
             user = role == "user"
-            indent = min(USER_INDENT, max(0, width - 3)) if user else 0
-            options = console.options.update(width=max(1, width - indent - 2), height=None, highlight=False)
+            indent = indent_of(role, width)
+            options = console.options.update(width=text_width(role, width), height=None, highlight=False)
             for line in console.render_lines(Text(shown_text(text), overflow="fold"), options, pad=True):
                 row = [Segment(" "), *line, Segment(" ")]
                 if user:
@@ -84,5 +94,5 @@ class HistoryPage(RenderedStatic):
     @staticmethod
     def estimated_rows(role: str, text: str, width: int) -> int:
         """Rows one message takes in a page `width` wide, its blank line above included, before layout."""
-        inner = max(8, width - 2 - (USER_INDENT if role == "user" else 0))
+        inner = text_width(role, width)
         return 1 + sum(max(1, -(-len(line) // inner)) for line in shown_text(text).split("\n"))
