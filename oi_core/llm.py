@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import LlmError, ProviderError, describe_llm_error, dropped_mid_reply, empty_reply, not_a_stream
 from . import llm_lean
 from .llm_relay import relay, relay_loop
+from .model_names import is_ollama_model
 from .settings import SettingsObject
 from .surrogates import SurrogateJoiner, scrub
 
@@ -200,8 +201,6 @@ class Llm(SettingsObject):
     def uses_functions(self) -> bool:
         if self.supports_functions is not None:
             return bool(self.supports_functions)
-        from .local_models import is_ollama_model
-
         if self.completions is not None or is_ollama_model(self.model):
             return False  # an Ollama model writes code blocks unless its server says it takes tools (local_check)
         if llm_lean.use_lean(self):  # litellm is still importing: its own table, read without it
@@ -214,8 +213,6 @@ class Llm(SettingsObject):
     def uses_vision(self) -> bool:
         if self.supports_vision is not None:
             return bool(self.supports_vision)
-        from .local_models import is_ollama_model
-
         if self.completions is not None or is_ollama_model(self.model):
             return False  # litellm would ask the default Ollama host; the local check fills this in from the server
         if llm_lean.use_lean(self):
@@ -228,8 +225,6 @@ class Llm(SettingsObject):
     def effective_context_window(self) -> int:
         if self.context_window:
             return int(self.context_window)
-        from .local_models import is_ollama_model
-
         # litellm looks an Ollama model up on the default host (the network, on this thread): never ask it
         if llm_lean.use_lean(self):
             return llm_lean.context_window(self) or 8000
@@ -283,8 +278,6 @@ class Llm(SettingsObject):
         return count
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        from .local_models import is_ollama_model
-
         if self.completions is not None or is_ollama_model(self.model):
             return 0.0  # a local Ollama model is free; litellm would ask the default Ollama host for its price
         if llm_lean.use_lean(self):  # never wait for litellm's import on the UI loop (accounting runs there)

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from . import tls
 from .errors import OiError
+from .model_names import is_ollama_model
 
 #: The context window used when a server does not say how large a model's is.
 DEFAULT_CONTEXT_WINDOW = 8000
@@ -212,10 +213,6 @@ def ollama_base(api_base: str | None, environ: Mapping[str, str] | None = None) 
     if api_base:
         return re.sub(r"/v1/?$", "", api_base.strip().rstrip("/"))
     return ollama_host(environ)
-
-
-def is_ollama_model(model: str) -> bool:
-    return model.startswith(("ollama/", "ollama_chat/"))
 
 
 def ollama_name(model: str) -> str:

@@ -276,7 +276,7 @@ def make_interpreter(args: argparse.Namespace) -> tuple[Any, list[str]]:
 
 def _local_start(args: argparse.Namespace | None, interpreter: Any) -> Any:
     """What the TUI does once it is up for a local model: `--local` opens the picker, an Ollama model is checked."""
-    from oi_core.local_models import is_ollama_model
+    from oi_core.model_names import is_ollama_model
 
     if args is not None and args.mode_local and args.model is None:
         from functools import partial
