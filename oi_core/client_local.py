@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import llm_lean
 from .client import ConversationListing, CoreClient, ExportFormat, ProfileEntry
@@ -16,7 +16,9 @@ from .events import (
     AllowRuleAdded, AllowRuleRemoved, CodeApproved, CodeSkipped, InputAnswered, ScanRequested, SettingChanged,
     StopRequested, UserMessageSent,
 )
-from .server.calls import CoreCalls, SettingsPolicy, info_from_dict, restore_from_dict
+
+if TYPE_CHECKING:  # the server's calls load with the first query (the navigator, undo ...), not with the first frame
+    from .server.calls import CoreCalls
 
 
 class InterpreterState:
@@ -97,6 +99,8 @@ class LocalClient(CoreClient):
     @property
     def calls(self) -> CoreCalls:
         if self._calls is None:
+            from .server.calls import CoreCalls, SettingsPolicy
+
             self._calls = CoreCalls(self.interpreter, self.session, SettingsPolicy(local=True))
         return self._calls
 
@@ -161,11 +165,15 @@ class LocalClient(CoreClient):
         await self.calls.conversation_new()
 
     async def list_conversations(self) -> ConversationListing:
+        from .server.calls import info_from_dict
+
         data = await self.calls.conversations_list()
         return ConversationListing([info_from_dict(d) for d in data["infos"]],
                                    [(p["path"], p["reason"]) for p in data["problems"]], data["folder"])
 
     async def search_conversations(self, query: str, infos: list[Any] | None = None) -> list[Any]:
+        from .server.calls import info_from_dict
+
         ids = None if infos is None else [info.id for info in infos]
         return [info_from_dict(d) for d in await self.calls.conversations_search(query, ids)]
 
@@ -176,6 +184,8 @@ class LocalClient(CoreClient):
         await self.calls.conversations_resume(conversation_id)
 
     async def rename_conversation(self, conversation_id: str, title: str) -> Any:
+        from .server.calls import info_from_dict
+
         return info_from_dict(await self.calls.conversations_rename(conversation_id, title))
 
     async def delete_conversation(self, conversation_id: str) -> None:
@@ -192,9 +202,13 @@ class LocalClient(CoreClient):
         return await self.calls.profiles_switch(name)
 
     async def undo(self) -> Any:
+        from .server.calls import restore_from_dict
+
         return restore_from_dict(await self.calls.checkpoints_undo())
 
     async def rewind(self, index: int, replay_kernel: bool = False) -> Any:
+        from .server.calls import restore_from_dict
+
         return restore_from_dict(await self.calls.checkpoints_rewind(index, replay_kernel))
 
     async def run_changes(self, record: dict[str, Any]) -> tuple[list[Any], str]:

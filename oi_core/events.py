@@ -9,9 +9,10 @@ defines them, because that is the shape library users already consume.
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError, dataclass, field, fields
-from typing import Any, Literal, TypeVar, dataclass_transform
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, dataclass_transform
 
-from .safety.types import RiskMark, ScanResult
+if TYPE_CHECKING:  # field types only: the safety checks load with the first code block, not with the first frame
+    from .safety.types import RiskMark, ScanResult
 
 Status = Literal["idle", "thinking", "awaiting_approval", "running", "awaiting_input", "stopping"]
 

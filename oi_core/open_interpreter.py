@@ -10,7 +10,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .bus import EventBus
 from .checkpoints import DEFAULT_MAX_FILE_SIZE, RestoreResult, RunCheckpoints
@@ -21,10 +21,12 @@ from .events import (
 )
 from .llm import Llm
 from .loop_thread import LoopThread
-from .approval import Approver, Decision, PendingCode
 from .settings import SettingsObject, canonical_path
 from .surrogates import scrub
 from .system_message import DEFAULT_SYSTEM_MESSAGE
+
+if TYPE_CHECKING:  # the approval machinery (and the LMC conversion under it) loads with the first turn
+    from .approval import Approver, Decision, PendingCode
 
 DEFAULT_LOOP_MESSAGE = (
     "Keep going with the task; you can run code on my machine. When everything I asked for is finished, "
@@ -479,6 +481,8 @@ class OpenInterpreter(SettingsObject):
 
 
 async def _decline(pending: PendingCode) -> Decision:
+    from .approval import Decision
+
     return Decision("skip")
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .approval import Decision, PendingCode, safe_mode_of
 from .errors import OiError
 from .events import (
     AllowRuleAdded,
@@ -18,7 +17,6 @@ from .events import (
     CodeApproved,
     CodeSkipped,
     ErrorRaised,
-    InfoShown,
     InputAnswered,
     InputRequested,
     ScanFinished,
@@ -28,6 +26,9 @@ from .events import (
     StopRequested,
     UserMessageSent,
 )
+
+if TYPE_CHECKING:  # the approval machinery loads with the first turn, not with the first frame
+    from .approval import Decision, PendingCode
 
 log = logging.getLogger("oi_core.session")
 _ids = itertools.count(1)
@@ -72,6 +73,8 @@ class Session:
         except RuntimeError:
             return
         self._warm_up = loop.create_task(self._start_kernel())  # held: the loop keeps only a weak reference
+        from .approval import safe_mode_of
+
         if safe_mode_of(self.interpreter) != "off":
             self._warm_scan = loop.create_task(self._warm_scanner())
         self._warm_checkpoint = loop.create_task(self._take_first_checkpoint())
@@ -213,6 +216,8 @@ class Session:
                 self.interpreter._set_status("running")
 
     def _on_code_approved(self, event: CodeApproved) -> None:
+        from .approval import Decision
+
         entry = self._approvals.get(event.request_id)
         if entry is None or entry[0].done():
             return  # unknown or stale: never runs anything
@@ -226,6 +231,8 @@ class Session:
         future.set_result(Decision("run", event.code, confirmed_incomplete=event.confirmed_incomplete))
 
     def _on_code_skipped(self, event: CodeSkipped) -> None:
+        from .approval import Decision
+
         entry = self._approvals.get(event.request_id)
         if entry is None or entry[0].done():
             return
@@ -251,6 +258,8 @@ class Session:
             future.set_result(event.text)
 
     def _cancel_pending(self) -> None:
+        from .approval import Decision
+
         for future, _pending in list(self._approvals.values()):
             if not future.done():
                 future.set_result(Decision("stopped"))
