@@ -21,7 +21,7 @@ from typing import Any
 from textual import events, on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.command import SimpleCommand
+from textual.command import Provider, SimpleCommand
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, TextArea
@@ -36,12 +36,9 @@ from . import logfile, shutdown
 from .checkpoint_actions import CheckpointActions
 from .gc_policy import GcPolicy, restore_defaults, wait_for_litellm
 from .screens.chat import ChatScreen
-from .screens.confirm import ConfirmScreen
 from .stylesheet import ParseOnceStylesheet
 from .themes import choose_theme, remember_theme_changes
-from .widgets.chat_messages import preload_reply_widgets
-
-from .commands import OiCommands
+from .preload import preload_after_first_frame
 
 
 log = logging.getLogger("oi_tui.app")
@@ -99,12 +96,19 @@ def editor_command() -> tuple[list[str], str]:
     return [], "No editor found: set $EDITOR (for example `export EDITOR=nano`) and try again."
 
 
+def palette_commands_provider() -> type[Provider]:
+    """oi-tui's palette entries, imported when the palette first opens rather than on the launch path."""
+    from .commands import OiCommands
+
+    return OiCommands
+
+
 class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and run changes
     """The oi-tui app over one OpenInterpreter and its Session."""
 
     TITLE = "oi-tui"
     CSS_PATH = [Path(__file__).with_suffix(".tcss"), ChatScreen.CSS_PATH]  # the chat screen's is read with the app's
-    COMMANDS = App.COMMANDS | {OiCommands}
+    COMMANDS = App.COMMANDS | {palette_commands_provider}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, tooltip="Quit (asks first while something runs)"),
         Binding("ctrl+n", "new_conversation", "New", id="new_conversation", tooltip="Start a new conversation"),
@@ -237,7 +241,7 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
     async def _finish_start_up(self) -> None:
         """Load what the first reply's widgets need, wait for the kernel, then freeze all that (see gc_policy):
         left to the collector, its ~35 ms full collections held keys typed during a reply up to ~160 ms."""
-        await asyncio.to_thread(preload_reply_widgets)
+        await asyncio.to_thread(preload_after_first_frame)
         await self.client.warmed_up()
         if self.gc_policy is not None:
             self.gc_policy.freeze()
@@ -298,14 +302,14 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     def binding_ids(self) -> set[str]:
         """Ids of every binding a keymap may override: the app's, the chat screen's and its widgets'."""
-        owners: list[type] = [type(self), ChatScreen, ConfirmScreen]
+        owners: list[type] = [type(self), ChatScreen]
         for module, names in (
+            (".screens.confirm", ("ConfirmScreen",)),
             (".widgets.approval_card", ("ApprovalCard",)),
             (".widgets.prompt_input", ("PromptInput",)),
             (".widgets.code_editor", ("CodeEditor",)),
             (".widgets.console", ("ConsolePane",)),
-            (".widgets.transcript", ("Transcript",)),
-            (".widgets.chat_messages", ("EarlierMessages",)),
+            (".widgets.transcript", ("Transcript", "EarlierMessages")),
             (".screens.navigator", ("NavigatorScreen",)),
             (".screens.diff", ("DiffScreen",)),
             (".screens.setup", ("SetupScreen",)),
@@ -446,6 +450,8 @@ class OiApp(CheckpointActions):  # CheckpointActions is an App: undo, rewind and
 
     async def action_quit(self) -> None:
         """Quit; while something runs, ask first (ctrl+q again on the question quits at once)."""
+        from .screens.confirm import ConfirmScreen
+
         if isinstance(self.screen, ConfirmScreen) or not self.busy:
             await self.close_session()
             self.exit()

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 from oi_core.checkpoints import LIMITS, record_of
 from oi_core.events import FilesRestored, KernelReplayProgressed, RunFilesChanged
 
-from .widgets.code_block import CodeBlock
 from .widgets.run_changes import ReplayProgress, RunChanges
 
 if TYPE_CHECKING:
     from .screens.chat import ChatScreen
+    from .widgets.code_block import CodeBlock
 
 
 def restored_notice(action: str, result: dict[str, Any]) -> str:
@@ -74,7 +74,7 @@ class CheckpointView:
         block may already be shown (awaiting approval, or stopped before it ran) and would read as if it had
         changed those files. The next run cannot start before the record is published (the core waits for it).
         """
-        ran = [block for block in self.transcript.query(CodeBlock) if block.has_run]
+        ran = [block for block in self.transcript.code_blocks() if block.has_run]
         if ran:
             await self._attach(ran[-1], event.index, event.record)
 
@@ -102,7 +102,7 @@ class CheckpointView:
         behind a "show earlier" placeholder, so blocks are matched to code messages from the end.
         """
         codes = [i for i, m in enumerate(messages) if m.get("role") == "assistant" and m.get("type") == "code"]
-        blocks = list(self.transcript.query(CodeBlock))
+        blocks = self.transcript.code_blocks()
         for block, index in zip(reversed(blocks), reversed(codes)):
             record = record_of(messages[index])
             if record is not None:

@@ -145,7 +145,7 @@ async def test_folded_code_blocks_expand_on_demand(make_interpreter, llm) -> Non
 
 async def test_a_long_live_session_keeps_a_bounded_window_and_loses_nothing(make_interpreter) -> None:
     """Past LIVE_ITEMS + FOLD_STEP items the oldest fold into "show earlier" (plain text), never while reading back."""
-    from oi_tui.widgets.chat_messages import EarlierMessages
+    from oi_tui.widgets.transcript import EarlierMessages
     from oi_tui.widgets.history_page import HistoryPage
     from oi_tui.widgets.transcript import FOLD_STEP, LIVE_ITEMS
 
@@ -207,7 +207,7 @@ async def resumed(make_interpreter, turns: int):
 
 async def test_page_up_brings_older_messages_of_a_resumed_conversation_a_page_at_a_time(make_interpreter) -> None:
     """At the top of what is mounted, PgUp mounts about a page of older messages above; what was read stays in view."""
-    from oi_tui.widgets.chat_messages import EarlierMessages
+    from oi_tui.widgets.transcript import EarlierMessages
 
     async with resumed(make_interpreter, 200) as (app, pilot, transcript, messages):
         hidden = transcript.query_one(EarlierMessages).count
@@ -242,7 +242,7 @@ async def test_page_up_brings_older_messages_of_a_resumed_conversation_a_page_at
 
 async def test_show_earlier_counts_what_it_will_show(make_interpreter) -> None:
     """Images have no light form: "Show N earlier messages" counts only what revealing brings back."""
-    from oi_tui.widgets.chat_messages import EarlierMessages
+    from oi_tui.widgets.transcript import EarlierMessages
 
     messages = []
     for i in range(60):

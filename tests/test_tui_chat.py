@@ -11,7 +11,8 @@ from oi_core.events import ChunkEmitted, InputRequested, StatusChanged, InputAns
 from oi_tui.app import OiApp
 from oi_tui.screens.chat import ChatScreen
 from oi_tui.screens.confirm import ConfirmScreen
-from oi_tui.widgets.chat_messages import AssistantMessage, EarlierMessages, UserMessage
+from oi_tui.widgets.chat_messages import AssistantMessage, UserMessage
+from oi_tui.widgets.transcript import EarlierMessages
 from oi_tui.widgets.code_block import CodeBlock
 from tests.llm_server import Reply
 from tests.tui_support import chat, say_yes, send, wait_for, wait_for_approval

@@ -16,7 +16,8 @@ from textual.widgets import Input, TextArea
 from oi_core.conversations import ConversationStore
 from oi_tui.app import OiApp
 from oi_tui.screens.navigator import NavigatorScreen
-from oi_tui.widgets.chat_messages import AssistantMessage, EarlierMessages, NoticeMessage, UserMessage
+from oi_tui.widgets.chat_messages import AssistantMessage, NoticeMessage, UserMessage
+from oi_tui.widgets.transcript import EarlierMessages
 from oi_tui.widgets.code_block import CodeBlock
 from oi_tui.widgets.status_line import StatusLine
 from tests.tui_support import chat, on_chat, run_one_decline_the_next, send, wait_for

@@ -67,8 +67,8 @@ def _risks_from(data: Any) -> tuple[RiskMark, ...]:
 @cache
 def _converters(cls: type[Event]) -> dict[str, Any]:
     """How to rebuild each field of an event class from JSON data (by its type hint)."""
-    hints = typing.get_type_hints(cls, localns={"RiskMark": RiskMark, "ScanResult": ScanResult})  # events names
-    # them for type checkers only
+    # events imports the safety types for type checkers only, so their names are supplied here
+    hints = typing.get_type_hints(cls, localns={"RiskMark": RiskMark, "ScanResult": ScanResult})
     converters: dict[str, Any] = {}
     for field in dataclasses.fields(cls):
         hint = str(hints[field.name])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -53,14 +53,11 @@ from oi_core.events import (
     UserMessageSent,
 )
 from oi_core.client import ConnectionLost, ConnectionRestored
-from oi_core.safety.types import ScanResult
 from oi_core.sanitize import terminal_safe
 
 from ..bridge import BusBridge, CoreEventsArrived
 from ..checkpoint_view import CheckpointView
 from ..widgets.approval_card import ARMING_DELAY, ApprovalCard, PendingApproval
-from ..widgets.chat_messages import AssistantMessage
-from ..widgets.code_block import CodeBlock
 from ..widgets.code_editor import CodeEditor, line_marks, shown_code
 from ..widgets.console import ConsolePane
 from ..widgets.key_footer import KeyFooter
@@ -68,7 +65,10 @@ from ..widgets.prompt_input import PromptInput
 from ..widgets.queued_messages import QueuedMessages
 from ..widgets.status_line import StatusLine
 from ..widgets.transcript import Transcript
-from .confirm import ConfirmScreen
+
+if TYPE_CHECKING:  # the message widgets load after the first frame (oi_tui.preload), or with the first message
+    from ..widgets.chat_messages import AssistantMessage
+    from ..widgets.code_block import CodeBlock
 
 #: How often streamed code and console output are written to their widgets.
 FLUSH_INTERVAL = 1 / 30
@@ -634,6 +634,8 @@ class ChatScreen(Screen):
             if yes and self._pending is pending:
                 self._approve(pending, confirmed=True)
 
+        from .confirm import ConfirmScreen
+
         question = "Run this code although " + " and ".join(concerns) + "?"
         self.app.push_screen(ConfirmScreen(question, yes="Run anyway", no="Back"), decided)
 
@@ -706,6 +708,8 @@ class ChatScreen(Screen):
         pending = self._pending
         if pending is None or not pending.can_scan:
             return
+        from oi_core.safety.types import ScanResult
+
         pending.scan = ScanResult("scanning")
         pending.scan_started = time.monotonic()
         self.approval_card.show(pending)
@@ -791,7 +795,7 @@ class ChatScreen(Screen):
         if action == "stop":
             return self.busy and pending is None
         if action == "toggle_code":  # only while some block has lines to show or fold
-            return any(block.collapsible for block in self.transcript.query_children(CodeBlock))
+            return bool(self.transcript.collapsible_blocks())
         if action == "scroll_transcript":
             if not self._reading_keys_apply():
                 return False
@@ -853,7 +857,7 @@ class ChatScreen(Screen):
 
     def action_toggle_code(self) -> None:
         """Expand (or fold) the code block in view that has hidden lines; the lowest one on screen."""
-        blocks = [block for block in self.transcript.query_children(CodeBlock) if block.collapsible]
+        blocks = self.transcript.collapsible_blocks()
         if not blocks:
             self.app.notify("No code block has hidden lines.", timeout=3)
             return

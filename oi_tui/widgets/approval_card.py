@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -22,8 +22,10 @@ from textual.widget import AwaitMount
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from oi_core.safety.types import Finding, RiskMark, ScanResult
 from oi_core.sanitize import terminal_safe
+
+if TYPE_CHECKING:  # field types only: the safety checks load with the first code block
+    from oi_core.safety.types import Finding, RiskMark, ScanResult
 
 #: After the card appears, run/edit/skip keys are ignored this long, so keys typed ahead never decide.
 ARMING_DELAY = 0.3

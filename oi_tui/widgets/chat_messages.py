@@ -12,8 +12,6 @@ import re
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.message import Message
 from textual.containers import ScrollableContainer
 from textual.widget import Widget
 from textual.widgets import Static
@@ -38,7 +36,7 @@ _HOLD_LIMIT = 4096
 
 def reply_markdown(text: str = "") -> Markdown:
     """Textual's Markdown with the reply parser. Imported here, not at the top: with markdown-it and pygments
-    it takes ~25 ms, which the first frame (no reply yet) need not wait for (`preload_reply_widgets`)."""
+    it takes ~25 ms, which the first frame (no reply yet) need not wait for (oi_tui.preload)."""
     return _reply_markdown_class()(text, parser_factory=reply_parser)
 
 
@@ -57,21 +55,6 @@ def _reply_markdown_class() -> type[Markdown]:
             return sized[block]
 
     return ReplyMarkdown
-
-
-#: Pygments compiles a lexer's regexes when it is first used (Python's: ~40 ms on the UI thread): the first code
-#: block in each of these languages, in a reply or scrolled into view in a resumed conversation, held the screen.
-PRELOADED_LEXERS = ("python", "bash", "javascript")
-
-
-def preload_reply_widgets() -> None:
-    """Blocking (a worker thread, after the first frame): import what the first reply's widgets need."""
-    import rich.syntax  # noqa: F401  (code blocks)
-    from pygments.lexers import get_lexer_by_name
-    from textual.widgets import Markdown  # noqa: F401
-
-    for name in PRELOADED_LEXERS:
-        get_lexer_by_name(name)
 
 
 class UserMessage(SizedByLayout, Static):
@@ -394,26 +377,3 @@ class LightReply(RenderedMarkdown):
     def __init__(self, text: str, **kwargs) -> None:
         super().__init__(terminal_safe(text), **kwargs)
         self.text = text
-
-
-class EarlierMessages(Static, can_focus=True):
-    """A placeholder for older messages; Enter or a click shows them."""
-
-    BINDINGS = [Binding("enter", "reveal", "Show earlier", id="transcript.show_earlier")]
-
-    class RevealRequested(Message):
-        """The user asked to see the older messages."""
-
-    def __init__(self, count: int, **kwargs) -> None:
-        super().__init__(f"▲ Show {count} earlier messages", **kwargs)
-        self.count = count
-
-    def set_count(self, count: int) -> None:
-        self.count = count
-        self.update(f"▲ Show {count} earlier messages")
-
-    def on_click(self) -> None:
-        self.post_message(self.RevealRequested())
-
-    def action_reveal(self) -> None:
-        self.post_message(self.RevealRequested())

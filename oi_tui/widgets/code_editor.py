@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.segment import Segment
 from rich.style import Style
@@ -16,8 +17,10 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widgets import TextArea
 
-from oi_core.safety.types import Finding, RiskMark
 from oi_core.sanitize import terminal_safe, visible_controls
+
+if TYPE_CHECKING:  # argument types only: the safety checks load with the first code block
+    from oi_core.safety.types import Finding, RiskMark
 
 #: Names the core uses for a language -> the tree-sitter grammar that highlights it.
 GRAMMARS = {

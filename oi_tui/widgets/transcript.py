@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on
+from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
-from .chat_messages import AssistantMessage, EarlierMessages, LightReply, NoticeMessage, UserMessage
-from .code_block import CodeBlock
-from .history_page import HistoryPage
 from .sized_by_layout import SizedByLayout
+
+if TYPE_CHECKING:  # the message widgets load after the first frame (oi_tui.preload), or with the first message
+    from .chat_messages import AssistantMessage, NoticeMessage, UserMessage
+    from .code_block import CodeBlock
 
 #: Messages of a resumed conversation mounted in full; older ones wait behind "show earlier".
 RECENT_MESSAGES = 24
@@ -47,6 +50,10 @@ WITHDRAWN_NOTE = "Your message was not kept (the model never saw it); it is back
 
 def _summaries(widget: Widget) -> list[tuple[str, str]]:
     """What a transcript item said, as (role, text) for its light form behind "show earlier"."""
+    from .chat_messages import AssistantMessage, LightReply, NoticeMessage, UserMessage
+    from .code_block import CodeBlock
+    from .history_page import HistoryPage
+
     if isinstance(widget, UserMessage):
         return [("user", widget.text)]
     if isinstance(widget, (AssistantMessage, LightReply)):
@@ -79,6 +86,29 @@ class FailureMarker(SizedByLayout, Static):
     def add_note(self, note: str) -> None:
         self.text = f"{self.text}\n{note}"
         self.update(self.text)
+
+
+class EarlierMessages(Static, can_focus=True):
+    """A placeholder for older messages; Enter or a click shows them."""
+
+    BINDINGS = [Binding("enter", "reveal", "Show earlier", id="transcript.show_earlier")]
+
+    class RevealRequested(Message):
+        """The user asked to see the older messages."""
+
+    def __init__(self, count: int, **kwargs) -> None:
+        super().__init__(f"▲ Show {count} earlier messages", **kwargs)
+        self.count = count
+
+    def set_count(self, count: int) -> None:
+        self.count = count
+        self.update(f"▲ Show {count} earlier messages")
+
+    def on_click(self) -> None:
+        self.post_message(self.RevealRequested())
+
+    def action_reveal(self) -> None:
+        self.post_message(self.RevealRequested())
 
 
 class Transcript(SizedByLayout, VerticalScroll, can_focus=False):
@@ -118,26 +148,48 @@ class Transcript(SizedByLayout, VerticalScroll, can_focus=False):
             await self.remove_children(fold)
 
     async def add_user(self, text: str) -> UserMessage:
+        from .chat_messages import UserMessage
+
         return await self.add(UserMessage(text))  # type: ignore[return-value]
 
     async def add_assistant(self) -> AssistantMessage:
+        from .chat_messages import AssistantMessage
+
         return await self.add(AssistantMessage())  # type: ignore[return-value]
 
     async def add_code(self, language: str, code: str = "", guessed: bool = False) -> CodeBlock:
         """A code block; `guessed`: the model's fence named no language and `language` is our guess."""
+        from .code_block import CodeBlock
+
         block = CodeBlock(language, code)
         block.language_guessed = guessed
         return await self.add(block)  # type: ignore[return-value]
 
     async def add_notice(self, text: str) -> NoticeMessage:
+        from .chat_messages import NoticeMessage
+
         return await self.add(NoticeMessage(text, markup=False))  # type: ignore[return-value]
 
     async def add_failure(self, text: str) -> FailureMarker:
         """Mark inline that the turn failed; the text is shown as text, never as markup."""
         return await self.add(FailureMarker("✗ " + text))  # type: ignore[return-value]
 
+    def code_blocks(self) -> list[CodeBlock]:
+        """The code blocks shown, oldest first (an empty transcript imports nothing to say so)."""
+        if not self.children:
+            return []
+        from .code_block import CodeBlock
+
+        return list(self.query_children(CodeBlock))
+
+    def collapsible_blocks(self) -> list[CodeBlock]:
+        """The code blocks with lines to show or fold."""
+        return [block for block in self.code_blocks() if block.collapsible]
+
     def mark_withdrawn(self, text: str) -> None:
         """The failed turn's message was taken back: mark its bubble and say so under the failure."""
+        from .chat_messages import UserMessage
+
         for message in reversed(list(self.query(UserMessage))):
             if message.text == text:
                 message.add_class("-withdrawn")
@@ -166,6 +218,10 @@ class Transcript(SizedByLayout, VerticalScroll, can_focus=False):
         self.anchor()
 
     def _full_widgets(self, messages: list[dict[str, Any]]) -> list[Widget]:
+        from .chat_messages import AssistantMessage, LightReply, NoticeMessage, UserMessage
+        from .code_block import CodeBlock
+        from .history_page import HistoryPage
+
         widgets: list[Widget] = []
         block: CodeBlock | None = None
         replies = [i for i, m in enumerate(messages) if m.get("role") == "assistant" and m.get("type") == "message"]
@@ -204,7 +260,9 @@ class Transcript(SizedByLayout, VerticalScroll, can_focus=False):
     @property
     def has_earlier(self) -> bool:
         """Older messages wait behind "show earlier" (its placeholder is always the first child: no DOM walk)."""
-        return bool(self.children) and isinstance(self.children[0], EarlierMessages)
+        if not self.children:
+            return False
+        return isinstance(self.children[0], EarlierMessages)
 
     def _hidden(self) -> list[tuple[str, str]]:
         """Everything behind the placeholder as (role, text), oldest first; from now on kept in that form."""
@@ -220,6 +278,8 @@ class Transcript(SizedByLayout, VerticalScroll, can_focus=False):
 
     async def reveal_all(self) -> None:
         """Mount every older message in its light form, in place of the placeholder, and go to the start."""
+        from .history_page import HistoryPage
+
         placeholder = self.query(EarlierMessages).first()
         earlier = self._hidden()
         self._folded = []
@@ -236,6 +296,8 @@ class Transcript(SizedByLayout, VerticalScroll, can_focus=False):
         Only as many messages as fit the page are drawn (cheap), and the view stays at the top, so the first
         frame already shows the new page with what was on screen right below it: nothing jumps.
         """
+        from .history_page import HistoryPage
+
         placeholder = self.query(EarlierMessages).first()
         hidden = self._hidden()
         page = self.scrollable_content_region.height
