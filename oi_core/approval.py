@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .convert import DECLINED
 from .safety.types import RiskMark, ScanResult
+from .settings import safe_mode_of
 
 
 
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from .open_interpreter import OpenInterpreter
 
 Outcome = Literal["run", "skip", "escape", "fix", "stopped", "refused", "incomplete"]
-SafeMode = Literal["off", "ask", "auto"]
 
 CUT_OFF = "cut off by the token limit"
 CUT_OFF_NOTE = " It was cut off by the token limit (the reply reached its maximum length), so it was incomplete."
@@ -49,14 +49,6 @@ NOT_RUN_NOTES: dict[str, str] = {
 }
 RAN_INCOMPLETE_NOTE = "Your code was cut off by the token limit; the user chose to run it as it was."
 MAX_DIFF_LINES = 60
-
-
-def safe_mode_of(interpreter: "OpenInterpreter") -> SafeMode:
-    """The effective safe mode; an unknown value counts as "ask", the careful choice."""
-    value = str(interpreter.safe_mode or "off").strip().lower()
-    if value in ("off", "false", "no", "none", "0"):
-        return "off"
-    return "auto" if value == "auto" else "ask"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from .events import (
     StopRequested,
     UserMessageSent,
 )
+from .settings import safe_mode_of
 
 if TYPE_CHECKING:  # the approval machinery loads with the first turn, not with the first frame
     from .approval import Decision, PendingCode
@@ -73,8 +74,6 @@ class Session:
         except RuntimeError:
             return
         self._warm_up = loop.create_task(self._start_kernel())  # held: the loop keeps only a weak reference
-        from .approval import safe_mode_of
-
         if safe_mode_of(self.interpreter) != "off":
             self._warm_scan = loop.create_task(self._warm_scanner())
         self._warm_checkpoint = loop.create_task(self._take_first_checkpoint())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .errors import SettingsError
 
@@ -173,6 +173,17 @@ def _check_safe_mode(value: Any) -> str:
     if isinstance(value, (dict, list)) or value is True or mode not in ("off", "ask", "auto"):
         raise SettingsError(f"safe_mode must be off, ask or auto, got {value!r}.")
     return mode
+
+
+SafeMode = Literal["off", "ask", "auto"]
+
+
+def safe_mode_of(interpreter: Any) -> SafeMode:
+    """The effective safe mode; an unknown value counts as "ask", the careful choice."""
+    value = str(interpreter.safe_mode or "off").strip().lower()
+    if value in ("off", "false", "no", "none", "0"):
+        return "off"
+    return "auto" if value == "auto" else "ask"
 
 
 def _check_allow_rules(value: Any) -> list[Any]:
